@@ -1,0 +1,1 @@
+"""buffer-bridge: drive Buffer posting schedules from webhooks, chat, REST and timers."""

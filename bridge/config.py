@@ -1,0 +1,228 @@
+"""Every setting, read from the environment in one place.
+
+Nothing here runs at import time: `load_settings()` reads an environment mapping
+(os.environ by default) and returns an immutable `Settings`. A malformed value
+raises `ConfigError` with one line naming the variable and what it expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.errors import ConfigError
+
+DEFAULT_BUFFER_API_URL = "https://api.bufferapp.com/1/"
+DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+TOKEN_PREFIX = "BUFFER_ACCESS_TOKEN"
+DEFAULT_ACCOUNT = "default"
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)?\s*$")
+_ACCOUNT_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` Buffer requests per `period` seconds, per access token."""
+
+    limit: int
+    period: float
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.period:g}s"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the bridge, already validated."""
+
+    buffer_api_url: str = DEFAULT_BUFFER_API_URL
+    # account name (lower case) -> the environment variable that holds its token
+    buffer_token_vars: Mapping[str, str] = field(default_factory=dict)
+    buffer_rate_limit: RateLimit = RateLimit(60, 60.0)
+    buffer_timeout: tuple[float, float] = (5.0, 30.0)
+    redis_url: str = DEFAULT_REDIS_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_signing_secret: str | None = None
+    snapshot_interval: float = 3600.0
+    reconcile_interval: float = 60.0
+    reconcile_after: float = 120.0
+    sync_max_attempts: int = 8
+    sync_backoff_max: float = 600.0
+    log_level: str = "INFO"
+    log_format: str = "json"
+    # the raw environment the tokens are read from (never logged, never stored)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def account_names(self) -> list[str]:
+        """Configured Buffer accounts, the default first."""
+        names = sorted(self.buffer_token_vars)
+        if DEFAULT_ACCOUNT in names:
+            names.remove(DEFAULT_ACCOUNT)
+            names.insert(0, DEFAULT_ACCOUNT)
+        return names
+
+    def buffer_token(self, account: str) -> str:
+        """The access token of `account`, from its environment variable or its _FILE."""
+        var = self.buffer_token_vars.get(account)
+        if var is None:
+            raise ConfigError(f"no Buffer account named {account!r}: set {token_var(account)}")
+        return _read_secret(self.environ, var) or ""
+
+
+def token_var(account: str) -> str:
+    """The environment variable that holds `account`'s Buffer token."""
+    return TOKEN_PREFIX if account == DEFAULT_ACCOUNT else f"{TOKEN_PREFIX}_{account.upper()}"
+
+
+def parse_duration(name: str, value: str) -> float:
+    """`90`, `90s`, `15m`, `1h` -> seconds; ConfigError naming `name` otherwise."""
+    match = _DURATION_RE.match(value)
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{name}={value!r}: expected a positive duration like 90, 90s, 15m or 1h")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_rate_limit(name: str, value: str) -> RateLimit:
+    """`60/60s`, `60/1m`, `30/5` -> RateLimit; ConfigError naming `name` otherwise."""
+    match = _RATE_RE.match(value)
+    if not match or int(match.group(1)) <= 0:
+        raise ConfigError(f"{name}={value!r}: expected requests/period like 60/60s or 30/5s")
+    number = float(match.group(2) or 1)
+    period = number * _DURATION_UNITS[match.group(3) or "s"]
+    if period <= 0:
+        raise ConfigError(f"{name}={value!r}: the period must be positive")
+    return RateLimit(int(match.group(1)), period)
+
+
+def _parse_timeout(name: str, value: str) -> tuple[float, float]:
+    """`5,30` (connect, read) or one number for both."""
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) <= 0:
+        raise ConfigError(f"{name}={value!r}: expected seconds as CONNECT,READ like 5,30")
+    return parts[0], parts[1]
+
+
+def _parse_int(name: str, value: str, minimum: int = 1) -> int:
+    """A whole number no smaller than `minimum`."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ConfigError(f"{name}={value!r}: expected a whole number >= {minimum}")
+    return number
+
+
+def _parse_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    """A URL whose scheme is one of `schemes`."""
+    scheme = value.split(":", 1)[0].split("+", 1)[0].lower() if ":" in value else ""
+    if scheme not in schemes:
+        raise ConfigError(f"{name}={value!r}: expected a URL starting with {' or '.join(schemes)}")
+    return value
+
+
+def _read_secret(environ: Mapping[str, str], var: str) -> str | None:
+    """The value of `var`, or the contents of the file named by `var`_FILE."""
+    if environ.get(var):
+        return environ[var].strip()
+    path = environ.get(f"{var}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{var}_FILE={path!r}: cannot read the file ({exc.strerror})") from exc
+    return None
+
+
+def _token_vars(environ: Mapping[str, str]) -> dict[str, str]:
+    """Account name -> token variable, for every BUFFER_ACCESS_TOKEN[_NAME][_FILE] set."""
+    found: dict[str, str] = {}
+    for key in environ:
+        if not key.startswith(TOKEN_PREFIX) or not environ[key]:
+            continue
+        var = key.removesuffix("_FILE") if key != f"{TOKEN_PREFIX}_FILE" else TOKEN_PREFIX
+        if var == TOKEN_PREFIX:
+            found[DEFAULT_ACCOUNT] = var
+            continue
+        suffix = var.removeprefix(f"{TOKEN_PREFIX}_")
+        if not var.startswith(f"{TOKEN_PREFIX}_") or not _ACCOUNT_RE.match(suffix):
+            raise ConfigError(
+                f"{key}: expected {TOKEN_PREFIX} or {TOKEN_PREFIX}_<NAME> with NAME in A-Z, 0-9, _"
+            )
+        found[suffix.lower()] = var
+    return found
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting from `environ` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    get = env.get
+    log_format = get("LOG_FORMAT", "json").lower()
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT={log_format!r}: expected json or text")
+    log_level = get("LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    settings = Settings(
+        buffer_api_url=_parse_url(
+            "BUFFER_API_URL", get("BUFFER_API_URL", DEFAULT_BUFFER_API_URL), ("http", "https")
+        ),
+        buffer_token_vars=_token_vars(env),
+        buffer_rate_limit=parse_rate_limit("BUFFER_RATE_LIMIT", get("BUFFER_RATE_LIMIT", "60/60s")),
+        buffer_timeout=_parse_timeout("BUFFER_TIMEOUT", get("BUFFER_TIMEOUT", "5,30")),
+        redis_url=_parse_url(
+            "REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL), ("redis", "rediss", "unix")
+        ),
+        database_url=_parse_url(
+            "DATABASE_URL",
+            get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            ("sqlite", "postgresql", "postgres"),
+        ),
+        slack_signing_secret=_read_secret(env, "SLACK_SIGNING_SECRET"),
+        snapshot_interval=parse_duration("SNAPSHOT_INTERVAL", get("SNAPSHOT_INTERVAL", "1h")),
+        reconcile_interval=parse_duration("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL", "60s")),
+        reconcile_after=parse_duration("RECONCILE_AFTER", get("RECONCILE_AFTER", "120s")),
+        sync_max_attempts=_parse_int("SYNC_MAX_ATTEMPTS", get("SYNC_MAX_ATTEMPTS", "8")),
+        sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
+        log_level=log_level,
+        log_format=log_format,
+        environ=env,
+    )
+    for account in settings.buffer_token_vars:
+        settings.buffer_token(account)  # a missing _FILE stops start-up now, not mid-sync
+    return settings
+
+
+# Every variable the bridge reads, with its default and meaning: the README's table
+# and the deployment files are checked against this list.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "BUFFER_API_URL": (DEFAULT_BUFFER_API_URL, "Buffer API base URL (point it at `bridge sandbox`)"),
+    "BUFFER_ACCESS_TOKEN": ("(none)", "access token of the default Buffer account"),
+    "BUFFER_ACCESS_TOKEN_<NAME>": ("(none)", "access token of a further Buffer account NAME"),
+    "BUFFER_RATE_LIMIT": ("60/60s", "Buffer requests allowed per token, shared by every worker"),
+    "BUFFER_TIMEOUT": ("5,30", "seconds to connect, read before a Buffer call gives up"),
+    "REDIS_URL": (DEFAULT_REDIS_URL, "Redis for the task queue, locks and the rate limiter"),
+    "DATABASE_URL": (DEFAULT_DATABASE_URL, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),
+    "SLACK_SIGNING_SECRET": ("(none)", "Slack app signing secret; /chat/slack is off without it"),
+    "SNAPSHOT_INTERVAL": ("1h", "how often beat snapshots every profile's schedules"),
+    "RECONCILE_INTERVAL": ("60s", "how often beat looks for operations left waiting"),
+    "RECONCILE_AFTER": ("120s", "how long an operation may wait before it is re-woken"),
+    "SYNC_MAX_ATTEMPTS": ("8", "attempts at a retryable Buffer error before a job fails"),
+    "SYNC_BACKOFF_MAX": ("10m", "longest wait between two attempts"),
+    "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "LOG_FORMAT": ("json", "json (one object per line) or text"),
+    "PROMETHEUS_MULTIPROC_DIR": ("(none)", "directory for metrics shared by gunicorn workers"),
+    "WORKER_METRICS_PORT": ("9808", "port where a worker serves its /metrics (0 turns it off)"),
+}

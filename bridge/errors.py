@@ -1,0 +1,154 @@
+"""One error tree for buffer-bridge.
+
+    BridgeError                     anything the bridge raises on purpose
+    ├── ConfigError                 a malformed setting (stops start-up, one line)
+    ├── InvalidInput                bad input from outside: `field` names what is wrong (HTTP 422)
+    │   └── InvalidSchedule         a day, time or schedule that does not parse
+    ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
+    │   └── ProfileNotFound
+    ├── Conflict                    e.g. an Idempotency-Key reused with another body (HTTP 409)
+    ├── Forbidden                   outside the caller's scopes (HTTP 403)
+    ├── Unauthorized                no or bad credentials (HTTP 401)
+    ├── ServiceUnavailable          our own database is down (HTTP 503)
+    └── BufferAPIError              Buffer refused or could not be reached: status, code, message, retryable
+        ├── BufferBadRequest        400 (1003, 1004, 1006, 1012)
+        ├── BufferUnauthorized      401 (missing or invalid token)
+        ├── BufferForbidden         403 (1001, 1002, 1011, 1013)
+        ├── BufferNotFound          404 (404, 1010)
+        ├── BufferRateLimited       429                          retryable
+        └── BufferUnavailable       5xx, timeouts, connection errors  retryable
+
+HTTP handlers map the tree to one JSON shape: {"code", "status", "message", "errors"}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(BridgeError):
+    """A setting is malformed; the message names the variable and what it expected."""
+
+
+class InvalidInput(BridgeError):
+    """Input from outside is invalid; `field` names the part that is wrong."""
+
+    http_status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def errors(self) -> dict[str, list[str]]:
+        """The marshmallow-style `{field: [message]}` mapping of this error."""
+        return {self.field or "_schema": [self.message]}
+
+
+class InvalidSchedule(InvalidInput):
+    """A day, time or schedule that does not parse; `token` is the offending piece."""
+
+    def __init__(self, message: str, token: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.token = token
+
+
+class NotFound(BridgeError):
+    """Something named in a request does not exist."""
+
+    http_status = 404
+
+
+class ProfileNotFound(NotFound):
+    """A profile reference matches no profile (or, for @username, more than one)."""
+
+
+class Conflict(BridgeError):
+    """The request conflicts with an earlier one."""
+
+    http_status = 409
+
+
+class Forbidden(BridgeError):
+    """The caller is authenticated but outside its scopes."""
+
+    http_status = 403
+
+
+class Unauthorized(BridgeError):
+    """No credentials, or credentials that are not valid."""
+
+    http_status = 401
+
+
+class ServiceUnavailable(BridgeError):
+    """A backing service the request needs is down; try again later."""
+
+    http_status = 503
+
+
+class BufferAPIError(BridgeError):
+    """Buffer refused a request or could not be reached.
+
+    `status` is the HTTP status (None when no answer came), `code` Buffer's own
+    error number when it sent one, `message` Buffer's words (`error`, else `message`).
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: int | None = None,
+        response: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.response = response
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        return " / ".join(parts) if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+class BufferBadRequest(BufferAPIError):
+    """Buffer rejected the request's parameters (HTTP 400)."""
+
+
+class BufferUnauthorized(BufferAPIError):
+    """The access token is missing or invalid (HTTP 401)."""
+
+
+class BufferForbidden(BufferAPIError):
+    """The token may not do this: scope, profile access, schedule limit (HTTP 403)."""
+
+
+class BufferNotFound(BufferAPIError):
+    """The endpoint or the profile does not exist (HTTP 404, code 1010)."""
+
+
+class BufferRateLimited(BufferAPIError):
+    """Over Buffer's per-token rate limit (HTTP 429); worth a retry later."""
+
+    retryable = True
+
+
+class BufferUnavailable(BufferAPIError):
+    """Buffer answered 5xx, timed out or could not be connected to; worth a retry."""
+
+    retryable = True
