@@ -1,0 +1,160 @@
+"""Jobs: accepted changes stored as operations, their idempotency, and their public view.
+
+A change is stored before anything is queued; waking a worker is best effort
+(the reconciler re-wakes what was not picked up), so nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge import models, schedules
+from bridge.errors import Conflict, InvalidInput, NotFound
+from bridge.services import Services
+
+SOURCES = ("rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """One change asked for by any adapter, before it is stored."""
+
+    profile: models.Profile
+    operation: schedules.Operation
+    source: str
+    client: str | None = None
+    idempotency_key: str | None = None
+    snapshot_id: int | None = None
+    notify: dict[str, Any] | None = None
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable hash of a request body, to tell a retry from a different request."""
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Validate an Idempotency-Key (header or field)."""
+    if key is None or key == "":
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise InvalidInput(
+            f"must be at most {MAX_IDEMPOTENCY_KEY} printable characters", "Idempotency-Key"
+        )
+    return key
+
+
+def _existing(session: Session, client: str | None, key: str) -> models.Operation | None:
+    """The operation an earlier request with this key created, if any."""
+    query = select(models.Operation).where(
+        models.Operation.client == client, models.Operation.idempotency_key == key
+    )
+    return session.scalars(query).first()
+
+
+def _replay(existing: models.Operation, request_hash: str) -> models.Operation:
+    """Return the first job for a repeated key, or refuse a different body under it."""
+    if existing.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was already used with a different request")
+    return existing
+
+
+def submit(services: Services, change: ChangeRequest) -> tuple[models.Operation, bool]:
+    """Store `change` as a queued operation and wake a worker; (job, created)."""
+    params = change.operation.to_json()
+    if change.snapshot_id is not None:
+        params["snapshot_id"] = change.snapshot_id
+    request_hash = fingerprint({"profile": change.profile.id, "operation": params})
+    try:
+        with services.db.session() as session:
+            if change.idempotency_key:
+                existing = _existing(session, change.client, change.idempotency_key)
+                if existing is not None:
+                    return _replay(existing, request_hash), False
+            job = models.Operation(
+                profile_id=change.profile.id,
+                account=change.profile.account,
+                client=change.client,
+                source=change.source,
+                kind="restore" if change.snapshot_id is not None else change.operation.kind,
+                params=params,
+                idempotency_key=change.idempotency_key,
+                request_hash=request_hash,
+                status=models.QUEUED,
+                notify=change.notify,
+            )
+            session.add(job)
+    except IntegrityError:
+        # two requests with one key raced: the other insert won, answer with its job
+        with services.db.session() as session:
+            existing = _existing(session, change.client, change.idempotency_key or "")
+            if existing is None:
+                raise
+            return _replay(existing, request_hash), False
+    services.queue.wake(change.profile.id)
+    return job, True
+
+
+def submit_snapshot(
+    services: Services, account: str, client: str | None, source: str
+) -> models.Operation:
+    """Store a snapshot request for `account` as a job and queue it."""
+    with services.db.session() as session:
+        job = models.Operation(
+            profile_id=None, account=account, client=client, source=source, kind="snapshot"
+        )
+        session.add(job)
+    from bridge.queue import SNAPSHOT_ACCOUNT
+
+    services.queue.send(SNAPSHOT_ACCOUNT, account, job.id)
+    return job
+
+
+def get(session: Session, job_id: int) -> models.Operation:
+    """The job with `job_id`, or NotFound."""
+    job = session.get(models.Operation, job_id)
+    if job is None:
+        raise NotFound(f"unknown job {job_id}")
+    return job
+
+
+def to_json(job: models.Operation) -> dict[str, Any]:
+    """The public view of a job."""
+    view: dict[str, Any] = {
+        "job_id": job.id,
+        "status": job.status,
+        "kind": job.kind,
+        "profile_id": job.profile_id,
+        "account": job.account,
+        "source": job.source,
+        "client": job.client,
+        "params": job.params,
+        "attempts": job.attempts,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "next_attempt_at": _iso(job.next_attempt_at),
+        "result": job.result,
+        "error": None,
+    }
+    if job.error_message is not None:
+        view["error"] = {
+            "status": job.error_status,
+            "code": job.error_code,
+            "message": job.error_message,
+        }
+    return view
+
+
+def _iso(value: Any) -> str | None:
+    """ISO 8601 text of a datetime, or None."""
+    return value.isoformat() if value is not None else None

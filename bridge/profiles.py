@@ -1,0 +1,135 @@
+"""The profile cache and profile references (`id`, `service:username`, `@username`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge import models
+from bridge.buffer.client import Profile as BufferProfile
+from bridge.buffer.client import is_profile_id
+from bridge.config import Settings
+from bridge.errors import InvalidInput, ProfileNotFound
+
+_SERVICE_REF = re.compile(r"^([a-z_]+):@?(\S+)$", re.IGNORECASE)
+
+
+def ensure_accounts(session: Session, settings: Settings) -> None:
+    """Record every configured account (name and token variable, never the token)."""
+    for name, var in settings.buffer_token_vars.items():
+        account = session.get(models.Account, name)
+        if account is None:
+            session.add(models.Account(name=name, token_var=var))
+        elif account.token_var != var:
+            account.token_var = var
+    session.flush()
+
+
+def upsert(
+    session: Session, account: str, profiles: Iterable[BufferProfile], now: dt.datetime
+) -> list[models.Profile]:
+    """Store Buffer's view of `profiles` in the cache, returning the rows."""
+    rows = []
+    for profile in profiles:
+        row = session.get(models.Profile, profile.id) or models.Profile(id=profile.id)
+        row.account = account
+        row.service = profile.service
+        row.service_username = profile.service_username
+        row.formatted_username = profile.formatted_username
+        row.timezone = profile.timezone
+        row.schedules = [s.to_json() for s in profile.schedules]
+        row.data = profile.to_json()
+        row.seen_at = now
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def check_ref(ref: str, field: str = "profile") -> str:
+    """Validate the shape of a profile reference (not whether it exists)."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise InvalidInput("a profile is required: an id, service:username or @username", field)
+    if is_profile_id(ref) or ref.startswith("@") and len(ref) > 1 or _SERVICE_REF.match(ref):
+        return ref
+    raise InvalidInput(
+        f"invalid profile reference {ref!r}: use a Buffer profile id, service:username "
+        "or @username",
+        field,
+    )
+
+
+def resolve(session: Session, ref: str) -> models.Profile:
+    """The cached profile `ref` names; ProfileNotFound when none (or several) match."""
+    ref = check_ref(ref)
+    if is_profile_id(ref):
+        row = session.get(models.Profile, ref.lower())
+        if row is None:
+            raise ProfileNotFound(f"unknown profile {ref!r}")
+        return row
+    matches = list(session.scalars(_ref_query(ref)))
+    if not matches:
+        raise ProfileNotFound(f"unknown profile {ref!r}")
+    if len(matches) > 1:
+        names = ", ".join(sorted(label(p) for p in matches))
+        raise ProfileNotFound(f"{ref!r} matches several profiles ({names}): use service:username")
+    return matches[0]
+
+
+def _ref_query(ref: str):  # type: ignore[no-untyped-def]
+    """The SELECT for a `service:username` or `@username` reference (case-insensitive)."""
+    query = select(models.Profile)
+    if ref.startswith("@"):
+        return query.where(func.lower(models.Profile.service_username) == ref[1:].lower())
+    match = _SERVICE_REF.match(ref)
+    assert match is not None  # check_ref already accepted it
+    return query.where(
+        func.lower(models.Profile.service) == match.group(1).lower(),
+        func.lower(models.Profile.service_username) == match.group(2).lower(),
+    )
+
+
+def label(profile: models.Profile) -> str:
+    """`service:username`, the readable name of a profile."""
+    return f"{profile.service}:{profile.service_username}"
+
+
+def matches(profile: models.Profile, refs: Sequence[str]) -> bool:
+    """True when any of `refs` names `profile` (used for client scopes)."""
+    for ref in refs:
+        ref = ref.strip()
+        if is_profile_id(ref) and ref.lower() == profile.id:
+            return True
+        if ref.startswith("@") and ref[1:].lower() == profile.service_username.lower():
+            return True
+        if ref.lower() == label(profile).lower():
+            return True
+    return False
+
+
+def list_cached(session: Session, account: str | None = None) -> list[models.Profile]:
+    """Cached profiles, by service and username."""
+    query = select(models.Profile).order_by(models.Profile.service, models.Profile.service_username)
+    if account:
+        query = query.where(models.Profile.account == account)
+    return list(session.scalars(query))
+
+
+def to_json(profile: models.Profile) -> dict[str, object]:
+    """The API view of a cached profile."""
+    return {
+        "id": profile.id,
+        "account": profile.account,
+        "service": profile.service,
+        "service_username": profile.service_username,
+        "formatted_username": profile.formatted_username,
+        "timezone": profile.timezone,
+        "label": label(profile),
+        "schedules": profile.schedules,
+        "seen_at": profile.seen_at.isoformat(),
+    }

@@ -1,0 +1,97 @@
+"""The one way web code reaches the workers: `Queue.wake(profile_id)` and friends.
+
+The database already holds the operation when these run, so a failure here
+(Redis down) is logged and swallowed: the reconciler on beat wakes the profile
+later. Tasks are sent by name so `bridge` never imports `tasks`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery import Celery
+
+from bridge.config import Settings
+
+log = logging.getLogger(__name__)
+
+SYNC_PROFILE = "tasks.sync.sync_profile"
+SNAPSHOT_ACCOUNT = "tasks.snapshots.snapshot_account"
+NOTIFY = "tasks.notify.notify_job"
+
+# How long the "a sync is already on its way" flag lives; the reconciler covers lost ones.
+PENDING_TTL = 60
+# Redis visibility timeout: longer than any countdown a task uses (backoff is capped below it).
+VISIBILITY_TIMEOUT = 4 * 3600
+
+
+def pending_key(profile_id: str) -> str:
+    """Redis key of the flag that says a sync of `profile_id` is queued."""
+    return f"bridge:pending:{profile_id}"
+
+
+def celery_settings(settings: Settings) -> dict[str, Any]:
+    """Celery settings for at-least-once work; shared by the producer and the worker."""
+    return {
+        "broker_url": settings.redis_url,
+        "task_ignore_result": True,  # job state lives in the database
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            # enqueueing must never hang a web request: a few quick tries, then give up
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+            "socket_timeout": 2,
+            "socket_connect_timeout": 2,
+        },
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": 10,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "task_soft_time_limit": 240,
+        "task_time_limit": 300,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_default_queue": "bridge",
+        "timezone": "UTC",
+    }
+
+
+class Queue:
+    """Sends tasks by name and keeps the per-profile pending flag."""
+
+    def __init__(self, settings: Settings, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+        self.celery = Celery("bridge-producer", set_as_current=False)
+        self.celery.conf.update(celery_settings(settings))
+
+    def wake(self, profile_id: str, force: bool = False) -> bool:
+        """Ask a worker to sync `profile_id`; False when the queue could not be reached."""
+        try:
+            first = self.redis.set(pending_key(profile_id), "1", nx=True, ex=PENDING_TTL)
+            if first or force:
+                self.celery.send_task(SYNC_PROFILE, args=[profile_id])
+            return True
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the reconciler retries
+            log.warning("could not wake a worker for %s: %s", profile_id, exc)
+            return False
+
+    def send(self, name: str, *args: Any) -> bool:
+        """Send task `name`; False when the queue could not be reached."""
+        try:
+            self.celery.send_task(name, args=list(args))
+            return True
+        except Exception as exc:  # noqa: BLE001 - the reconciler or the caller retries
+            log.warning("could not queue %s: %s", name, exc)
+            return False

@@ -1,0 +1,68 @@
+"""A sliding-window rate limiter in Redis, shared by every worker process and machine.
+
+Buffer allows 60 requests a minute per access token and sends no rate-limit
+headers, so we pace ourselves. The window is a sorted set of request times per
+token; the token itself never reaches Redis, only a short hash of it. Time comes
+from the Redis server so that clocks on different machines do not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, cast
+
+import redis
+
+from bridge.config import RateLimit
+
+# KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix.
+# Returns 0 when n slots were taken, else the seconds (as a string) until they may be.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+local used = redis.call('ZCARD', KEYS[1])
+if used + n <= limit then
+  for i = 1, n do
+    redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. t[1] .. t[2] .. ':' .. i)
+  end
+  redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000) + 1000)
+  return '0'
+end
+-- the (used + n - limit)-th oldest entry must leave the window first
+local idx = used + n - limit - 1
+local oldest = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + period - now
+if wait < 0.001 then wait = 0.001 end
+return tostring(wait)
+"""
+
+
+def token_key(access_token: str) -> str:
+    """The Redis key of a token's window: a hash, so the token never leaves the process."""
+    digest = hashlib.sha256(access_token.encode()).hexdigest()[:16]
+    return f"bridge:ratelimit:{digest}"
+
+
+class RateLimiter:
+    """Hands out Buffer request slots per token; never sleeps, says how long to wait."""
+
+    def __init__(self, client: redis.Redis, limit: RateLimit) -> None:
+        self.redis = client
+        self.limit = limit
+        self._script: Any = client.register_script(_ACQUIRE)
+        self._counter = 0
+
+    def acquire(self, access_token: str, n: int = 1) -> float:
+        """Take `n` slots for `access_token`: 0.0 when taken, else seconds to wait first."""
+        if n > self.limit.limit:
+            raise ValueError(f"cannot take {n} slots at once under a limit of {self.limit}")
+        self._counter += 1
+        member = f"{id(self):x}{self._counter}"
+        result = self._script(
+            keys=[token_key(access_token)], args=[self.limit.limit, self.limit.period, n, member]
+        )
+        return float(cast(bytes | str, result))

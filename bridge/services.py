@@ -1,0 +1,63 @@
+"""The wiring one process needs: settings, the store, Redis, the rate limiter, the queue,
+and a Buffer client per account. Built once by create_app() or the Celery worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import redis
+
+from bridge.buffer.client import BufferClient
+from bridge.config import Settings, token_var
+from bridge.db import Database
+from bridge.errors import ConfigError
+from bridge.queue import Queue
+from bridge.ratelimit import RateLimiter
+
+CallObserver = Callable[[str, int | None, float], None]
+
+
+class Services:
+    """Everything a request handler or a task needs, built from one Settings."""
+
+    def __init__(self, settings: Settings, on_buffer_call: CallObserver | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.redis = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=3, socket_connect_timeout=2
+        )
+        self.limiter = RateLimiter(self.redis, settings.buffer_rate_limit)
+        self.queue = Queue(settings, self.redis)
+        self.on_buffer_call = on_buffer_call
+        self._clients: dict[str, BufferClient] = {}
+        self._lock = threading.Lock()
+
+    def buffer_token(self, account: str) -> str:
+        """The access token of `account` (from the environment; never stored)."""
+        token = self.settings.buffer_token(account)
+        if not token:
+            raise ConfigError(f"{token_var(account)} is empty")
+        return token
+
+    def buffer(self, account: str) -> BufferClient:
+        """A pooled Buffer client for `account`, made on first use."""
+        with self._lock:
+            client = self._clients.get(account)
+            if client is None:
+                client = BufferClient(
+                    self.buffer_token(account),
+                    base_url=self.settings.buffer_api_url,
+                    timeout=self.settings.buffer_timeout,
+                    on_call=self.on_buffer_call,
+                )
+                self._clients[account] = client
+            return client
+
+    def close(self) -> None:
+        """Release connections (tests, shutdown)."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        self.db.dispose()
+        self.redis.close()

@@ -1,0 +1,202 @@
+"""Snapshots: every profile's schedules over time, taken with one GET /profiles per account.
+
+A snapshot is stored only when a profile's schedules differ from its latest one;
+a difference the bridge did not write itself is marked as an external change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge import models, profiles, schedules
+from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
+from bridge.models import utcnow
+from bridge.services import Services
+
+
+@dataclass
+class SnapshotOutcome:
+    """What one account's snapshot did; `retry_in` set means: run again later."""
+
+    account: str
+    profiles: int = 0
+    changed: list[str] = field(default_factory=list)
+    buffer_calls: int = 0
+    retry_in: float | None = None
+    error: BufferAPIError | None = None
+
+
+def content_hash(week: schedules.Week) -> str:
+    """A hash of the canonical schedules, so equal schedules compare equal however sent."""
+    encoded = json.dumps(schedules.week_to_json(week), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def latest(session: Session, profile_id: str) -> models.Snapshot | None:
+    """The newest snapshot of a profile."""
+    query = (
+        select(models.Snapshot)
+        .where(models.Snapshot.profile_id == profile_id)
+        .order_by(models.Snapshot.taken_at.desc(), models.Snapshot.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def record(
+    session: Session,
+    profile_id: str,
+    week: schedules.Week,
+    reason: str,
+    operation_id: int | None = None,
+) -> models.Snapshot:
+    """Store a snapshot of `week`."""
+    snapshot = models.Snapshot(
+        profile_id=profile_id,
+        schedules=schedules.to_buffer(week),
+        content_hash=content_hash(week),
+        reason=reason,
+        operation_id=operation_id,
+        taken_at=utcnow(),
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def record_if_changed(session: Session, profile_id: str, week: schedules.Week) -> bool:
+    """Snapshot `week` when it differs from the latest; True when one was stored."""
+    previous = latest(session, profile_id)
+    if previous is not None and previous.content_hash == content_hash(week):
+        return False
+    reason = models.PERIODIC if previous is None else models.EXTERNAL_CHANGE
+    record(session, profile_id, week, reason)
+    return True
+
+
+def take_account(services: Services, account: str) -> SnapshotOutcome:
+    """Refresh the profile cache of `account` and snapshot what changed (1 Buffer call)."""
+    outcome = SnapshotOutcome(account)
+    token = services.buffer_token(account)
+    wait = services.limiter.acquire(token, 1)
+    if wait > 0:
+        outcome.retry_in = wait
+        return outcome
+    try:
+        outcome.buffer_calls = 1
+        found = services.buffer(account).profiles()
+    except BufferAPIError as error:
+        outcome.error = error
+        return outcome
+    with services.db.session() as session:
+        profiles.ensure_accounts(session, services.settings)
+        for row in profiles.upsert(session, account, found, utcnow()):
+            outcome.profiles += 1
+            try:
+                week = schedules.from_buffer(row.schedules)
+            except InvalidSchedule:
+                continue  # Buffer sent something we cannot read; keep the raw cache only
+            if record_if_changed(session, row.id, week):
+                outcome.changed.append(row.id)
+    return outcome
+
+
+def finish_job(services: Services, job_id: int, outcome: SnapshotOutcome, final: bool) -> None:
+    """Record a snapshot job's outcome (succeeded, retrying or failed)."""
+    with services.db.session() as session:
+        job = session.get(models.Operation, job_id)
+        if job is None:
+            return
+        job.attempts += 1
+        job.started_at = job.started_at or utcnow()
+        if outcome.error is None and outcome.retry_in is None:
+            job.status, job.finished_at = models.SUCCEEDED, utcnow()
+            job.result = {
+                "profiles": outcome.profiles,
+                "changed": outcome.changed,
+                "buffer": {"calls": outcome.buffer_calls},
+            }
+            return
+        if outcome.error is not None:
+            job.error_status, job.error_code = outcome.error.status, outcome.error.code
+            job.error_message = outcome.error.message
+        job.status = models.FAILED if final else models.RETRYING
+        if final:
+            job.finished_at = utcnow()
+
+
+def get(session: Session, snapshot_id: int) -> models.Snapshot:
+    """The snapshot with `snapshot_id`, or NotFound."""
+    snapshot = session.get(models.Snapshot, snapshot_id)
+    if snapshot is None:
+        raise NotFound(f"unknown snapshot {snapshot_id}")
+    return snapshot
+
+
+def listing(
+    session: Session, profile_id: str | None = None, limit: int = 100, before_id: int | None = None
+) -> list[models.Snapshot]:
+    """Snapshots, newest first, optionally of one profile."""
+    query = select(models.Snapshot).order_by(models.Snapshot.id.desc()).limit(limit)
+    if profile_id:
+        query = query.where(models.Snapshot.profile_id == profile_id)
+    if before_id:
+        query = query.where(models.Snapshot.id < before_id)
+    return list(session.scalars(query))
+
+
+def previous_of(session: Session, snapshot: models.Snapshot) -> models.Snapshot | None:
+    """The snapshot of the same profile just before `snapshot`."""
+    query = (
+        select(models.Snapshot)
+        .where(
+            models.Snapshot.profile_id == snapshot.profile_id,
+            models.Snapshot.id < snapshot.id,
+        )
+        .order_by(models.Snapshot.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def restore_target(session: Session, profile_id: str, snapshot_id: int | None) -> models.Snapshot:
+    """The snapshot to restore: the one named, or 'previous' (the state before the latest)."""
+    if snapshot_id is not None:
+        snapshot = get(session, snapshot_id)
+        if snapshot.profile_id != profile_id:
+            raise NotFound(f"snapshot {snapshot_id} is not of profile {profile_id}")
+        return snapshot
+    newest = latest(session, profile_id)
+    previous = previous_of(session, newest) if newest is not None else None
+    if previous is None:
+        raise NotFound(f"profile {profile_id} has no earlier snapshot to restore")
+    return previous
+
+
+def week_of(snapshot: models.Snapshot) -> schedules.Week:
+    """The schedules a snapshot holds."""
+    return schedules.from_buffer(snapshot.schedules)
+
+
+def to_json(snapshot: models.Snapshot, previous: models.Snapshot | None = None) -> dict[str, Any]:
+    """The public view of a snapshot, with its diff from `previous` when given."""
+    view: dict[str, Any] = {
+        "id": snapshot.id,
+        "profile_id": snapshot.profile_id,
+        "taken_at": snapshot.taken_at.isoformat(),
+        "reason": snapshot.reason,
+        "job_id": snapshot.operation_id,
+        "schedules": snapshot.schedules,
+        "summary": schedules.summary(week_of(snapshot)),
+        "content_hash": snapshot.content_hash,
+    }
+    if previous is not None or snapshot.reason != models.PERIODIC:
+        before = week_of(previous) if previous is not None else schedules.empty_week()
+        view["diff"] = schedules.diff(before, week_of(snapshot))
+    return view

@@ -1,0 +1,231 @@
+"""Reconcile one profile: make Buffer hold the fold of every queued operation.
+
+Under a per-profile lock: read Buffer's schedules (1 call), fold the queued
+operations in id order, write only if the result differs (1 call), record
+before/after snapshots and each operation's own before/after/diff. Retry
+decisions are returned, not slept on: the Celery task turns them into countdowns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge import models, schedules, snapshots
+from bridge.errors import BufferAPIError, InvalidSchedule
+from bridge.locks import ProfileLock
+from bridge.models import utcnow
+from bridge.queue import NOTIFY, pending_key
+from bridge.services import Services
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY = 1.0  # another sync of this profile is running: look again shortly
+BACKOFF_BASE = 2.0
+CALLS_PER_SYNC = 2  # one read, at most one write: both slots are taken before the read
+
+
+@dataclass
+class SyncOutcome:
+    """What a sync did; `retry_in` set means: run again after that many seconds."""
+
+    state: str  # idle | busy | rate_limited | succeeded | retrying | failed
+    retry_in: float | None = None
+    job_ids: list[int] = field(default_factory=list)
+    buffer_calls: int = 0
+
+
+def backoff(attempt: int, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: about 2, 4, 8 ... seconds, capped at `cap`."""
+    ceiling = min(cap, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def lock_ttl(services: Services) -> float:
+    """Long enough for two Buffer calls at their full timeouts, plus margin."""
+    connect, read = services.settings.buffer_timeout
+    return CALLS_PER_SYNC * (connect + read) + 30.0
+
+
+def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
+    """Bring Buffer in line with `profile_id`'s queued operations."""
+    lock = ProfileLock(services.redis, profile_id, lock_ttl(services))
+    if not lock.acquire():
+        return SyncOutcome("busy", retry_in=BUSY_RETRY)
+    try:
+        # cleared before reading the log: an operation stored after this wakes a follow-up
+        services.redis.delete(pending_key(profile_id))
+        return _sync_locked(services, profile_id)
+    finally:
+        lock.release()
+
+
+def _pending(session: Session, profile_id: str) -> list[models.Operation]:
+    """The profile's operations still to fold, oldest first (a lone sync holds the lock,
+    so 'running' ones were left by a worker that died)."""
+    query = (
+        select(models.Operation)
+        .where(
+            models.Operation.profile_id == profile_id,
+            models.Operation.status.in_(models.PENDING_STATUSES),
+        )
+        .order_by(models.Operation.id)
+    )
+    return list(session.scalars(query))
+
+
+def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
+    """The sync itself, with the lock held."""
+    with services.db.session() as session:
+        jobs = _pending(session, profile_id)
+        if not jobs:
+            return SyncOutcome("idle")
+        account = jobs[0].account
+        wait = services.limiter.acquire(services.buffer_token(account), CALLS_PER_SYNC)
+        if wait > 0:
+            return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
+        operations = _parse_operations(jobs)
+        now = utcnow()
+        for job in (j for j in jobs if j.id in operations):
+            job.status = models.RUNNING
+            job.attempts += 1
+            job.started_at = job.started_at or now
+    job_ids = [job.id for job in jobs if job.id in operations]
+    client = services.buffer(account)
+    calls = 0
+    try:
+        calls += 1
+        current = client.schedules(profile_id)
+        before = schedules.from_buffer(entry.to_json() for entry in current)
+        after = schedules.fold(before, operations.values())
+        if after != before:
+            calls += 1
+            client.update_schedules(profile_id, schedules.to_buffer(after))
+    except BufferAPIError as error:
+        return _failed_attempt(services, profile_id, job_ids, error, calls)
+    except InvalidSchedule as error:  # Buffer sent schedules we cannot read
+        wrapped = BufferAPIError(f"unreadable schedules from Buffer: {error.message}", status=200)
+        return _failed_attempt(services, profile_id, job_ids, wrapped, calls)
+    _succeeded(services, profile_id, operations, before, after, calls)
+    return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
+
+
+def _parse_operations(jobs: list[models.Operation]) -> dict[int, schedules.Operation]:
+    """Each job's operation; a job whose stored parameters no longer parse fails alone."""
+    parsed: dict[int, schedules.Operation] = {}
+    for job in jobs:
+        try:
+            parsed[job.id] = schedules.Operation.from_json(job.params)
+        except InvalidSchedule as error:
+            _finish(job, models.FAILED, error=f"stored operation is invalid: {error.message}")
+    return parsed
+
+
+def _finish(job: models.Operation, status: str, error: str | None = None) -> None:
+    """Mark a job finished."""
+    job.status = status
+    job.finished_at = utcnow()
+    job.next_attempt_at = None
+    if error is not None:
+        job.error_message = error
+
+
+def _succeeded(
+    services: Services,
+    profile_id: str,
+    operations: dict[int, schedules.Operation],
+    before: schedules.Week,
+    after: schedules.Week,
+    calls: int,
+) -> None:
+    """Record snapshots, the cache and every job's own before/after/diff."""
+    with services.db.session() as session:
+        first_job = min(operations) if operations else None
+        if after != before:
+            snapshots.record(session, profile_id, before, models.BEFORE_CHANGE, first_job)
+            snapshots.record(session, profile_id, after, models.AFTER_CHANGE, first_job)
+        profile = session.get(models.Profile, profile_id)
+        if profile is not None:
+            profile.schedules = schedules.to_buffer(after)
+            profile.seen_at = utcnow()
+        state = before
+        for job_id, operation in operations.items():
+            job = session.get(models.Operation, job_id)
+            if job is None:
+                continue
+            job_before, state = state, schedules.apply(state, operation)
+            job.result = _result(job_before, state, before, after, calls, len(operations))
+            job.error_status = job.error_code = job.error_message = None
+            _finish(job, models.SUCCEEDED)
+        notify = [job_id for job_id in operations if _wants_notice(session, job_id)]
+    for job_id in notify:
+        services.queue.send(NOTIFY, job_id)
+
+
+def _result(
+    job_before: schedules.Week,
+    job_after: schedules.Week,
+    before: schedules.Week,
+    after: schedules.Week,
+    calls: int,
+    batch: int,
+) -> dict[str, Any]:
+    """A job's result: its own change, and what the whole sync did in Buffer."""
+    return {
+        "before": schedules.to_buffer(job_before),
+        "after": schedules.to_buffer(job_after),
+        "diff": schedules.diff(job_before, job_after),
+        "summary": schedules.summary(job_after),
+        "buffer": {
+            "before": schedules.to_buffer(before),
+            "after": schedules.to_buffer(after),
+            "written": after != before,
+            "calls": calls,
+            "coalesced_jobs": batch,
+        },
+    }
+
+
+def _wants_notice(session: Session, job_id: int) -> bool:
+    """True when someone asked to be told how `job_id` ended."""
+    job = session.get(models.Operation, job_id)
+    return bool(job is not None and job.notify)
+
+
+def _failed_attempt(
+    services: Services, profile_id: str, job_ids: list[int], error: BufferAPIError, calls: int
+) -> SyncOutcome:
+    """Retry later (retryable, attempts left) or fail the jobs with Buffer's error."""
+    max_attempts = services.settings.sync_max_attempts
+    retry_in: float | None = None
+    with services.db.session() as session:
+        jobs = [job for job in (session.get(models.Operation, i) for i in job_ids) if job]
+        attempts = max((job.attempts for job in jobs), default=1)
+        if error.retryable and attempts < max_attempts:
+            retry_in = backoff(attempts, services.settings.sync_backoff_max)
+        next_at = utcnow() + dt.timedelta(seconds=retry_in) if retry_in is not None else None
+        for job in jobs:
+            job.error_status, job.error_code = error.status, error.code
+            job.error_message = error.message
+            if retry_in is not None:
+                job.status, job.next_attempt_at = models.RETRYING, next_at
+            else:
+                _finish(job, models.FAILED)
+        notify = [job.id for job in jobs if retry_in is None and job.notify]
+    for job_id in notify:
+        services.queue.send(NOTIFY, job_id)
+    log.warning(
+        "sync of %s: Buffer error %s (%s)",
+        profile_id,
+        error,
+        "retry in %.1fs" % retry_in if retry_in is not None else "failed",
+        extra={"profile_id": profile_id},
+    )
+    state = "retrying" if retry_in is not None else "failed"
+    return SyncOutcome(state, retry_in=retry_in, job_ids=job_ids, buffer_calls=calls)
