@@ -1,1 +1,46 @@
 """buffer-bridge: drive Buffer posting schedules from webhooks, chat, REST and timers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Any = None, services: Any = None) -> Flask:
+    """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
+    from flask_smorest import Api
+
+    from bridge.api import common, health, jobs, me, profiles, snapshots
+    from bridge.config import load_settings
+    from bridge.services import Services
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        API_TITLE="buffer-bridge",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_REDOC_PATH="/redoc",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+    )
+    app.extensions["bridge"] = services or Services(settings)
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        },
+    )
+    for blueprint in (profiles.blp, jobs.blp, snapshots.blp, me.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    common.register_error_handlers(app)
+    return app

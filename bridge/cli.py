@@ -1,8 +1,348 @@
-"""The `bridge` command."""
+"""The `bridge` command: run the services, manage clients, look at profiles and schedules."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import click
 
+from bridge.errors import BridgeError, BufferUnauthorized, BufferUnavailable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn the bridge's errors into one line on stderr and exit 1, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BufferUnauthorized as error:
+            raise click.ClickException(
+                f"Buffer rejected the access token ({error.message}); check BUFFER_ACCESS_TOKEN"
+            ) from error
+        except BufferUnavailable as error:
+            raise click.ClickException(f"Buffer is unreachable: {error}") from error
+        except BridgeError as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Any:
+    """Settings from the environment (a bad value stops here with one line)."""
+    from bridge.config import load_settings
+
+    try:
+        return load_settings()
+    except BridgeError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _services() -> Any:
+    """Services for commands that use the store."""
+    from bridge.services import Services
+
+    return Services(_settings())
+
 
 @click.group()
+@click.version_option(package_name="buffer-bridge")
 def main() -> None:
     """buffer-bridge: automate Buffer posting schedules."""
+
+
+# --- running the pieces -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn processes")
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app (REST API, webhooks, chat) with gunicorn."""
+    from bridge.web_server import run_gunicorn
+
+    run_gunicorn(_settings(), host, port, workers, threads)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--concurrency", "-c", default=2, show_default=True, type=int)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int) -> None:
+    """Run a Celery worker (extra arguments go to Celery)."""
+    from bridge.healthcheck import worker_node_name
+    from tasks.celery_app import celery, use
+
+    use(_settings())
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "bridge", "-E"]
+    argv.append(f"--hostname={worker_node_name()}")
+    celery.worker_main([*argv, *ctx.args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run Celery beat: snapshots and the reconciler (run exactly one)."""
+    from tasks.celery_app import celery, use
+
+    use(_settings())
+    celery.start(["beat", "--loglevel=INFO", *ctx.args])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--profiles", default=5, show_default=True, type=int, help="profiles per account")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    help="TOKEN[=ACCOUNT] accepted by the sandbox (default: sandbox-token)",
+)
+@click.option("--rate-limit", default="60/60s", show_default=True, help="per token")
+@click.option("--error-rate", default=0.0, type=float, help="share of requests answered 500")
+@click.option("--rate-429", default=0.0, type=float, help="share of requests answered 429")
+@click.option("--slow-rate", default=0.0, type=float, help="share of requests answered late")
+@click.option("--slow-seconds", default=35.0, type=float, show_default=True)
+@click.option("--drop-rate", default=0.0, type=float, help="share of connections dropped")
+@click.option("--latency", default=0.0, type=float, help="seconds added to every answer")
+def sandbox(host: str, port: int, tokens: tuple[str, ...], rate_limit: str, **faults: Any) -> None:
+    """Run the local Buffer API simulator."""
+    from bridge.buffer import sandbox as sim
+
+    try:
+        config = sim.SandboxConfig(
+            tokens=sim.parse_tokens(tokens or ["sandbox-token"]),
+            rate_limit=sim.parse_rate_limit(rate_limit),
+            **faults,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    sim.serve_forever(config, host, port)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", default="var", show_default=True, help="SQLite file, Redis, logs")
+def dev(port: int, data_dir: str) -> None:
+    """Everything on one machine: web, worker, beat, Redis (and the sandbox without a token)."""
+    from bridge.devserver import run_dev
+
+    sys.exit(run_dev(port, data_dir))
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["web", "worker", "beat"]))
+def healthcheck(role: str) -> None:
+    """Exit 0 when this machine's web, worker or beat is healthy (for container probes)."""
+    from bridge.healthcheck import check
+
+    ok, message = check(role, _settings())
+    click.echo(message)
+    sys.exit(0 if ok else 1)
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Apply the migrations."""
+    from bridge.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def clients() -> None:
+    """API clients: who may call the bridge, and on which profiles."""
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option("--profiles", default="", help="comma-separated profile references (default: all)")
+@click.option("--read-only", is_flag=True, help="may read but not change anything")
+@click.option("--signing-secret", is_flag=True, help="also make a Standard Webhooks secret")
+@click.option("--slack-team", default=None, help="Slack team id whose commands act as this client")
+@click.option("--slack-channel", default=None, help="only commands from this Slack channel")
+@click.option("--slack-user", default=None, help="only commands from this Slack user")
+@click.option("--mattermost-token", default=None, help="the Mattermost slash command's token")
+@friendly
+def clients_create(name: str, profiles: str, read_only: bool, **options: Any) -> None:
+    """Create a client; its token is printed once, as the last line."""
+    from bridge import auth
+
+    svc = _services()
+    with svc.db.session() as session:
+        client, token = auth.create_client(
+            session, name, profiles.split(","), read_only=read_only, **options
+        )
+        scopes = auth.scopes(client)
+        secret = client.signing_secret
+    click.echo(f"created client {name!r}: profiles={scopes['profiles']} read_only={read_only}")
+    if secret:
+        click.echo(f"signing secret (Standard Webhooks): {secret}")
+    click.echo("token (shown once, keep it safe):")
+    click.echo(token)
+
+
+@clients.command("list")
+@friendly
+def clients_list() -> None:
+    """List clients (never their tokens)."""
+    from bridge import auth
+
+    svc = _services()
+    with svc.db.session() as session:
+        rows = [
+            (
+                c.name,
+                ",".join(c.profiles) if c.profiles else "all",
+                "read-only" if c.read_only else "read-write",
+                "revoked" if c.revoked else "active",
+                c.slack_team or "",
+                c.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for c in auth.listing(session)
+        ]
+    _table(("NAME", "PROFILES", "ACCESS", "STATE", "SLACK TEAM", "CREATED"), rows)
+
+
+@clients.command("revoke")
+@click.argument("name")
+@friendly
+def clients_revoke(name: str) -> None:
+    """Revoke a client: its token stops working at once."""
+    from bridge import auth
+
+    svc = _services()
+    with svc.db.session() as session:
+        auth.revoke(session, name)
+    click.echo(f"revoked client {name!r}")
+
+
+# --- Buffer -------------------------------------------------------------------------------
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """Print an aligned text table."""
+    data = [list(map(str, headers))] + [list(map(str, row)) for row in rows]
+    widths = [max(len(row[i]) for row in data) for i in range(len(data[0]))]
+    for row in data:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _accounts(settings: Any) -> list[str]:
+    """Configured accounts, or a one-line error when there are none."""
+    names: list[str] = settings.account_names()
+    if not names:
+        raise click.ClickException(
+            "no Buffer access token: set BUFFER_ACCESS_TOKEN (for the sandbox: sandbox-token)"
+        )
+    return names
+
+
+def _buffer_profiles(settings: Any) -> list[tuple[str, Any]]:
+    """(account, profile) for every profile of every account, straight from Buffer."""
+    from bridge.buffer.client import BufferClient
+
+    found: list[tuple[str, Any]] = []
+    for account in _accounts(settings):
+        with BufferClient(
+            settings.buffer_token(account),
+            base_url=settings.buffer_api_url,
+            timeout=settings.buffer_timeout,
+        ) as client:
+            found.extend((account, p) for p in client.profiles())
+    return found
+
+
+@main.command("profiles")
+@friendly
+def profiles_cmd() -> None:
+    """List the Buffer profiles of every configured account."""
+    from bridge import schedules
+
+    settings = _settings()
+    several = len(_accounts(settings)) > 1
+    rows: list[list[str]] = []
+    for account, p in _buffer_profiles(settings):
+        week = schedules.from_buffer(s.to_json() for s in p.schedules)
+        row = [p.id, p.service, p.service_username, p.timezone, schedules.summary(week)]
+        rows.append([*row, account] if several else row)
+    headers = ["ID", "SERVICE", "USERNAME", "TIMEZONE", "SCHEDULE"]
+    if several:
+        headers.append("ACCOUNT")
+    _table(headers, rows)
+
+
+def find_profile(found: list[tuple[str, Any]], ref: str) -> tuple[str, Any]:
+    """The (account, profile) that `ref` names among `found`."""
+    from bridge.buffer.client import is_profile_id
+    from bridge.errors import ProfileNotFound
+    from bridge.profiles import check_ref
+
+    ref = check_ref(ref)
+    if is_profile_id(ref):
+        hits = [(a, p) for a, p in found if p.id == ref.lower()]
+    elif ref.startswith("@"):
+        hits = [(a, p) for a, p in found if p.service_username.lower() == ref[1:].lower()]
+    else:
+        service, _, name = ref.partition(":")
+        hits = [
+            (a, p)
+            for a, p in found
+            if p.service.lower() == service.lower()
+            and p.service_username.lower() == name.lstrip("@").lower()
+        ]
+    if not hits:
+        raise ProfileNotFound(f"unknown profile {ref!r}")
+    if len(hits) > 1:
+        names = ", ".join(f"{p.service}:{p.service_username}" for _, p in hits)
+        raise ProfileNotFound(f"{ref!r} matches several profiles ({names}): use service:username")
+    return hits[0]
+
+
+@main.group()
+def schedules() -> None:
+    """Posting schedules."""
+
+
+@schedules.command("show")
+@click.argument("profile")
+@friendly
+def schedules_show(profile: str) -> None:
+    """Show a profile's posting schedule (PROFILE: id, service:username or @username)."""
+    from bridge import schedules as domain
+    from bridge.buffer.client import BufferClient, is_profile_id
+
+    settings = _settings()
+    if is_profile_id(profile) and len(_accounts(settings)) == 1:
+        account, profile_id, label = settings.account_names()[0], profile, profile
+    else:
+        account, found = find_profile(_buffer_profiles(settings), profile)
+        profile_id, label = found.id, f"{found.service}:{found.service_username}"
+    with BufferClient(
+        settings.buffer_token(account),
+        base_url=settings.buffer_api_url,
+        timeout=settings.buffer_timeout,
+    ) as client:
+        week = domain.from_buffer(s.to_json() for s in client.schedules(profile_id))
+    click.echo(f"{label} ({profile_id})")
+    for day in domain.DAYS:
+        click.echo(f"  {day}  {' '.join(week[day]) or '-'}")

@@ -142,7 +142,9 @@ def _read_secret(environ: Mapping[str, str], var: str) -> str | None:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise ConfigError(f"{var}_FILE={path!r}: cannot read the file ({exc.strerror})") from exc
+            raise ConfigError(
+                f"{var}_FILE={path!r}: cannot read the file ({exc.strerror})"
+            ) from exc
     return None
 
 
@@ -208,7 +210,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 # Every variable the bridge reads, with its default and meaning: the README's table
 # and the deployment files are checked against this list.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "BUFFER_API_URL": (DEFAULT_BUFFER_API_URL, "Buffer API base URL (point it at `bridge sandbox`)"),
+    "BUFFER_API_URL": (
+        DEFAULT_BUFFER_API_URL,
+        "Buffer API base URL (point it at `bridge sandbox`)",
+    ),
     "BUFFER_ACCESS_TOKEN": ("(none)", "access token of the default Buffer account"),
     "BUFFER_ACCESS_TOKEN_<NAME>": ("(none)", "access token of a further Buffer account NAME"),
     "BUFFER_RATE_LIMIT": ("60/60s", "Buffer requests allowed per token, shared by every worker"),

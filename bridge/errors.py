@@ -10,7 +10,7 @@
     ├── Forbidden                   outside the caller's scopes (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
-    └── BufferAPIError              Buffer refused or could not be reached: status, code, message, retryable
+    └── BufferAPIError              Buffer refused or was unreachable: status, code, message
         ├── BufferBadRequest        400 (1003, 1004, 1006, 1012)
         ├── BufferUnauthorized      401 (missing or invalid token)
         ├── BufferForbidden         403 (1001, 1002, 1011, 1013)

@@ -57,7 +57,13 @@ class Base(DeclarativeBase):
 
 
 # Operation statuses; "pending" ones are the ones a sync must still fold.
-QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = "queued", "running", "retrying", "succeeded", "failed"
+QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = (
+    "queued",
+    "running",
+    "retrying",
+    "succeeded",
+    "failed",
+)
 PENDING_STATUSES = (QUEUED, RUNNING, RETRYING)
 STATUSES = (QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED)
 

@@ -55,7 +55,7 @@ def check_ref(ref: str, field: str = "profile") -> str:
     ref = (ref or "").strip()
     if not ref:
         raise InvalidInput("a profile is required: an id, service:username or @username", field)
-    if is_profile_id(ref) or ref.startswith("@") and len(ref) > 1 or _SERVICE_REF.match(ref):
+    if is_profile_id(ref) or (ref.startswith("@") and len(ref) > 1) or _SERVICE_REF.match(ref):
         return ref
     raise InvalidInput(
         f"invalid profile reference {ref!r}: use a Buffer profile id, service:username "
@@ -81,7 +81,7 @@ def resolve(session: Session, ref: str) -> models.Profile:
     return matches[0]
 
 
-def _ref_query(ref: str):  # type: ignore[no-untyped-def]
+def _ref_query(ref: str):
     """The SELECT for a `service:username` or `@username` reference (case-insensitive)."""
     query = select(models.Profile)
     if ref.startswith("@"):

@@ -83,7 +83,7 @@ class Queue:
             if first or force:
                 self.celery.send_task(SYNC_PROFILE, args=[profile_id])
             return True
-        except Exception as exc:  # noqa: BLE001 - any broker failure: the reconciler retries
+        except Exception as exc:
             log.warning("could not wake a worker for %s: %s", profile_id, exc)
             return False
 
@@ -92,6 +92,6 @@ class Queue:
         try:
             self.celery.send_task(name, args=list(args))
             return True
-        except Exception as exc:  # noqa: BLE001 - the reconciler or the caller retries
+        except Exception as exc:
             log.warning("could not queue %s: %s", name, exc)
             return False

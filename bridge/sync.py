@@ -224,7 +224,7 @@ def _failed_attempt(
         "sync of %s: Buffer error %s (%s)",
         profile_id,
         error,
-        "retry in %.1fs" % retry_in if retry_in is not None else "failed",
+        f"retry in {retry_in:.1f}s" if retry_in is not None else "failed",
         extra={"profile_id": profile_id},
     )
     state = "retrying" if retry_in is not None else "failed"

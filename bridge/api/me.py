@@ -1,0 +1,30 @@
+"""/v1/me: who the caller is (the authentication test of a Zapier app)."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from bridge import auth
+from bridge.api.common import current_client, services
+
+blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The caller")
+
+
+@blp.route("")
+class Me(MethodView):
+    """The authenticated client."""
+
+    @blp.doc(security=[{"bearer": []}])
+    def get(self) -> Response:
+        """The client's name, scopes and the Buffer accounts behind the bridge."""
+        client = current_client()
+        return jsonify(
+            {
+                "client": client.name,
+                "scopes": auth.scopes(client),
+                "accounts": services().settings.account_names(),
+                "signed_webhooks": client.signing_secret is not None,
+            }
+        )

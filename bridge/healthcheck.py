@@ -1,0 +1,63 @@
+"""`bridge healthcheck web|worker|beat`: exit status for container and systemd probes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import urllib.request
+
+from bridge.config import Settings
+
+BEAT_HEARTBEAT_FILE = "/tmp/bridge-beat.heartbeat"
+WEB_URL = "http://127.0.0.1:8000/healthz"
+
+
+def heartbeat_file() -> str:
+    """Where beat records that it is alive."""
+    return os.environ.get("BEAT_HEARTBEAT_FILE", BEAT_HEARTBEAT_FILE)
+
+
+def worker_node_name() -> str:
+    """The Celery node name of this machine's worker (distinct per metrics port)."""
+    port = os.environ.get("WORKER_METRICS_PORT", "9808")
+    return f"worker-{port}@{socket.gethostname()}"
+
+
+def check(role: str, settings: Settings) -> tuple[bool, str]:
+    """(healthy, one line saying why) for `role`."""
+    if role == "web":
+        return _check_web()
+    if role == "beat":
+        return _check_beat(settings)
+    return _check_worker(settings)
+
+
+def _check_web() -> tuple[bool, str]:
+    """The web process answers /healthz."""
+    try:
+        with urllib.request.urlopen(WEB_URL, timeout=3) as response:
+            return response.status == 200, f"web: HTTP {response.status}"
+    except OSError as error:
+        return False, f"web: {error}"
+
+
+def _check_beat(settings: Settings) -> tuple[bool, str]:
+    """Beat touched its heartbeat file recently."""
+    path = heartbeat_file()
+    limit = max(2 * settings.reconcile_interval, 120.0)
+    try:
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        return False, f"beat: no heartbeat file at {path}"
+    return age <= limit, f"beat: last tick {age:.0f}s ago (limit {limit:.0f}s)"
+
+
+def _check_worker(settings: Settings) -> tuple[bool, str]:
+    """This machine's worker answers a Celery ping."""
+    from tasks.celery_app import celery, use
+
+    use(settings)
+    node = worker_node_name()
+    replies = celery.control.ping(destination=[node], timeout=3.0) or []
+    return bool(replies), f"worker {node}: {'ok' if replies else 'no answer'}"

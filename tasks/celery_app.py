@@ -1,0 +1,83 @@
+"""The Celery app (the Flask pattern: one factory, tasks calling into `bridge`).
+
+The app object exists at import so `celery -A tasks.celery_app` finds it, but the
+environment is read only when Celery first configures it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from bridge.config import Settings, load_settings
+from bridge.queue import celery_settings
+from bridge.services import Services
+
+celery = Celery(
+    "bridge",
+    include=["tasks.sync", "tasks.snapshots", "tasks.reconcile", "tasks.notify"],
+)
+_state: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def settings() -> Settings:
+    """The settings of this process, read once."""
+    with _lock:
+        if "settings" not in _state:
+            _state["settings"] = load_settings()
+        return _state["settings"]
+
+
+def services() -> Services:
+    """The Services of this process, built on first use (after a fork, anew)."""
+    with _lock:
+        if "services" not in _state:
+            _state["services"] = Services(_state.get("settings") or load_settings())
+        return _state["services"]
+
+
+def beat_schedule(config: Settings) -> dict[str, Any]:
+    """The timers: snapshots, and the reconciler."""
+    return {
+        "snapshot-all": {
+            "task": "tasks.snapshots.snapshot_all",
+            "schedule": config.snapshot_interval,
+        },
+        "reconcile": {
+            "task": "tasks.reconcile.reconcile",
+            "schedule": config.reconcile_interval,
+        },
+    }
+
+
+def configure(app: Celery, config: Settings) -> None:
+    """Apply our settings to `app`."""
+    app.conf.update(celery_settings(config))
+    app.conf.beat_schedule = beat_schedule(config)
+
+
+@celery.on_configure.connect
+def _on_configure(sender: Celery, **_: Any) -> None:
+    """Read the environment the first time Celery needs its configuration."""
+    configure(sender, settings())
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    """A forked pool process must not share its parent's sockets."""
+    with _lock:
+        _state.pop("services", None)
+
+
+def use(config: Settings, built: Services | None = None) -> None:
+    """Use these settings (and services) in this process: the CLI and tests call this."""
+    with _lock:
+        _state["settings"] = config
+        _state.pop("services", None)
+        if built is not None:
+            _state["services"] = built
+    configure(celery, config)

@@ -1,0 +1,36 @@
+"""Snapshot tasks: one GET /profiles per account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge import snapshots
+from tasks.celery_app import celery, services
+
+MAX_ATTEMPTS = 5
+
+
+@celery.task(name="tasks.snapshots.snapshot_all")
+def snapshot_all() -> int:
+    """Queue a snapshot of every configured account."""
+    names = services().settings.account_names()
+    for account in names:
+        snapshot_account.delay(account)
+    return len(names)
+
+
+@celery.task(name="tasks.snapshots.snapshot_account", bind=True, max_retries=None, acks_late=True)
+def snapshot_account(self: Any, account: str, job_id: int | None = None) -> int:
+    """Refresh the cache of `account` and store snapshots of what changed."""
+    svc = services()
+    outcome = snapshots.take_account(svc, account)
+    retryable = outcome.retry_in is not None or (
+        outcome.error is not None and outcome.error.retryable
+    )
+    final = not retryable or self.request.retries + 1 >= MAX_ATTEMPTS
+    if job_id is not None:
+        snapshots.finish_job(svc, job_id, outcome, final)
+    if retryable and not final:
+        countdown = outcome.retry_in or 2.0 * 2**self.request.retries
+        raise self.retry(countdown=countdown)
+    return len(outcome.changed)
