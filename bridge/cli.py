@@ -244,7 +244,7 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
     data = [list(map(str, headers))] + [list(map(str, row)) for row in rows]
     widths = [max(len(row[i]) for row in data) for i in range(len(data[0]))]
     for row in data:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _accounts(settings: Any) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> dt.datetime:
@@ -28,26 +29,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class UTCDateTime(DateTime):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timestamps stored in UTC; SQLite drops the zone, so it is put back on read."""
 
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Store aware datetimes in UTC."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value
 
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         """Attach UTC to naive values coming back from SQLite."""
-        inner = super().result_processor(dialect, coltype)
-
-        def process(value: Any) -> Any:
-            if inner is not None:
-                value = inner(value)
-            if isinstance(value, dt.datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=dt.UTC)
-            return value
-
-        return process
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Base(DeclarativeBase):

@@ -43,6 +43,8 @@ def _visible(refresh: bool) -> tuple[list[Profile], bool]:
             stale = stale or outcome.retry_in is not None or outcome.error is not None
     with svc.db.session() as session:
         found = profiles.list_cached(session)
+    if not found and not refresh:
+        return _visible(refresh=True)  # a new install: fill the cache on first use
     return [p for p in found if auth.can_see(client, p)], stale
 
 

@@ -1,0 +1,256 @@
+"""Shared fixtures: a private redis-server, the Buffer sandbox over a real socket,
+SQLite and PostgreSQL stores, the app, its test client, a CLI runner and a real
+Celery worker (threads, no task_always_eager)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from bridge import create_app
+from bridge.buffer import sandbox as sim
+from bridge.config import Settings, load_settings
+from bridge.migrate import upgrade
+from bridge.services import Services
+
+SANDBOX_TOKEN = "sandbox-token"
+POSTGRES_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_SERVICES = os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class RedisServer:
+    """A private redis-server we may stop, restart and flush."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (make test installs it)")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        wait_until(lambda: _pings(client), timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One private redis-server for the test session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The private Redis, flushed for this test."""
+    if redis_server.process is None:
+        redis_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def buffer_sandbox() -> Iterator[sim.RunningSandbox]:
+    """A fresh Buffer sandbox on a real socket (generous rate limit unless a test lowers it)."""
+    running = sim.start(sim.SandboxConfig(seed=7, profiles=5, rate_limit=(600, 60.0)))
+    yield running
+    running.stop()
+
+
+def _postgres_url() -> str:
+    """A private schema in the test PostgreSQL database, or skip (fail under CI)."""
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001
+        if REQUIRE_SERVICES:
+            pytest.fail(f"PostgreSQL is required here but unreachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
+    schema = f"bridge_test_{uuid.uuid4().hex[:10]}"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def _drop_schema(url: str) -> None:
+    schema = url.rsplit("%3D", 1)[1]
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty store on SQLite and on PostgreSQL (store tests run on both)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bridge.db'}"
+        upgrade(url)
+        yield url
+        return
+    url = _postgres_url()
+    upgrade(url)
+    yield url
+    _drop_schema(url)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A migrated SQLite store in a temporary file."""
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    upgrade(url)
+    return url
+
+
+def make_settings(**overrides: str) -> Settings:
+    """Settings from a clean environment plus `overrides`."""
+    env = {"LOG_FORMAT": "text", **overrides}
+    return load_settings(env)
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, buffer_sandbox: sim.RunningSandbox) -> Settings:
+    """Settings pointing at the private Redis, a fresh store and the sandbox."""
+    return make_settings(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        BUFFER_API_URL=buffer_sandbox.url,
+        BUFFER_ACCESS_TOKEN=SANDBOX_TOKEN,
+        BUFFER_TIMEOUT="2,5",
+        RECONCILE_AFTER="1s",
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    """Services built from `settings`."""
+    built = Services(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def app(settings: Settings, services: Services) -> Any:
+    """The Flask app."""
+    application = create_app(settings, services)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """Click's CLI runner."""
+    return CliRunner()
+
+
+@pytest.fixture
+def api_token(services: Services) -> str:
+    """A token of a client allowed everything."""
+    from bridge import auth
+
+    with services.db.session() as session:
+        _client, token = auth.create_client(session, "tests")
+    return token
+
+
+@pytest.fixture
+def auth_headers(api_token: str) -> dict[str, str]:
+    """Authorization header of `api_token`."""
+    return {"Authorization": f"Bearer {api_token}"}
+
+
+@pytest.fixture
+def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
+    """A real Celery worker (thread pool) consuming from the private Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from tasks.celery_app import celery, use
+
+    use(settings, services)
+    with start_worker(
+        celery,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        queues=["bridge"],
+        loglevel="WARNING",
+        shutdown_timeout=10,
+    ) as worker:
+        yield worker
