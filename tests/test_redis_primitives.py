@@ -1,0 +1,71 @@
+"""The Redis rate limiter and profile lock, against a real private redis-server."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from bridge.config import RateLimit
+from bridge.locks import ProfileLock
+from bridge.ratelimit import RateLimiter, token_key
+
+
+def test_limiter_hands_out_exactly_the_limit(redis_url: str) -> None:
+    limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(5, 2.0))
+    waits = [limiter.acquire("tok") for _ in range(7)]
+    assert waits[:5] == [0.0] * 5
+    assert 0 < waits[5] <= 2.0 and 0 < waits[6] <= 2.0
+    assert limiter.acquire("other-token") == 0.0  # per token
+
+
+def test_limiter_takes_several_slots_or_none(redis_url: str) -> None:
+    limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(3, 5.0))
+    assert limiter.acquire("tok", 2) == 0.0
+    assert limiter.acquire("tok", 2) > 0  # only one left: nothing taken
+    assert limiter.acquire("tok", 1) == 0.0
+
+
+def test_limiter_holds_across_clients_and_threads(redis_url: str) -> None:
+    granted: list[float] = []
+
+    def worker() -> None:
+        limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(20, 10.0))
+        for _ in range(10):
+            granted.append(limiter.acquire("shared"))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for wait in granted if wait == 0.0) == 20
+
+
+def test_limiter_never_stores_the_token(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    RateLimiter(client, RateLimit(5, 1.0)).acquire("secret-token-value")
+    keys = [k.decode() for k in client.keys("*")]
+    assert keys == [token_key("secret-token-value")]
+    assert "secret-token-value" not in keys[0]
+
+
+def test_lock_is_exclusive_and_owner_checked(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    first = ProfileLock(client, "p1", ttl=5)
+    second = ProfileLock(client, "p1", ttl=5)
+    assert first.acquire()
+    assert not second.acquire()
+    assert not second.release()  # not the owner: the lock stays
+    assert client.exists(first.key)
+    assert first.release()
+    assert second.acquire()
+
+
+def test_lock_expires(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    ProfileLock(client, "p2", ttl=0.05).acquire()
+    import time
+
+    time.sleep(0.1)
+    assert ProfileLock(client, "p2", ttl=5).acquire()

@@ -1,0 +1,141 @@
+"""The store on SQLite and PostgreSQL: migrations, clients, idempotency, snapshots."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from bridge import auth, models, profiles, schedules, snapshots
+from bridge.buffer.client import Profile as BufferProfile
+from bridge.db import Database
+from bridge.errors import Conflict, Forbidden, ProfileNotFound, Unauthorized
+from bridge.models import utcnow
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def db(any_database_url: str) -> Database:
+    database = Database(any_database_url)
+    yield database
+    database.dispose()
+
+
+def buffer_profile(pid: str, service: str, username: str) -> BufferProfile:
+    return BufferProfile.from_json(
+        {
+            "id": pid,
+            "service": service,
+            "service_username": username,
+            "formatted_username": f"@{username}",
+            "timezone": "Europe/London",
+            "schedules": [{"days": ["mon"], "times": ["09:00"]}],
+            "counts": {"pending": 3},
+        }
+    )
+
+
+def seed(db: Database) -> None:
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+        profiles.upsert(
+            session,
+            "default",
+            [
+                buffer_profile("a" * 24, "twitter", "brand"),
+                buffer_profile("b" * 24, "facebook", "brand"),
+                buffer_profile("c" * 24, "linkedin", "solo"),
+            ],
+            utcnow(),
+        )
+
+
+def test_migrations_create_every_table(db: Database) -> None:
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(models.Base.metadata.tables) <= tables
+
+
+def test_profile_references(db: Database) -> None:
+    seed(db)
+    with db.session() as session:
+        assert profiles.resolve(session, "a" * 24).service == "twitter"
+        assert profiles.resolve(session, "Twitter:Brand").id == "a" * 24
+        assert profiles.resolve(session, "@solo").id == "c" * 24
+        with pytest.raises(ProfileNotFound, match="several profiles"):
+            profiles.resolve(session, "@brand")
+        with pytest.raises(ProfileNotFound, match="unknown profile"):
+            profiles.resolve(session, "@nobody")
+        cached = profiles.resolve(session, "a" * 24)
+        assert cached.data["counts"] == {"pending": 3}  # extra Buffer fields are kept
+
+
+def test_client_tokens_are_hashed_scoped_and_revocable(db: Database) -> None:
+    seed(db)
+    with db.session() as session:
+        client, token = auth.create_client(session, "zap", ["@solo"], read_only=False)
+        assert token not in (client.token_hash, str(client.profiles))
+    with db.session() as session:
+        found = auth.authenticate(session, token)
+        solo = profiles.resolve(session, "@solo")
+        other = profiles.resolve(session, "twitter:brand")
+        auth.check_write(found, solo)
+        with pytest.raises(Forbidden):
+            auth.check_read(found, other)
+        with pytest.raises(Conflict):
+            auth.create_client(session, "zap")
+    with db.session() as session:
+        reader, reader_token = auth.create_client(session, "viewer", read_only=True)
+        with pytest.raises(Forbidden, match="read-only"):
+            auth.check_write(reader)
+        auth.revoke(session, "zap")
+    with db.session() as session, pytest.raises(Unauthorized, match="revoked"):
+        auth.authenticate(session, token)
+    with db.session() as session, pytest.raises(Unauthorized):
+        auth.authenticate(session, "bb_not-a-token")
+
+
+def test_snapshots_only_when_changed_and_external_marked(db: Database) -> None:
+    seed(db)
+    week = schedules.from_buffer([{"days": ["mon"], "times": ["09:00"]}])
+    changed = schedules.apply(week, schedules.Operation.add("tue", "10:00"))
+    with db.session() as session:
+        assert snapshots.record_if_changed(session, "a" * 24, week)
+        assert not snapshots.record_if_changed(session, "a" * 24, week)
+        assert snapshots.record_if_changed(session, "a" * 24, changed)
+    with db.session() as session:
+        items = snapshots.listing(session, "a" * 24)
+        assert [s.reason for s in items] == ["external_change", "periodic"]
+        view = snapshots.to_json(items[0], items[1])
+        assert view["diff"] == {
+            "tue": {"before": [], "after": ["10:00"], "added": ["10:00"], "removed": []}
+        }
+        target = snapshots.restore_target(session, "a" * 24, None)
+        assert target.id == items[1].id
+        assert items[0].taken_at.tzinfo is not None
+
+
+def test_idempotency_key_unique_per_client(db: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with db.session() as session:
+        for client in ("one", "two"):
+            session.add(
+                models.Operation(
+                    profile_id="a" * 24,
+                    account="default",
+                    client=client,
+                    source="rest",
+                    kind="set",
+                    idempotency_key="k1",
+                )
+            )
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(
+            models.Operation(
+                profile_id="a" * 24,
+                account="default",
+                client="one",
+                source="rest",
+                kind="set",
+                idempotency_key="k1",
+            )
+        )

@@ -1,0 +1,209 @@
+"""The reconcile of one profile, driven directly against the sandbox and real Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from bridge import jobs, models, profiles, reconcile, schedules, sync
+from bridge.locks import ProfileLock
+from bridge.models import utcnow
+from bridge.services import Services
+from tests.conftest import make_settings
+
+DOCS_PROFILE = "4eb854340acb04e870000010"
+
+
+def cached(services: Services, ref: str) -> models.Profile:
+    """Fill the cache from the sandbox once and resolve `ref`."""
+    from bridge import snapshots
+
+    with services.db.session() as session:
+        if not profiles.list_cached(session):
+            session.close()
+            snapshots.take_account(services, "default")
+    with services.db.session() as session:
+        return profiles.resolve(session, ref)
+
+
+def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_PROFILE) -> int:
+    job, created = jobs.submit(
+        services, jobs.ChangeRequest(cached(services, ref), operation, source="rest")
+    )
+    assert created
+    return job.id
+
+
+def job(services: Services, job_id: int) -> models.Operation:
+    with services.db.session() as session:
+        return jobs.get(session, job_id)
+
+
+def api_calls(buffer_sandbox: Any) -> list[str]:
+    return [f"{r.method} {r.path}" for r in buffer_sandbox.sandbox.recorded()]
+
+
+def test_many_operations_cost_one_read_and_one_write(services, buffer_sandbox) -> None:
+    cached(services, DOCS_PROFILE)
+    buffer_sandbox.sandbox.clear_requests()
+    ids = [
+        submit(services, schedules.Operation.set("weekdays", "9am 5pm")),
+        submit(services, schedules.Operation.add("mon", "12:30")),
+        submit(services, schedules.Operation.remove("fri", "5pm")),
+        submit(services, schedules.Operation.set("sat", "10:00")),
+        submit(services, schedules.Operation.add("mon", "12:30")),
+    ]
+    outcome = sync.sync_profile(services, DOCS_PROFILE)
+    assert outcome.state == "succeeded" and outcome.buffer_calls == 2
+    assert api_calls(buffer_sandbox) == [
+        f"GET /1/profiles/{DOCS_PROFILE}/schedules.json",
+        f"POST /1/profiles/{DOCS_PROFILE}/schedules/update.json",
+    ]
+    assert buffer_sandbox.sandbox.schedules(DOCS_PROFILE) == [
+        {"days": ["mon"], "times": ["09:00", "12:30", "17:00"]},
+        {"days": ["tue", "wed", "thu"], "times": ["09:00", "17:00"]},
+        {"days": ["fri"], "times": ["09:00"]},
+        {"days": ["sat"], "times": ["10:00"]},
+    ]
+    results = [job(services, i) for i in ids]
+    assert all(r.status == "succeeded" for r in results)
+    assert results[1].result["diff"] == {
+        "mon": {
+            "before": ["09:00", "17:00"],
+            "after": ["09:00", "12:30", "17:00"],
+            "added": ["12:30"],
+            "removed": [],
+        }
+    }
+    assert results[4].result["diff"] == {}  # the repeat changed nothing
+    assert results[0].result["buffer"]["coalesced_jobs"] == 5
+
+
+def test_no_write_when_buffer_already_matches(services, buffer_sandbox) -> None:
+    job_id = submit(services, schedules.Operation.set("weekdays", "12:00 17:00 18:00"))
+    buffer_sandbox.sandbox.clear_requests()
+    outcome = sync.sync_profile(services, DOCS_PROFILE)
+    assert outcome.buffer_calls == 1
+    assert len(api_calls(buffer_sandbox)) == 1
+    assert job(services, job_id).result["buffer"]["written"] is False
+
+
+def test_retryable_error_retries_then_succeeds(services, buffer_sandbox) -> None:
+    job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+    buffer_sandbox.sandbox.set_faults(error_rate=1.0)
+    outcome = sync.sync_profile(services, DOCS_PROFILE)
+    assert outcome.state == "retrying" and outcome.retry_in is not None
+    assert 0 < outcome.retry_in <= services.settings.sync_backoff_max
+    failed_once = job(services, job_id)
+    assert (failed_once.status, failed_once.attempts) == ("retrying", 1)
+    assert (failed_once.error_status, failed_once.error_code) == (500, 1000)
+    buffer_sandbox.sandbox.set_faults(error_rate=0.0)
+    assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
+    done = job(services, job_id)
+    assert (done.status, done.attempts, done.error_message) == ("succeeded", 2, None)
+
+
+def test_retryable_error_fails_after_the_last_attempt(settings, buffer_sandbox) -> None:
+    limited = make_settings(**{**_env(settings), "SYNC_MAX_ATTEMPTS": "2"})
+    services = Services(limited)
+    try:
+        job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+        buffer_sandbox.sandbox.set_faults(error_rate=1.0)
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "retrying"
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "failed"
+        failed = job(services, job_id)
+        assert (failed.status, failed.attempts, failed.error_code) == ("failed", 2, 1000)
+        assert failed.finished_at is not None
+    finally:
+        services.close()
+
+
+def test_permanent_error_fails_at_once_with_buffers_code(services, buffer_sandbox) -> None:
+    facebook = next(
+        p for p in buffer_sandbox.sandbox.profiles("default") if p["service"] == "facebook"
+    )
+    times = [f"{h:02d}:{m:02d}" for h in range(6, 22) for m in (0, 30)]  # 32 > facebook's 25
+    job_id = submit(services, schedules.Operation.set("mon", times), facebook["id"])
+    outcome = sync.sync_profile(services, facebook["id"])
+    assert outcome.state == "failed" and outcome.retry_in is None
+    failed = job(services, job_id)
+    assert (failed.status, failed.error_status, failed.error_code) == ("failed", 403, 1013)
+    assert failed.attempts == 1
+
+
+def test_rate_limited_sync_waits_without_touching_buffer(settings, buffer_sandbox) -> None:
+    limited = make_settings(**{**_env(settings), "BUFFER_RATE_LIMIT": "2/60s"})
+    services = Services(limited)
+    try:
+        cached(services, DOCS_PROFILE)  # 1 slot
+        job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+        buffer_sandbox.sandbox.clear_requests()
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "rate_limited" and 0 < outcome.retry_in <= 60
+        assert api_calls(buffer_sandbox) == []
+        assert job(services, job_id).status == "queued"
+    finally:
+        services.close()
+
+
+def test_busy_profile_is_retried_not_waited_for(services) -> None:
+    submit(services, schedules.Operation.add("sun", "11:00"))
+    lock = ProfileLock(services.redis, DOCS_PROFILE, ttl=30)
+    assert lock.acquire()
+    try:
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "busy" and outcome.retry_in == sync.BUSY_RETRY
+    finally:
+        lock.release()
+
+
+def test_reconciler_finds_stale_operations_after_redis_is_flushed(services) -> None:
+    job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+    services.redis.flushall()  # the queued message and pending flag are gone
+    with services.db.session() as session:
+        session.get(models.Operation, job_id).created_at = utcnow() - dt.timedelta(minutes=5)
+    assert reconcile.stale_profiles(services) == [DOCS_PROFILE]
+    assert reconcile.rewake(services) == [DOCS_PROFILE]
+    assert services.redis.llen("bridge") == 1  # a sync task is queued again
+    sync.sync_profile(services, DOCS_PROFILE)
+    assert job(services, job_id).status == "succeeded"
+    assert reconcile.stale_profiles(services) == []
+
+
+def test_redis_down_still_accepts_the_change(settings) -> None:
+    down = make_settings(**{**_env(settings), "REDIS_URL": "redis://127.0.0.1:1/0"})
+    services = Services(down)
+    try:
+        with services.db.session() as session:
+            from bridge.buffer.client import Profile as BufferProfile
+
+            profiles.ensure_accounts(session, down)
+            row = profiles.upsert(
+                session,
+                "default",
+                [BufferProfile.from_json({"id": DOCS_PROFILE, "service": "twitter"})],
+                utcnow(),
+            )[0]
+        stored, created = jobs.submit(
+            services, jobs.ChangeRequest(row, schedules.Operation.clear("sun"), source="rest")
+        )
+        assert created and stored.status == "queued"
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 5, 10, 30])
+def test_backoff_grows_and_is_capped(attempt: int) -> None:
+    import random
+
+    rng = random.Random(attempt)
+    wait = sync.backoff(attempt, cap=60.0, rng=rng)
+    ceiling = min(60.0, 2.0 * 2 ** (attempt - 1))
+    assert ceiling / 2 <= wait <= ceiling
+
+
+def _env(settings: Any) -> dict[str, str]:
+    keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
+    return {k: settings.environ[k] for k in keys}
