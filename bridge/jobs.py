@@ -15,12 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge import models, schedules
+from bridge import logs, models, schedules
 from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.services import Services
 
 SOURCES = ("rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation")
 MAX_IDEMPOTENCY_KEY = 255
+JOB_METADATA = ("snapshot_id",)  # stored beside the operation in a job's params
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def submit(services: Services, change: ChangeRequest) -> tuple[models.Operation,
             if existing is None:
                 raise
             return _replay(existing, request_hash), False
+    logs.bind(job_id=job.id)
     services.queue.wake(change.profile.id)
     return job, True
 
@@ -117,6 +119,12 @@ def submit_snapshot(
 
     services.queue.send(SNAPSHOT_ACCOUNT, account, job.id)
     return job
+
+
+def operation_of(job: models.Operation) -> schedules.Operation:
+    """The schedule operation a job carries (its params minus bookkeeping like snapshot_id)."""
+    params = {k: v for k, v in job.params.items() if k not in JOB_METADATA}
+    return schedules.Operation.from_json(params)
 
 
 def get(session: Session, job_id: int) -> models.Operation:
@@ -158,3 +166,28 @@ def to_json(job: models.Operation) -> dict[str, Any]:
 def _iso(value: Any) -> str | None:
     """ISO 8601 text of a datetime, or None."""
     return value.isoformat() if value is not None else None
+
+
+def delivery(services: Services, client_id: int, webhook_id: str) -> models.WebhookDelivery | None:
+    """The recorded answer to an earlier signed webhook with this id, if any."""
+    with services.db.session() as session:
+        query = select(models.WebhookDelivery).where(
+            models.WebhookDelivery.client_id == client_id,
+            models.WebhookDelivery.webhook_id == webhook_id,
+        )
+        return session.scalars(query).first()
+
+
+def remember_delivery(
+    services: Services, client_id: int, webhook_id: str, status: int, response: dict[str, Any]
+) -> None:
+    """Record the answer to a signed webhook so a replay gets it back (first answer wins)."""
+    try:
+        with services.db.session() as session:
+            session.add(
+                models.WebhookDelivery(
+                    client_id=client_id, webhook_id=webhook_id, status=status, response=response
+                )
+            )
+    except IntegrityError:
+        pass  # a concurrent delivery of the same id was recorded first; its answer stands

@@ -132,7 +132,7 @@ def _postgres_url() -> str:
         engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if REQUIRE_SERVICES:
             pytest.fail(f"PostgreSQL is required here but unreachable: {error}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")

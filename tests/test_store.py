@@ -83,7 +83,7 @@ def test_client_tokens_are_hashed_scoped_and_revocable(db: Database) -> None:
         with pytest.raises(Conflict):
             auth.create_client(session, "zap")
     with db.session() as session:
-        reader, reader_token = auth.create_client(session, "viewer", read_only=True)
+        reader, _reader_token = auth.create_client(session, "viewer", read_only=True)
         with pytest.raises(Forbidden, match="read-only"):
             auth.check_write(reader)
         auth.revoke(session, "zap")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -107,6 +108,8 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
     message = data.get("message") if isinstance(data, dict) and data.get("message") else None
+    if messages is not None and status == 400:
+        return jsonify(error_body(400, _malformed_body_message())), 400
     if messages is not None:
         # webargs puts errors under their location ("json", "query"): keep the field names flat
         errors = {k: v for location in messages.values() for k, v in location.items()}
@@ -114,6 +117,17 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
     if status == 413:
         message = f"body too large: the limit is {current_app.config['MAX_CONTENT_LENGTH']} bytes"
     return jsonify(error_body(status, message or error.description or "")), status
+
+
+def _malformed_body_message() -> str:
+    """Say where a JSON body broke, so the sender can find the mistake."""
+    try:
+        json.loads(request.get_data(cache=True) or b"")
+    except ValueError as error:
+        if isinstance(error, json.JSONDecodeError):
+            return f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        return f"malformed JSON: {error}"
+    return "malformed JSON body"
 
 
 def _unexpected(error: Exception) -> tuple[Response, int]:
