@@ -14,6 +14,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
     from flask_smorest import Api
 
+    from bridge import logs, metrics
     from bridge.api import common, health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
@@ -43,4 +44,6 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     common.register_error_handlers(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     return app

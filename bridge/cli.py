@@ -71,15 +71,57 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     run_gunicorn(_settings(), host, port, workers, threads)
 
 
+def _shared_metrics_dir() -> None:
+    """Give the worker's pool processes one metrics directory (a fresh temporary one unless
+    PROMETHEUS_MULTIPROC_DIR names one), so the main process can serve all their metrics."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="bridge-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    owner = os.getpid()
+
+    def remove() -> None:
+        """Remove the directory, from the process that made it (forked children inherit
+        atexit handlers)."""
+        if os.getpid() == owner:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+def _serve_worker_metrics(port: int) -> None:
+    """Serve /metrics for every process of this worker on `port` (0: off)."""
+    if not port:
+        return
+    from bridge import metrics
+
+    try:
+        metrics.serve_worker_metrics(port)
+    except OSError as error:
+        raise click.ClickException(
+            f"WORKER_METRICS_PORT={port}: cannot listen ({error.strerror}); "
+            "pick a free port or 0 to turn worker metrics off"
+        ) from error
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--concurrency", "-c", default=2, show_default=True, type=int)
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """Run a Celery worker (extra arguments go to Celery)."""
+    settings = _settings()
+    # before anything imports prometheus_client: it picks its storage once, at import
+    _shared_metrics_dir()
     from bridge.healthcheck import worker_node_name
     from tasks.celery_app import celery, use
 
-    use(_settings())
+    use(settings)
+    _serve_worker_metrics(settings.worker_metrics_port)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "bridge", "-E"]
     argv.append(f"--hostname={worker_node_name()}")
     celery.worker_main([*argv, *ctx.args])

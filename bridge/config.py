@@ -57,6 +57,7 @@ class Settings:
     sync_backoff_max: float = 600.0
     log_level: str = "INFO"
     log_format: str = "json"
+    worker_metrics_port: int = 9808  # 0: the worker serves no /metrics
     # the raw environment the tokens are read from (never logged, never stored)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -200,6 +201,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
         log_level=log_level,
         log_format=log_format,
+        worker_metrics_port=_parse_int(
+            "WORKER_METRICS_PORT", get("WORKER_METRICS_PORT", "9808"), minimum=0
+        ),
         environ=env,
     )
     for account in settings.buffer_token_vars:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import redis
 
+from bridge import metrics
 from bridge.config import RateLimit
 
 # KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix.
@@ -65,4 +66,6 @@ class RateLimiter:
         result = self._script(
             keys=[token_key(access_token)], args=[self.limit.limit, self.limit.period, n, member]
         )
-        return float(cast(bytes | str, result))
+        wait = float(cast(bytes | str, result))
+        metrics.observe_rate_limit_wait(wait)
+        return wait

@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import and_, or_, select
 
-from bridge import models
+from bridge import metrics, models
 from bridge.models import utcnow
 from bridge.services import Services
 
@@ -34,6 +34,7 @@ def stale_profiles(services: Services, now: dt.datetime | None = None) -> list[s
 def rewake(services: Services) -> list[str]:
     """Wake a sync for every stale profile; returns them."""
     found = stale_profiles(services)
+    metrics.count_rewakes(len(found))
     for profile_id in found:
         services.queue.wake(profile_id, force=True)
     return found

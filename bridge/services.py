@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import redis
 
+from bridge import metrics
 from bridge.buffer.client import BufferClient
 from bridge.config import Settings, token_var
 from bridge.db import Database
@@ -29,7 +30,7 @@ class Services:
         )
         self.limiter = RateLimiter(self.redis, settings.buffer_rate_limit)
         self.queue = Queue(settings, self.redis)
-        self.on_buffer_call = on_buffer_call
+        self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
         self._clients: dict[str, BufferClient] = {}
         self._lock = threading.Lock()
 

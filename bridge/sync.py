@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import models, schedules, snapshots
+from bridge import logs, metrics, models, schedules, snapshots
 from bridge.errors import BufferAPIError, InvalidSchedule
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
@@ -80,6 +80,7 @@ def _pending(session: Session, profile_id: str) -> list[models.Operation]:
     return list(session.scalars(query))
 
 
+@metrics.timed_sync
 def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
     """The sync itself, with the lock held."""
     with services.db.session() as session:
@@ -97,6 +98,7 @@ def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
             job.attempts += 1
             job.started_at = job.started_at or now
     job_ids = [job.id for job in jobs if job.id in operations]
+    logs.bind_jobs(job_ids)
     client = services.buffer(account)
     calls = 0
     try:
@@ -134,6 +136,7 @@ def _finish(job: models.Operation, status: str, error: str | None = None) -> Non
     job.next_attempt_at = None
     if error is not None:
         job.error_message = error
+    metrics.count_operation(job)
 
 
 def _succeeded(

@@ -10,8 +10,9 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
 
+from bridge import logs
 from bridge.config import Settings, load_settings
 from bridge.queue import celery_settings
 from bridge.services import Services
@@ -58,6 +59,7 @@ def configure(app: Celery, config: Settings) -> None:
     """Apply our settings to `app`."""
     app.conf.update(celery_settings(config))
     app.conf.beat_schedule = beat_schedule(config)
+    app.conf.beat_scheduler = "tasks.beat:HeartbeatScheduler"
 
 
 @celery.on_configure.connect
@@ -71,6 +73,27 @@ def _fresh_connections(**_: Any) -> None:
     """A forked pool process must not share its parent's sockets."""
     with _lock:
         _state.pop("services", None)
+
+
+@setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    """Log like the web app (JSON lines, redacted); connecting this stops Celery's own setup."""
+    config = settings()
+    logs.configure(config.log_level, config.log_format, logs.settings_secrets(config))
+
+
+@task_prerun.connect
+def _bind_task(
+    task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
+) -> None:
+    """Every line a task logs carries its task id and the profile or job it works on."""
+    logs.bind_task(task, task_id, args, kwargs)
+
+
+@task_postrun.connect
+def _unbind_task(**_: Any) -> None:
+    """The next task in this thread starts with a clean context."""
+    logs.clear()
 
 
 def use(config: Settings, built: Services | None = None) -> None:
