@@ -388,3 +388,7 @@ def schedules_show(profile: str) -> None:
     click.echo(f"{label} ({profile_id})")
     for day in domain.DAYS:
         click.echo(f"  {day}  {' '.join(week[day]) or '-'}")
+
+
+if __name__ == "__main__":
+    main()

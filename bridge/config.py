@@ -234,4 +234,5 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "LOG_FORMAT": ("json", "json (one object per line) or text"),
     "PROMETHEUS_MULTIPROC_DIR": ("(none)", "directory for metrics shared by gunicorn workers"),
     "WORKER_METRICS_PORT": ("9808", "port where a worker serves its /metrics (0 turns it off)"),
+    "BEAT_HEARTBEAT_FILE": ("/tmp/bridge-beat.heartbeat", "file beat touches on every tick"),
 }

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bridge import logs, metrics, models, schedules, snapshots
 from bridge.errors import BufferAPIError, InvalidSchedule
+from bridge.jobs import operation_of
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
 from bridge.queue import NOTIFY, pending_key
@@ -123,7 +124,7 @@ def _parse_operations(jobs: list[models.Operation]) -> dict[int, schedules.Opera
     parsed: dict[int, schedules.Operation] = {}
     for job in jobs:
         try:
-            parsed[job.id] = schedules.Operation.from_json(job.params)
+            parsed[job.id] = operation_of(job)
         except InvalidSchedule as error:
             _finish(job, models.FAILED, error=f"stored operation is invalid: {error.message}")
     return parsed

@@ -1,0 +1,250 @@
+"""`bridge dev`: everything on one machine, supervised together.
+
+SQLite in the data directory, migrations applied, a private redis-server, the
+Buffer sandbox when no BUFFER_ACCESS_TOKEN is set, then web + worker + beat as
+child processes. Ctrl-C stops every child; a child that dies is reported and
+stops the rest, so a broken piece is never silently missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+SANDBOX_TOKEN = "sandbox-token"
+DEV_CLIENT = "dev"
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class Child:
+    """A supervised child process."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll until `check()` holds; raise ClickException naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise click.ClickException(f"{what} did not come up within {timeout:.0f}s")
+
+
+def _http_ok(url: str) -> bool:
+    """True when `url` answers 200."""
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def _port_open(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def _bridge_command(*args: str) -> list[str]:
+    """Run a `bridge` subcommand with this interpreter (works without the venv on PATH)."""
+    return [sys.executable, "-m", "bridge.cli", *args]
+
+
+class DevSupervisor:
+    """Starts the pieces, watches them, and stops them all together."""
+
+    def __init__(self, port: int, data_dir: Path) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.children: list[Child] = []
+        self.env = dict(os.environ)
+        self.env.setdefault("LOG_FORMAT", "text")
+
+    def spawn(self, name: str, command: list[str], log_file: Path | None = None) -> Child:
+        """Start a child in its own process group (so Ctrl-C reaches us first)."""
+        output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
+        process = subprocess.Popen(
+            command, env=self.env, start_new_session=True, stdout=output, stderr=output
+        )
+        child = Child(name, process)
+        self.children.append(child)
+        return child
+
+    def start_redis(self) -> None:
+        """A private redis-server unless REDIS_URL points somewhere already."""
+        if "REDIS_URL" in os.environ:
+            return
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise click.ClickException(
+                "redis-server is not installed: install the 'redis-server' package "
+                "(make run does this where it can), or set REDIS_URL"
+            )
+        port = free_port()
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        self.spawn(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(redis_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--loglevel",
+                "warning",
+            ],
+            log_file=self.data_dir / "redis.log",
+        )
+        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        wait_for(lambda: _port_open(port), "redis-server")
+
+    def start_sandbox(self) -> bool:
+        """The Buffer sandbox with demo profiles, unless a real token is configured."""
+        if self.env.get("BUFFER_ACCESS_TOKEN") or self.env.get("BUFFER_ACCESS_TOKEN_FILE"):
+            return False
+        port = free_port()
+        self.spawn("sandbox", _bridge_command("sandbox", "--port", str(port)))
+        self.env["BUFFER_API_URL"] = f"http://127.0.0.1:{port}/1/"
+        self.env["BUFFER_ACCESS_TOKEN"] = SANDBOX_TOKEN
+        wait_for(lambda: _port_open(port), "the Buffer sandbox")
+        return True
+
+    def prepare_store(self) -> str:
+        """Apply migrations, fill the profile cache, and make a fresh dev client token."""
+        from bridge import auth, snapshots
+        from bridge.config import load_settings
+        from bridge.migrate import upgrade
+        from bridge.services import Services
+
+        self.env.setdefault("DATABASE_URL", f"sqlite:///{(self.data_dir / 'bridge.db').resolve()}")
+        settings = load_settings(self.env)
+        upgrade(settings.database_url)
+        services = Services(settings)
+        try:
+            for account in settings.account_names():
+                outcome = snapshots.take_account(services, account)
+                if outcome.error is not None:
+                    click.echo(f"warning: could not list {account}'s profiles: {outcome.error}")
+            with services.db.session() as session:
+                # only the hash of a token is kept, so a new run makes a new dev token
+                existing = auth.listing(session)
+                for old in existing:
+                    if old.name == DEV_CLIENT:
+                        session.delete(old)
+                session.flush()
+                _client, token = auth.create_client(session, DEV_CLIENT)
+            return token
+        finally:
+            services.close()
+
+    def start_services(self) -> None:
+        """Web, worker and beat."""
+        beat_dir = self.data_dir / "beat"
+        beat_dir.mkdir(parents=True, exist_ok=True)
+        self.spawn("web", _bridge_command("serve", "--port", str(self.port)))
+        self.spawn("worker", _bridge_command("worker", "--concurrency", "2"))
+        self.env["BEAT_HEARTBEAT_FILE"] = str(beat_dir / "heartbeat")
+        self.spawn(
+            "beat", _bridge_command("beat", "--schedule", str(beat_dir / "celerybeat-schedule"))
+        )
+        wait_for(lambda: _http_ok(f"http://127.0.0.1:{self.port}/healthz"), "the web server")
+
+    def watch(self) -> int:
+        """Block until Ctrl-C (0) or until a child dies (1, after saying which)."""
+        while True:
+            for child in self.children:
+                code = child.process.poll()
+                if code is not None:
+                    click.echo(
+                        f"bridge dev: {child.name} exited with code {code}; stopping", err=True
+                    )
+                    return 1
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop every child: SIGTERM, then SIGKILL after a grace period."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in reversed(self.children):
+            remaining = max(deadline - time.monotonic(), 0.1)
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                click.echo(f"bridge dev: {child.name} did not stop; killing it", err=True)
+                child.process.kill()
+                child.process.wait()
+
+
+def banner(port: int, token: str, sandbox: bool) -> str:
+    """What a new user needs: where things are, a token, and one curl that changes a schedule."""
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        "",
+        "buffer-bridge is running" + (" against the built-in Buffer sandbox" if sandbox else ""),
+        f"  API docs:      {base}/docs",
+        f"  OpenAPI:       {base}/openapi.json",
+        f"  health:        {base}/healthz  {base}/readyz   metrics: {base}/metrics",
+        f"  client token:  {token}",
+        "",
+        "Change a schedule (the weekdays of @skinnyoteam, a sandbox demo profile):"
+        if sandbox
+        else "Change a schedule (replace @yourprofile with one of yours):",
+        f"  curl -X PATCH {base}/v1/profiles/{'@skinnyoteam' if sandbox else '@yourprofile'}"
+        f"/schedules -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        """-d '{"days": "weekdays", "times": ["9am", "12:30", "5pm"]}'""",
+        "Then follow the job at the URL in the Location header. Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_dev(port: int, data_dir: str) -> int:
+    """Run everything until Ctrl-C; the exit status says whether a child died."""
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    supervisor = DevSupervisor(port, directory)
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        supervisor.start_redis()
+        sandbox = supervisor.start_sandbox()
+        token = supervisor.prepare_store()
+        supervisor.start_services()
+        click.echo(banner(port, token, sandbox))
+        return supervisor.watch()
+    except KeyboardInterrupt:
+        click.echo("\nbridge dev: stopping")
+        return 0
+    finally:
+        supervisor.stop()
+        signal.signal(signal.SIGTERM, previous)
