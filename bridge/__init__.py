@@ -14,7 +14,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
     from flask_smorest import Api
 
-    from bridge import logs, metrics
+    from bridge import hooks, logs, metrics
     from bridge.api import common, health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
@@ -42,6 +42,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     )
     for blueprint in (profiles.blp, jobs.blp, snapshots.blp, me.blp):
         api.register_blueprint(blueprint)
+    hooks.register(app, api)
     app.register_blueprint(health.blp)
     common.register_error_handlers(app)
     logs.init_app(app)

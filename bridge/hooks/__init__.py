@@ -1,0 +1,21 @@
+"""Inbound adapters: Zapier, IFTTT, Standard Webhooks, Slack and Mattermost.
+
+Each turns its source's request into the same `changes.ScheduleChange` and the same
+job the REST API creates, through `bridge.jobs`; none talks to Buffer itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def register(app: Flask, api: Any) -> None:
+    """Add the /hooks/ and /chat/ routes, and keep path tokens out of the logs."""
+    from bridge.hooks import ifttt, mattermost, redact, signed, slack, zapier
+
+    redact.install()
+    app.wsgi_app = redact.TokenPathMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    for module in (zapier, ifttt, signed, slack, mattermost):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,36 @@
+"""IFTTT: `POST /hooks/ifttt` (the "Make a web request" action of Webhooks).
+
+The body is whatever the user typed: JSON, a form, or plain text in the chat grammar.
+Applets built on IFTTT's `value1`..`value3` ingredients map by convention:
+value1 = profile, value2 = days, value3 = times. Set-up for users: docs/ifttt.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from bridge.hooks import body, webhook
+
+blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
+VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
+
+
+def map_values(data: dict[str, Any]) -> dict[str, Any]:
+    """IFTTT's value1..3 as profile, days, times (named fields win when both are sent)."""
+    mapped = dict(data)
+    for value, name in VALUES.items():
+        if value in data:
+            mapped.setdefault(name, data[value])
+    return mapped
+
+
+@blp.route("", methods=["POST", "PUT"])
+@blp.route("/<token>", methods=["POST", "PUT"], endpoint="with_token")
+@blp.doc(responses={"202": {"description": "Accepted: a job"}})
+def ifttt(token: str | None = None) -> Response:
+    """Change a schedule from an IFTTT applet."""
+    client = webhook.authenticated()
+    return webhook.handle("ifttt", map_values(body.read(request)), client)
