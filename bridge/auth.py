@@ -127,3 +127,39 @@ def check_write(client: models.ApiClient, profile: models.Profile | None = None)
 def scopes(client: models.ApiClient) -> dict[str, object]:
     """The client's scopes, for /v1/me and `bridge clients list`."""
     return {"profiles": client.profiles or "all", "read_only": client.read_only}
+
+
+def by_slack(
+    session: Session, team: str, channel: str | None, user: str | None
+) -> models.ApiClient:
+    """The client a Slack command acts as: the most specific mapping (user, channel, team)."""
+    query = select(models.ApiClient).where(models.ApiClient.slack_team == team)
+    fitting = [
+        client
+        for client in session.scalars(query)
+        if client.slack_channel in (None, channel) and client.slack_user in (None, user)
+    ]
+    if not fitting:
+        raise Unauthorized(
+            f"Slack team {team} is not linked to a buffer-bridge client "
+            f"(bridge clients create NAME --slack-team {team})"
+        )
+    # a revoked specific mapping must not silently fall back to a broader one
+    chosen = max(fitting, key=lambda c: (c.slack_user is not None, c.slack_channel is not None))
+    if chosen.revoked:
+        raise Unauthorized(f"the client {chosen.name!r} linked to this Slack team is revoked")
+    return chosen
+
+
+def by_mattermost_token(session: Session, token: str | None) -> models.ApiClient:
+    """The live client whose Mattermost slash-command token is `token`; Unauthorized otherwise."""
+    if not token:
+        raise Unauthorized("the Mattermost command token is missing")
+    digest = hash_token(token)
+    query = select(models.ApiClient).where(models.ApiClient.mattermost_token_hash == digest)
+    client = session.scalars(query).first()
+    if client is None:
+        raise Unauthorized("the Mattermost command token is not linked to a buffer-bridge client")
+    if client.revoked:
+        raise Unauthorized(f"the client {client.name!r} linked to this token is revoked")
+    return client

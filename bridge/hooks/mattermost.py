@@ -1,0 +1,55 @@
+"""Mattermost: `POST /chat/mattermost`, a custom slash command.
+
+Mattermost has no request signature; it sends the slash command's token (in the form
+and, in recent versions, as `Authorization: Token ...`). That token, hashed, maps to
+an API client (`bridge clients create NAME --mattermost-token TOKEN`). Otherwise the
+flow is Slack's: an ephemeral answer at once, the outcome later via `response_url`.
+"""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields
+
+from bridge import auth
+from bridge.api.common import services
+from bridge.hooks import chat
+from bridge.hooks.slack import ResponseUrl, ephemeral, load_form
+
+blp = Blueprint(
+    "mattermost", __name__, url_prefix="/chat/mattermost", description="Mattermost slash commands"
+)
+
+
+class MattermostCommandSchema(Schema):
+    """The form Mattermost posts for a slash command; fields we do not use are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    token = fields.String(load_default=None)
+    team_id = fields.String(load_default=None)
+    channel_id = fields.String(load_default=None)
+    user_id = fields.String(load_default=None)
+    command = fields.String(load_default="/buffer")
+    text = fields.String(load_default="")
+    response_url = ResponseUrl(load_default=None)
+
+
+def command_token(form_token: str | None) -> str | None:
+    """The slash command's token: the `Authorization: Token` header, else the form field."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "token" and value.strip():
+        return value.strip()
+    return form_token
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(responses={"200": {"description": "An ephemeral Mattermost message"}})
+def mattermost() -> Response:
+    """Run a slash command (401 when the token is not a linked client's)."""
+    form = load_form(MattermostCommandSchema())
+    with services().db.session() as session:
+        client = auth.by_mattermost_token(session, command_token(form["token"]))
+    return ephemeral(chat.reply(form["text"], client, "mattermost", form["response_url"]))
