@@ -42,7 +42,7 @@ def parse_text(text: str) -> dict[str, Any]:
     if not stripped:
         return {}
     if stripped[0] in "{[":
-        return parse_json(stripped)
+        return parse_json(text)  # unstripped, so line and column match what was sent
     if "=" in stripped and "\n" not in stripped and " " not in stripped.split("=", 1)[0]:
         return _pairs(parse_qsl(stripped, keep_blank_values=True))
     return {"text": stripped}
