@@ -19,6 +19,7 @@ DEFAULT_BUFFER_API_URL = "https://api.bufferapp.com/1/"
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PREFIX = "BUFFER_ACCESS_TOKEN"
+MAX_BACKOFF = 3600.0
 DEFAULT_ACCOUNT = "default"
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -206,6 +207,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         environ=env,
     )
+    if settings.sync_backoff_max > MAX_BACKOFF:
+        # a countdown must stay under the broker's visibility timeout, or tasks run twice
+        raise ConfigError(f"SYNC_BACKOFF_MAX: expected at most {MAX_BACKOFF:g}s (1h)")
     for account in settings.buffer_token_vars:
         settings.buffer_token(account)  # a missing _FILE stops start-up now, not mid-sync
     return settings

@@ -15,6 +15,7 @@ from bridge.errors import BridgeError, InvalidInput, ServiceUnavailable
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
+REFRESH_ON_MISS_EVERY = 30
 
 
 def services() -> Services:
@@ -50,12 +51,23 @@ def resolve_profile(ref: str, field: str = "profile") -> models.Profile:
             return profiles.resolve(session, ref)
         except BridgeError:
             pass
-    # an unknown profile may be new in Buffer: look once (1 call per account), then decide
+    # an unknown profile may be new in Buffer: look (1 call per account), then decide; at most
+    # once per REFRESH_ON_MISS_EVERY seconds, so unknown references cannot burn the rate limit
     svc = services()
     for account in svc.settings.account_names():
-        snapshots.take_account(svc, account)
+        if _may_refresh(svc, account):
+            snapshots.take_account(svc, account)
     with svc.db.session() as session:
         return profiles.resolve(session, ref)
+
+
+def _may_refresh(svc: Services, account: str) -> bool:
+    """True at most once per REFRESH_ON_MISS_EVERY seconds per account (True if Redis is down)."""
+    try:
+        key = f"bridge:refresh-on-miss:{account}"
+        return bool(svc.redis.set(key, "1", nx=True, ex=REFRESH_ON_MISS_EVERY))
+    except Exception:
+        return True
 
 
 def idempotency_key(body_key: Any = None) -> str | None:

@@ -1,0 +1,92 @@
+"""Settings from the environment: defaults, accounts, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import RateLimit, load_settings
+from bridge.errors import ConfigError
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.buffer_api_url == "https://api.bufferapp.com/1/"
+    assert settings.buffer_rate_limit == RateLimit(60, 60.0)
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.snapshot_interval == 3600.0
+    assert settings.account_names() == []
+
+
+def test_accounts_from_token_variables(tmp_path: Path) -> None:
+    secret = tmp_path / "brand-token"
+    secret.write_text("from-a-file\n")
+    settings = load_settings(
+        {
+            "BUFFER_ACCESS_TOKEN": "main",
+            "BUFFER_ACCESS_TOKEN_BRAND_UK": "uk",
+            "BUFFER_ACCESS_TOKEN_BRAND_FILE": str(secret),
+        }
+    )
+    assert settings.account_names() == ["default", "brand", "brand_uk"]
+    assert settings.buffer_token("default") == "main"
+    assert settings.buffer_token("brand_uk") == "uk"
+    assert settings.buffer_token("brand") == "from-a-file"
+    assert "main" not in repr(settings) and "from-a-file" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("60/60s", RateLimit(60, 60)),
+        ("30/5s", RateLimit(30, 5)),
+        ("100/1m", RateLimit(100, 60)),
+        ("10/2", RateLimit(10, 2)),
+        ("5/", RateLimit(5, 1)),
+    ],
+)
+def test_rate_limit_forms(value: str, expected: RateLimit) -> None:
+    assert load_settings({"BUFFER_RATE_LIMIT": value}).buffer_rate_limit == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BUFFER_RATE_LIMIT", "sixty"),
+        ("BUFFER_RATE_LIMIT", "0/60s"),
+        ("BUFFER_RATE_LIMIT", "60/0s"),
+        ("BUFFER_API_URL", "ftp://example.com/"),
+        ("BUFFER_TIMEOUT", "fast"),
+        ("BUFFER_TIMEOUT", "1,2,3"),
+        ("REDIS_URL", "localhost:6379"),
+        ("DATABASE_URL", "mysql://x"),
+        ("SNAPSHOT_INTERVAL", "hourly"),
+        ("SNAPSHOT_INTERVAL", "0"),
+        ("SYNC_MAX_ATTEMPTS", "0"),
+        ("SYNC_BACKOFF_MAX", "5h"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "LOUD"),
+        ("BUFFER_ACCESS_TOKEN_bad-name", "x"),
+        ("BUFFER_ACCESS_TOKEN_FILE", "/nonexistent/token"),
+    ],
+)
+def test_malformed_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({variable: value})
+    message = str(caught.value)
+    assert variable.split("_bad")[0] in message
+    assert "\n" not in message
+
+
+def test_nothing_is_read_at_import() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BUFFER_RATE_LIMIT": "garbage", "DATABASE_URL": "nonsense"}
+    modules = "bridge, bridge.config, bridge.cli, bridge.api.profiles, tasks.sync, tasks.snapshots"
+    done = subprocess.run([sys.executable, "-c", f"import {modules}"], env=env, timeout=60)
+    assert done.returncode == 0  # the environment is read on demand, not at import
+    with pytest.raises(ConfigError):
+        load_settings(env)
