@@ -176,3 +176,31 @@ def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         ["pgrep", "-f", str(tmp_path / "var")], capture_output=True, text=True
     ).stdout.split()
     assert leftovers == []
+
+
+def test_bridge_dev_reports_a_child_that_dies(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUFFER_", "REDIS_URL"))}
+    env.pop("DATABASE_URL", None)
+    data = tmp_path / "var"
+    dev = subprocess.Popen(
+        bridge("dev", "--port", str(port), "--data-dir", str(data)),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), timeout=60)
+        beat = subprocess.run(
+            ["pgrep", "-f", f"beat --schedule {data}"], capture_output=True, text=True
+        ).stdout.split()
+        assert beat, "beat is not running"
+        os.kill(int(beat[0]), signal.SIGKILL)
+        code = dev.wait(30)
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGKILL)
+    output = dev.stdout.read().decode()  # type: ignore[union-attr]
+    assert code == 1
+    assert "beat exited with code" in output
