@@ -1,0 +1,105 @@
+"""Mattermost slash commands: the token check, the same grammar, the same follow-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bridge import auth
+from tests.conftest import wait_until
+from tests.test_hooks_followup import Receiver
+
+TOKEN = "xr3j5x3p4pfk7mnqwbhn9q7ycr"
+DOCS_PROFILE = "4eb854340acb04e870000010"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local HTTP server on 127.0.0.1 standing in for the chat's response_url."""
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def linked(services: Any) -> str:
+    """A client linked to the Mattermost command token; its name."""
+    with services.db.session() as session:
+        auth.create_client(session, "mattermost", mattermost_token=TOKEN)
+    return "mattermost"
+
+
+def mm_form(text: str, token: str = TOKEN, response_url: str | None = None) -> dict[str, str]:
+    """The form Mattermost posts for `/buffer <text>`."""
+    form = {
+        "channel_id": "fukhhsw7gjg1bkqq6b1k4x1uyw",
+        "channel_name": "town-square",
+        "command": "/buffer",
+        "team_domain": "acme",
+        "team_id": "8xw4grpe8jfqpby3a5f1mz9uno",
+        "text": text,
+        "token": token,
+        "trigger_id": "aHoxZGhldTZ6N2ZnM2JkcGUzZzJ6N3dhd2U6OmE6Ojp4Ojk=",
+        "user_id": "d9bdpdw4r7ny9mb6ndwsa7xscy",
+        "user_name": "steve",
+    }
+    if response_url:
+        form["response_url"] = response_url
+    return form
+
+
+def test_set_queues_and_follows_up(client, linked, receiver, celery_worker, buffer_sandbox):
+    form = mm_form("set @skinnyoteam sat,sun 10am", response_url=receiver.url)
+    response = client.post("/chat/mattermost", data=form)
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Queued: @skinnyoteam sat-sun 10:00 (job ")
+    wait_until(lambda: receiver.received, timeout=20)
+    assert "sat-sun: none → 10:00" in receiver.received[0]["json"]["text"]
+    assert {"days": ["sat", "sun"], "times": ["10:00"]} in buffer_sandbox.sandbox.schedules(
+        DOCS_PROFILE
+    )
+
+
+def test_token_in_authorization_header(client, linked):
+    form = mm_form("help", token="")
+    response = client.post(
+        "/chat/mattermost", data=form, headers={"Authorization": f"Token {TOKEN}"}
+    )
+    assert response.status_code == 200
+    assert "commands:" in response.get_json()["text"]
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+def test_missing_or_unknown_token_is_401(client, linked, token):
+    response = client.post("/chat/mattermost", data=mm_form("help", token=token))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == 401
+
+
+def test_revoked_client_is_401(client, services, linked):
+    with services.db.session() as session:
+        auth.revoke(session, linked)
+    response = client.post("/chat/mattermost", data=mm_form("help"))
+    assert response.status_code == 401
+    assert "revoked" in response.get_json()["message"]
+
+
+def test_grammar_mistake_is_200_with_usage(client, linked):
+    response = client.post("/chat/mattermost", data=mm_form("remove @skinnyoteam mon"))
+    assert response.status_code == 200
+    assert response.get_json()["text"].endswith(
+        "usage: remove <profile> <days> <times...>   e.g. remove @brand fri 5pm"
+    )
+
+
+def test_change_without_response_url_is_queued_without_follow_up(client, linked, auth_headers):
+    text = client.post("/chat/mattermost", data=mm_form("add @skinnyoteam mon 8am")).get_json()[
+        "text"
+    ]
+    assert "I'll post the outcome" not in text
+    job_id = text.split("(job ")[1].split(")")[0]
+    job = client.get(f"/v1/jobs/{job_id}", headers=auth_headers).get_json()
+    assert job["source"] == "mattermost" and job["client"] == "mattermost"
