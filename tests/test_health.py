@@ -1,0 +1,69 @@
+"""/healthz and /readyz: liveness, and readiness naming what is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bridge import create_app
+from bridge.services import Services
+from tests.conftest import free_port, make_settings
+
+
+def test_healthz_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_when_everything_answers(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+@pytest.fixture
+def app_with() -> Iterator[Any]:
+    """Build an app from settings overrides; closes its services afterwards."""
+    built: list[Services] = []
+
+    def make(**overrides: str) -> Any:
+        settings = make_settings(**overrides)
+        services = Services(settings)
+        built.append(services)
+        return create_app(settings, services)
+
+    yield make
+    for services in built:
+        services.close()
+
+
+def test_readyz_names_redis_when_it_is_down(app_with, database_url):
+    app = app_with(DATABASE_URL=database_url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    response = app.test_client().get("/readyz")
+    body = response.get_json()
+    assert response.status_code == 503
+    assert body["checks"] == {"database": "ok", "redis": "unavailable"}
+    assert "redis" in body["message"] and "database" not in body["message"]
+
+
+def test_readyz_names_the_database_when_it_is_down(app_with, redis_url):
+    unreachable = f"postgresql+psycopg://bridge@127.0.0.1:{free_port()}/bridge"
+    app = app_with(DATABASE_URL=unreachable, REDIS_URL=redis_url)
+    response = app.test_client().get("/readyz")
+    body = response.get_json()
+    assert response.status_code == 503
+    assert body["checks"] == {"database": "unavailable", "redis": "ok"}
+    assert "database" in body["message"] and "redis" not in body["message"]
+
+
+def test_readyz_names_both_when_both_are_down(app_with):
+    app = app_with(
+        DATABASE_URL=f"postgresql+psycopg://bridge@127.0.0.1:{free_port()}/bridge",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["message"] == "unavailable: database, redis"
