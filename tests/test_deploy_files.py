@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.config import TOKEN_PREFIX, VARIABLES
+from bridge import create_app
+from bridge.config import TOKEN_PREFIX, VARIABLES, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -33,10 +34,9 @@ ENV_EXAMPLE = ROOT / ".env.example"
 SYSTEMD_ENV_EXAMPLE = SYSTEMD / "bridge.env.example"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
-# The HTTP routes probes and scrapers may point at. The Flask app is written in
-# parallel, so for now this is the set DESIGN.md fixes; once create_app() exists this
-# becomes {rule.rule for rule in create_app().url_map.iter_rules()}.
-ROUTES = {"/healthz", "/readyz", "/metrics"}
+# The HTTP routes probes and scrapers may point at: the app's own url_map (built from an
+# empty environment, so nothing here depends on the machine's settings).
+ROUTES = {rule.rule for rule in create_app(load_settings({})).url_map.iter_rules()}
 WEB_PORT = 8000
 WORKER_METRICS_PORT = int(VARIABLES["WORKER_METRICS_PORT"][0])
 HEALTHCHECK_ROLES = {"web", "worker", "beat"}
