@@ -179,9 +179,7 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     """Fields passed with `extra=` or bound in the context."""
-    return {
-        k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS and v is not None
-    }
+    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS and v is not None}
 
 
 class JsonFormatter(logging.Formatter):
