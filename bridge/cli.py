@@ -66,6 +66,8 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app (REST API, webhooks, chat) with gunicorn."""
+    if workers > 1:
+        _shared_metrics_dir()  # several processes: /metrics must add up all of them
     from bridge.web_server import run_gunicorn
 
     run_gunicorn(_settings(), host, port, workers, threads)

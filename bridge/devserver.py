@@ -81,6 +81,12 @@ class DevSupervisor:
         self.children: list[Child] = []
         self.env = dict(os.environ)
         self.env.setdefault("LOG_FORMAT", "text")
+        # web and worker share one metrics directory, so the web's /metrics shows both
+        metrics_dir = data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        self.env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir.resolve()))
+        self.env.setdefault("WORKER_METRICS_PORT", str(free_port()))
 
     def spawn(self, name: str, command: list[str], log_file: Path | None = None) -> Child:
         """Start a child in its own process group (so Ctrl-C reaches us first)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -42,4 +43,13 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads
         "accesslog": None,
         "loglevel": settings.log_level.lower(),
     }
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        options["child_exit"] = _forget_metrics_of
     _Gunicorn(settings, options).run()
+
+
+def _forget_metrics_of(_server: Any, worker: Any) -> None:
+    """A gunicorn worker exited: its live gauges must stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

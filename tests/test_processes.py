@@ -61,6 +61,7 @@ def processes(tmp_path: Path, redis_url: str) -> Iterator[Processes]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
         "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
         "LOG_FORMAT": "text",
+        "WORKER_METRICS_PORT": str(free_port()),
     }
     procs = Processes(env, tmp_path)
     yield procs
@@ -167,6 +168,8 @@ def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert wait_job(base, headers, accepted.json()["job_id"])["status"] == "succeeded"
         metrics = requests.get(f"{base}/metrics", timeout=5).text
         assert 'route="/v1/profiles/<ref>/schedules"' in metrics
+        assert 'bridge_operations_total{outcome="done"}' in metrics  # counted by the worker
+        assert 'bridge_buffer_calls_total{endpoint="update_schedules"' in metrics
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         code = dev.wait(30)
