@@ -120,17 +120,49 @@ def _redact_value(value: Any) -> Any:
     return redact(str(value))
 
 
+def scrub(record: logging.LogRecord) -> logging.LogRecord:
+    """`record` with its message (arguments merged in) and string extras redacted."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string must not hide the line
+        message = f"{record.msg} {record.args}"
+    # merged first: a secret split between the format string and its arguments is caught too
+    record.msg, record.args = redact(message), None
+    for key, value in list(vars(record).items()):
+        if key not in _RECORD_ATTRS and isinstance(value, str | Mapping | list | tuple):
+            setattr(record, key, _redact_value(value))
+    return record
+
+
 class RedactFilter(logging.Filter):
     """Rewrite a record's message with its arguments merged in and secrets removed."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Always keep the record; only its text changes."""
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string must not hide the line
-            message = f"{record.msg} {record.args}"
-        record.msg, record.args = redact(message), None
+        scrub(record)
         return True
+
+
+def install_scrubber() -> None:
+    """Scrub every log record this process makes, whatever handler prints it (idempotent).
+
+    A record factory catches records at birth; `extra=` attributes arrive after it, so
+    the servers' own loggers (which print raw request lines) also get a filter."""
+    if _scrubber_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        """The previous factory's record, scrubbed."""
+        return scrub(previous(*args, **kwargs))
+
+    logging.setLogRecordFactory(factory)
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
+        logging.getLogger(name).addFilter(RedactFilter())
+    _scrubber_installed.append(True)
+
+
+_scrubber_installed: list[bool] = []
 
 
 class ContextFilter(logging.Filter):
@@ -252,6 +284,7 @@ def configure(level: str = "INFO", fmt: str = "json", secrets: Iterable[str] = (
     Idempotent: calling it again (a second app in the same process) replaces our handler.
     Logs go to stderr, so stdout stays clean for command output (a new client token)."""
     register_secrets(secrets)
+    install_scrubber()
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == "bridge":

@@ -12,8 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from bridge import auth
-from bridge.hooks import redact
+from bridge import auth, logs
 from tests.conftest import wait_until
 
 DOCS_PROFILE = "4eb854340acb04e870000010"  # @skinnyoteam: weekdays 12:00 17:00 18:00
@@ -314,4 +313,4 @@ def test_views_see_a_redacted_path(app, api_token):
     ],
 )
 def test_redact(text, expected):
-    assert redact.redact(text) == expected
+    assert logs.redact(text) == expected

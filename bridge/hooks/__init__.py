@@ -13,9 +13,10 @@ from flask import Flask
 
 def register(app: Flask, api: Any) -> None:
     """Add the /hooks/ and /chat/ routes, and keep path tokens out of the logs."""
+    from bridge import logs
     from bridge.hooks import ifttt, mattermost, redact, signed, slack, zapier
 
-    redact.install()
+    logs.install_scrubber()
     app.wsgi_app = redact.TokenPathMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     for module in (zapier, ifttt, signed, slack, mattermost):
         api.register_blueprint(module.blp)
