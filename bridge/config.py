@@ -56,6 +56,8 @@ class Settings:
     reconcile_after: float = 120.0
     sync_max_attempts: int = 8
     sync_backoff_max: float = 600.0
+    sync_settle: float = 1.0
+    sync_settle_max: float = 10.0
     log_level: str = "INFO"
     log_format: str = "json"
     worker_metrics_port: int = 9808  # 0: the worker serves no /metrics
@@ -89,6 +91,13 @@ def parse_duration(name: str, value: str) -> float:
     if not match or float(match.group(1)) <= 0:
         raise ConfigError(f"{name}={value!r}: expected a positive duration like 90, 90s, 15m or 1h")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _parse_delay(name: str, value: str) -> float:
+    """Like parse_duration, but 0 is allowed (it turns the delay off)."""
+    if value.strip() in ("0", "0s"):
+        return 0.0
+    return parse_duration(name, value)
 
 
 def parse_rate_limit(name: str, value: str) -> RateLimit:
@@ -200,6 +209,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_after=parse_duration("RECONCILE_AFTER", get("RECONCILE_AFTER", "120s")),
         sync_max_attempts=_parse_int("SYNC_MAX_ATTEMPTS", get("SYNC_MAX_ATTEMPTS", "8")),
         sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
+        sync_settle=_parse_delay("SYNC_SETTLE", get("SYNC_SETTLE", "1s")),
+        sync_settle_max=parse_duration("SYNC_SETTLE_MAX", get("SYNC_SETTLE_MAX", "10s")),
         log_level=log_level,
         log_format=log_format,
         worker_metrics_port=_parse_int(
@@ -234,6 +245,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RECONCILE_AFTER": ("120s", "how long an operation may wait before it is re-woken"),
     "SYNC_MAX_ATTEMPTS": ("8", "attempts at a retryable Buffer error before a job fails"),
     "SYNC_BACKOFF_MAX": ("10m", "longest wait between two attempts"),
+    "SYNC_SETTLE": ("1s", "a sync waits this long after a profile's newest change (0: off)"),
+    "SYNC_SETTLE_MAX": ("10s", "... but never longer than this after its oldest change"),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
     "LOG_FORMAT": ("json", "json (one object per line) or text"),
     "PROMETHEUS_MULTIPROC_DIR": ("(none)", "directory for metrics shared by gunicorn workers"),

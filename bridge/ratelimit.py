@@ -42,6 +42,13 @@ return tostring(wait)
 """
 
 
+# Buffer counts a call when it arrives; we count it when we reserve its slot, a little
+# earlier (a sync's write follows its read by tens of milliseconds). Holding each slot
+# this much longer than the period keeps our window from ending before Buffer's: without
+# it, a limiter running at the limit drew 429s (docs/BENCHMARKS.md, benchmark c).
+RESERVE_MARGIN = 0.25
+
+
 def token_key(access_token: str) -> str:
     """The Redis key of a token's window: a hash, so the token never leaves the process."""
     digest = hashlib.sha256(access_token.encode()).hexdigest()[:16]
@@ -64,7 +71,8 @@ class RateLimiter:
         self._counter += 1
         member = f"{id(self):x}{self._counter}"
         result = self._script(
-            keys=[token_key(access_token)], args=[self.limit.limit, self.limit.period, n, member]
+            keys=[token_key(access_token)],
+            args=[self.limit.limit, self.limit.period + RESERVE_MARGIN, n, member],
         )
         wait = float(cast(bytes | str, result))
         metrics.observe_rate_limit_wait(wait)

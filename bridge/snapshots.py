@@ -6,6 +6,7 @@ a difference the bridge did not write itself is marked as an external change.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -107,28 +108,60 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
     return outcome
 
 
-def finish_job(services: Services, job_id: int, outcome: SnapshotOutcome, final: bool) -> None:
-    """Record a snapshot job's outcome (succeeded, retrying or failed)."""
+MAX_JOB_ATTEMPTS = 5
+
+
+def finish_job(services: Services, job_id: int, outcome: SnapshotOutcome) -> float | None:
+    """Record a snapshot job's attempt; the seconds until the next one, or None when done."""
+    retryable = outcome.retry_in is not None or (
+        outcome.error is not None and outcome.error.retryable
+    )
     with services.db.session() as session:
-        job = session.get(models.Operation, job_id)
+        job = _attempted(session, job_id)
         if job is None:
-            return
-        job.attempts += 1
-        job.started_at = job.started_at or utcnow()
+            return None
         if outcome.error is None and outcome.retry_in is None:
-            job.status, job.finished_at = models.SUCCEEDED, utcnow()
+            job.status, job.finished_at, job.next_attempt_at = models.SUCCEEDED, utcnow(), None
             job.result = {
                 "profiles": outcome.profiles,
                 "changed": outcome.changed,
                 "buffer": {"calls": outcome.buffer_calls},
             }
-            return
+            return None
         if outcome.error is not None:
             job.error_status, job.error_code = outcome.error.status, outcome.error.code
             job.error_message = outcome.error.message
-        job.status = models.FAILED if final else models.RETRYING
-        if final:
-            job.finished_at = utcnow()
+        if retryable and job.attempts < MAX_JOB_ATTEMPTS:
+            countdown = outcome.retry_in or 2.0 * 2**job.attempts
+            job.status = models.RETRYING
+            job.next_attempt_at = utcnow() + dt.timedelta(seconds=countdown)
+            return countdown
+        job.status, job.finished_at, job.next_attempt_at = models.FAILED, utcnow(), None
+        return None
+
+
+def record_crash(services: Services, job_id: int, error: Exception) -> None:
+    """A snapshot attempt raised unexpectedly: leave the job for the reconciler to retry,
+    or fail it after the last attempt, so it never stays queued for ever."""
+    with services.db.session() as session:
+        job = _attempted(session, job_id)
+        if job is None:
+            return
+        job.error_status, job.error_code = None, None
+        job.error_message = f"internal error ({type(error).__name__}); see the worker's log"
+        if job.attempts < MAX_JOB_ATTEMPTS:
+            job.status, job.next_attempt_at = models.RETRYING, utcnow()
+        else:
+            job.status, job.finished_at, job.next_attempt_at = models.FAILED, utcnow(), None
+
+
+def _attempted(session: Session, job_id: int) -> models.Operation | None:
+    """The job, with one more attempt counted."""
+    job = session.get(models.Operation, job_id)
+    if job is not None:
+        job.attempts += 1
+        job.started_at = job.started_at or utcnow()
+    return job
 
 
 def get(session: Session, snapshot_id: int) -> models.Snapshot:

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge import logs, metrics, models, schedules, snapshots
@@ -22,10 +22,11 @@ from bridge.errors import BufferAPIError, InvalidSchedule
 from bridge.jobs import operation_of
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
-from bridge.queue import NOTIFY, pending_key
+from bridge.queue import NOTIFY, PENDING_TTL, pending_key
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
+Op = models.Operation
 
 BUSY_RETRY = 1.0  # another sync of this profile is running: look again shortly
 BACKOFF_BASE = 2.0
@@ -36,7 +37,7 @@ CALLS_PER_SYNC = 2  # one read, at most one write: both slots are taken before t
 class SyncOutcome:
     """What a sync did; `retry_in` set means: run again after that many seconds."""
 
-    state: str  # idle | busy | rate_limited | succeeded | retrying | failed
+    state: str  # idle | busy | settling | rate_limited | succeeded | retrying | failed
     retry_in: float | None = None
     job_ids: list[int] = field(default_factory=list)
     buffer_calls: int = 0
@@ -60,11 +61,41 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
     if not lock.acquire():
         return SyncOutcome("busy", retry_in=BUSY_RETRY)
     try:
+        settle = _settle_time(services, profile_id)
+        if settle is not None:
+            # a burst is still arriving: keep the flag so it queues no further tasks
+            services.redis.set(pending_key(profile_id), "1", ex=PENDING_TTL)
+            return SyncOutcome("settling", retry_in=settle)
         # cleared before reading the log: an operation stored after this wakes a follow-up
         services.redis.delete(pending_key(profile_id))
         return _sync_locked(services, profile_id)
     finally:
         lock.release()
+
+
+def _settle_time(services: Services, profile_id: str) -> float | None:
+    """Seconds to wait for a burst of changes to pause, or None to sync now.
+
+    Syncing on every change of a burst would spend the rate limit on syncs whose
+    result the next change overtakes; waiting SYNC_SETTLE after the newest change
+    (but never past SYNC_SETTLE_MAX after the oldest) folds the burst into one sync.
+    """
+    settings = services.settings
+    if settings.sync_settle <= 0:
+        return None
+    query = select(func.min(Op.created_at), func.max(Op.created_at)).where(
+        Op.profile_id == profile_id, Op.status == models.QUEUED
+    )
+    with services.db.session() as session:
+        oldest, newest = session.execute(query).one()
+    if newest is None:
+        return None
+    now = utcnow()
+    quiet = (now - newest).total_seconds()
+    waited = (now - oldest).total_seconds()
+    if quiet >= settings.sync_settle or waited >= settings.sync_settle_max:
+        return None
+    return min(settings.sync_settle - quiet, settings.sync_settle_max - waited)
 
 
 def _pending(session: Session, profile_id: str) -> list[models.Operation]:

@@ -7,8 +7,6 @@ from typing import Any
 from bridge import snapshots
 from tasks.celery_app import celery, services
 
-MAX_ATTEMPTS = 5
-
 
 @celery.task(name="tasks.snapshots.snapshot_all")
 def snapshot_all() -> int:
@@ -23,14 +21,21 @@ def snapshot_all() -> int:
 def snapshot_account(self: Any, account: str, job_id: int | None = None) -> int:
     """Refresh the cache of `account` and store snapshots of what changed."""
     svc = services()
-    outcome = snapshots.take_account(svc, account)
-    retryable = outcome.retry_in is not None or (
-        outcome.error is not None and outcome.error.retryable
-    )
-    final = not retryable or self.request.retries + 1 >= MAX_ATTEMPTS
+    try:
+        outcome = snapshots.take_account(svc, account)
+    except Exception as error:
+        if job_id is not None:
+            snapshots.record_crash(svc, job_id, error)
+        raise
     if job_id is not None:
-        snapshots.finish_job(svc, job_id, outcome, final)
-    if retryable and not final:
-        countdown = outcome.retry_in or 2.0 * 2**self.request.retries
+        countdown = snapshots.finish_job(svc, job_id, outcome)
+    else:  # a periodic snapshot has no job: count attempts on the task itself
+        retryable = outcome.retry_in is not None or (
+            outcome.error is not None and outcome.error.retryable
+        )
+        countdown = None
+        if retryable and self.request.retries + 1 < snapshots.MAX_JOB_ATTEMPTS:
+            countdown = outcome.retry_in or 2.0 * 2**self.request.retries
+    if countdown is not None:
         raise self.retry(countdown=countdown)
     return len(outcome.changed)

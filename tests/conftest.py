@@ -189,6 +189,7 @@ def settings(database_url: str, redis_url: str, buffer_sandbox: sim.RunningSandb
         BUFFER_ACCESS_TOKEN=SANDBOX_TOKEN,
         BUFFER_TIMEOUT="2,5",
         RECONCILE_AFTER="1s",
+        SYNC_SETTLE="0",  # tests sync at once; test_sync covers the settling on its own
     )
 
 

@@ -464,3 +464,11 @@ def test_parse_rate_limit_rejects(spec: str) -> None:
 
 def test_parse_tokens() -> None:
     assert parse_tokens(["a", "b=brand", "c"]) == {"a": "default", "b": "brand", "c": "account3"}
+
+
+def test_large_accounts_keep_24_character_ids() -> None:
+    from bridge.buffer.sandbox import seed_account
+
+    profiles = seed_account(1, "default", 1500)
+    assert all(len(p["id"]) == 24 for p in profiles)
+    assert len({p["id"] for p in profiles}) == 1500

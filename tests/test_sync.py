@@ -10,6 +10,8 @@ import pytest
 from bridge import jobs, models, profiles, reconcile, schedules, sync
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
+from bridge.queue import pending_key
+from bridge.ratelimit import RESERVE_MARGIN
 from bridge.services import Services
 from tests.conftest import make_settings
 
@@ -141,7 +143,7 @@ def test_rate_limited_sync_waits_without_touching_buffer(settings, buffer_sandbo
         job_id = submit(services, schedules.Operation.add("sun", "11:00"))
         buffer_sandbox.sandbox.clear_requests()
         outcome = sync.sync_profile(services, DOCS_PROFILE)
-        assert outcome.state == "rate_limited" and 0 < outcome.retry_in <= 60
+        assert outcome.state == "rate_limited" and 0 < outcome.retry_in <= 60 + RESERVE_MARGIN
         assert api_calls(buffer_sandbox) == []
         assert job(services, job_id).status == "queued"
     finally:
@@ -194,6 +196,39 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
         services.close()
 
 
+def test_a_burst_settles_before_it_is_synced(settings, buffer_sandbox) -> None:
+    env = {**_env(settings), "SYNC_SETTLE": "0.4s", "SYNC_SETTLE_MAX": "10s"}
+    services = Services(make_settings(**env))
+    try:
+        first = submit(services, schedules.Operation.add("sun", "11:00"))
+        buffer_sandbox.sandbox.clear_requests()
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
+        assert services.redis.exists(pending_key(DOCS_PROFILE))  # the burst queues no tasks
+        second = submit(services, schedules.Operation.add("sun", "12:00"))
+        assert services.redis.llen("bridge") == 1  # only the first wake sent a task
+        import time
+
+        time.sleep(0.45)
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "succeeded" and outcome.job_ids == [first, second]
+        assert len(api_calls(buffer_sandbox)) == 2
+    finally:
+        services.close()
+
+
+def test_settling_never_waits_past_the_maximum(settings) -> None:
+    env = {**_env(settings), "SYNC_SETTLE": "5s", "SYNC_SETTLE_MAX": "6s"}
+    services = Services(make_settings(**env))
+    try:
+        job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+        with services.db.session() as session:
+            session.get(models.Operation, job_id).created_at = utcnow() - dt.timedelta(seconds=7)
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
+    finally:
+        services.close()
+
+
 @pytest.mark.parametrize("attempt", [1, 2, 5, 10, 30])
 def test_backoff_grows_and_is_capped(attempt: int) -> None:
     import random
@@ -206,4 +241,37 @@ def test_backoff_grows_and_is_capped(attempt: int) -> None:
 
 def _env(settings: Any) -> dict[str, str]:
     keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
+    keys += ("SYNC_SETTLE",)
     return {k: settings.environ[k] for k in keys}
+
+
+def test_a_crashed_snapshot_job_is_resent_then_failed(services) -> None:
+    from bridge import snapshots
+
+    queued = jobs.submit_snapshot(services, "default", None, "rest")
+    later = utcnow() + dt.timedelta(minutes=5)
+    assert reconcile.stale_snapshot_jobs(services, later) == [("default", queued.id)]
+    for attempt in range(1, snapshots.MAX_JOB_ATTEMPTS + 1):
+        snapshots.record_crash(services, queued.id, RuntimeError("boom"))
+        state = job(services, queued.id)
+        expected = "failed" if attempt == snapshots.MAX_JOB_ATTEMPTS else "retrying"
+        assert (state.status, state.attempts) == (expected, attempt)
+        assert "RuntimeError" in state.error_message and "boom" not in state.error_message
+    assert reconcile.stale_snapshot_jobs(services, later) == []
+
+
+def test_snapshot_job_retries_on_a_buffer_outage(services, buffer_sandbox) -> None:
+    from bridge import snapshots
+
+    job_row = jobs.submit_snapshot(services, "default", None, "rest")
+    buffer_sandbox.sandbox.set_faults(error_rate=1.0)
+    countdown = snapshots.finish_job(
+        services, job_row.id, snapshots.take_account(services, "default")
+    )
+    assert countdown is not None and countdown > 0
+    assert job(services, job_row.id).status == "retrying"
+    buffer_sandbox.sandbox.set_faults(error_rate=0.0)
+    outcome = snapshots.take_account(services, "default")
+    assert snapshots.finish_job(services, job_row.id, outcome) is None
+    done = job(services, job_row.id)
+    assert done.status == "succeeded" and done.result["buffer"]["calls"] == 1

@@ -256,6 +256,9 @@ _VERB = {
 }
 
 
+_LATEST_CREATED = 1_750_000_000  # mid 2025: ids keep 8 hex digits of time (24 in all)
+
+
 def _object_id(rng: random.Random, created_at: int) -> str:
     """A MongoDB-style id: 8 hex digits of creation time, 16 random hex digits."""
     return f"{created_at:08x}" + "".join(rng.choice(_HEX_CHARS) for _ in range(16))
@@ -404,6 +407,8 @@ def seed_account(seed: int, account: str, count: int) -> list[dict[str, Any]]:
     for index in range(count):
         service = services[index] if index < len(services) else rng.choice(_SERVICES)
         created += rng.randrange(3600, 200 * 86400)
+        if created > _LATEST_CREATED:  # large accounts: stay in the past and in 8 hex digits
+            created = owner_created + (created - owner_created) % (_LATEST_CREATED - owner_created)
         if index == 0 and account == "default":
             base = _docs_profile()
             taken.add(base["service_username"])
