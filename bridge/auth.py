@@ -110,6 +110,15 @@ def can_see(client: models.ApiClient, profile: models.Profile) -> bool:
     return client.profiles is None or profiles.matches(profile, client.profiles)
 
 
+def can_see_id(session: Session, client: models.ApiClient, profile_id: str | None) -> bool:
+    """True when the profile with `profile_id` is within the client's scopes (an account-wide
+    record, with no profile, only for clients scoped to everything)."""
+    if client.profiles is None:
+        return True
+    profile = session.get(models.Profile, profile_id) if profile_id else None
+    return profile is not None and can_see(client, profile)
+
+
 def check_read(client: models.ApiClient, profile: models.Profile) -> None:
     """Forbidden unless the client may read `profile`."""
     if not can_see(client, profile):

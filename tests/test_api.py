@@ -236,3 +236,32 @@ def test_openapi_document_and_docs_are_served(client) -> None:
     spec = client.get("/openapi.json").get_json()
     assert "/v1/profiles/{ref}/schedules" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_scoped_clients_see_only_their_profiles_jobs_and_snapshots(
+    client, auth_headers, services, celery_worker
+) -> None:
+    scoped = make_client(services, "only-docs", profile_refs=["@skinnyoteam"])
+    snap = client.post("/v1/snapshots", json={}, headers=auth_headers)
+    job_done(client, auth_headers, snap.get_json()["job_id"])
+    assert client.get(f"/v1/jobs/{snap.get_json()['job_id']}", headers=scoped).status_code == 404
+    others = client.get("/v1/profiles", headers=auth_headers).get_json()["profiles"]
+    other = next(p for p in others if p["id"] != DOCS_PROFILE)
+    change = client.patch(
+        f"/v1/profiles/{other['id']}/schedules",
+        json={"days": "sun", "times": ["08:00"]},
+        headers=auth_headers,
+    )
+    other_job = change.get_json()["job_id"]
+    assert client.get(f"/v1/jobs/{other_job}", headers=scoped).status_code == 404
+    assert client.get(f"/v1/jobs/{other_job}", headers=auth_headers).status_code == 200
+    listed = client.get("/v1/jobs", headers=scoped).get_json()["jobs"]
+    assert all(j["profile_id"] == DOCS_PROFILE for j in listed)
+    seen = client.get("/v1/snapshots", headers=scoped).get_json()["snapshots"]
+    assert seen and all(s["profile_id"] == DOCS_PROFILE for s in seen)
+    foreign = next(
+        s
+        for s in client.get("/v1/snapshots", headers=auth_headers).get_json()["snapshots"]
+        if s["profile_id"] != DOCS_PROFILE
+    )
+    assert client.get(f"/v1/snapshots/{foreign['id']}", headers=scoped).status_code == 404

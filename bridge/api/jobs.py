@@ -15,16 +15,6 @@ from bridge.errors import NotFound
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Jobs")
 
 
-def _in_scope(client: models.ApiClient, job: models.Operation, session: object) -> bool:
-    """True when the caller may see `job`."""
-    if client.profiles is None:
-        return True
-    if job.profile_id is None:
-        return False
-    profile = session.get(models.Profile, job.profile_id)  # type: ignore[attr-defined]
-    return profile is not None and auth.can_see(client, profile)
-
-
 @blp.route("/<int:job_id>", endpoint="Job")
 class JobItem(MethodView):
     """One job."""
@@ -35,7 +25,7 @@ class JobItem(MethodView):
         client = current_client()
         with services().db.session() as session:
             job = jobs.get(session, job_id)
-            if not _in_scope(client, job, session):
+            if not auth.can_see_id(session, client, job.profile_id):
                 raise NotFound(f"unknown job {job_id}")
             return jsonify(jobs.to_json(job))
 

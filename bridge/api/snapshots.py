@@ -8,7 +8,7 @@ from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import auth, jobs, models, snapshots
+from bridge import auth, jobs, snapshots
 from bridge.api.common import accepted, current_client, resolve_profile, services
 from bridge.api.schemas import SnapshotListArgs, SnapshotRequestSchema
 from bridge.errors import InvalidInput, NotFound
@@ -33,7 +33,7 @@ class SnapshotList(MethodView):
         with services().db.session() as session:
             items = snapshots.listing(session, profile_id, limit, before)
             if client.profiles is not None:
-                items = [s for s in items if _visible(client, s, session)]
+                items = [s for s in items if auth.can_see_id(session, client, s.profile_id)]
             return jsonify({"snapshots": [snapshots.to_json(s) for s in items]})
 
     @blp.arguments(SnapshotRequestSchema)
@@ -56,12 +56,6 @@ class SnapshotList(MethodView):
         return accepted(created[0], jobs=[j.id for j in created], accounts=accounts)
 
 
-def _visible(client: models.ApiClient, snapshot: models.Snapshot, session: Any) -> bool:
-    """True when the caller may see the snapshot's profile."""
-    profile = session.get(models.Profile, snapshot.profile_id)
-    return profile is not None and auth.can_see(client, profile)
-
-
 @blp.route("/<int:snapshot_id>")
 class SnapshotItem(MethodView):
     """One snapshot."""
@@ -72,7 +66,7 @@ class SnapshotItem(MethodView):
         client = current_client()
         with services().db.session() as session:
             snapshot = snapshots.get(session, snapshot_id)
-            if not _visible(client, snapshot, session) and client.profiles is not None:
+            if not auth.can_see_id(session, client, snapshot.profile_id):
                 raise NotFound(f"unknown snapshot {snapshot_id}")
             previous = snapshots.previous_of(session, snapshot)
             return jsonify(snapshots.to_json(snapshot, previous))
