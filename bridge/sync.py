@@ -123,7 +123,8 @@ def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
         wait = services.limiter.acquire(services.buffer_token(account), CALLS_PER_SYNC)
         if wait > 0:
             return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
-        operations = _parse_operations(jobs)
+        _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
+        operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
         now = utcnow()
         for job in (j for j in jobs if j.id in operations):
             job.status = models.RUNNING
@@ -148,6 +149,14 @@ def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
         return _failed_attempt(services, profile_id, job_ids, wrapped, calls)
     _succeeded(services, profile_id, operations, before, after, calls)
     return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
+
+
+def _give_up_on_exhausted(jobs: list[models.Operation], max_attempts: int) -> None:
+    """Fail jobs whose attempts ran out without a Buffer answer (a worker crashed on them
+    each time), so a job that breaks the worker cannot be retried for ever."""
+    for job in jobs:
+        if job.attempts >= max_attempts:
+            _finish(job, models.FAILED, error=f"gave up after {job.attempts} attempts")
 
 
 def _parse_operations(jobs: list[models.Operation]) -> dict[int, schedules.Operation]:

@@ -275,3 +275,15 @@ def test_snapshot_job_retries_on_a_buffer_outage(services, buffer_sandbox) -> No
     assert snapshots.finish_job(services, job_row.id, outcome) is None
     done = job(services, job_row.id)
     assert done.status == "succeeded" and done.result["buffer"]["calls"] == 1
+
+
+def test_a_job_that_keeps_crashing_the_worker_is_given_up(services, buffer_sandbox) -> None:
+    crashed = submit(services, schedules.Operation.add("sun", "11:00"))
+    with services.db.session() as session:
+        row = session.get(models.Operation, crashed)
+        row.status, row.attempts = "running", services.settings.sync_max_attempts
+    fresh = submit(services, schedules.Operation.add("sat", "09:30"))
+    assert sync.sync_profile(services, DOCS_PROFILE).job_ids == [fresh]
+    given_up = job(services, crashed)
+    assert given_up.status == "failed" and "gave up after" in given_up.error_message
+    assert job(services, fresh).status == "succeeded"
