@@ -180,17 +180,29 @@ def make_settings(**overrides: str) -> Settings:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, buffer_sandbox: sim.RunningSandbox) -> Settings:
+def extra_settings() -> dict[str, str]:
+    """Variables a test module adds to (or changes in) `settings`; override it there."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    redis_url: str,
+    buffer_sandbox: sim.RunningSandbox,
+    extra_settings: dict[str, str],
+) -> Settings:
     """Settings pointing at the private Redis, a fresh store and the sandbox."""
-    return make_settings(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        BUFFER_API_URL=buffer_sandbox.url,
-        BUFFER_ACCESS_TOKEN=SANDBOX_TOKEN,
-        BUFFER_TIMEOUT="2,5",
-        RECONCILE_AFTER="1s",
-        SYNC_SETTLE="0",  # tests sync at once; test_sync covers the settling on its own
-    )
+    usual = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "BUFFER_API_URL": buffer_sandbox.url,
+        "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "BUFFER_TIMEOUT": "2,5",
+        "RECONCILE_AFTER": "1s",
+        "SYNC_SETTLE": "0",  # tests sync at once; test_sync covers the settling on its own
+    }
+    return make_settings(**{**usual, **extra_settings})
 
 
 @pytest.fixture

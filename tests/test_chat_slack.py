@@ -13,7 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 from bridge import auth, create_app
 from bridge.hooks.slack import plain_text
 from bridge.services import Services
-from tests.conftest import SANDBOX_TOKEN, make_settings, wait_until
+from tests.conftest import make_settings, wait_until
 from tests.test_hooks_followup import Receiver
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -29,17 +29,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, buffer_sandbox: Any) -> Any:
+def extra_settings() -> dict[str, str]:
     """The usual test settings plus a Slack signing secret."""
-    return make_settings(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        BUFFER_API_URL=buffer_sandbox.url,
-        BUFFER_ACCESS_TOKEN=SANDBOX_TOKEN,
-        BUFFER_TIMEOUT="2,5",
-        RECONCILE_AFTER="1s",
-        SLACK_SIGNING_SECRET=SECRET,
-    )
+    return {"SLACK_SIGNING_SECRET": SECRET}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import yaml
 
 from bridge import create_app
 from bridge.config import TOKEN_PREFIX, VARIABLES, load_settings
+from tests.test_metrics import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -46,17 +47,7 @@ SECRET_RE = re.compile(rf"^(?:{TOKEN_PREFIX}(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNI
 TOKEN_NAME_RE = re.compile(rf"^{TOKEN_PREFIX}_[A-Z0-9][A-Z0-9_]*$")
 # Variables read by gunicorn (deploy/gunicorn.conf.py) or by Python itself.
 OTHER_VARIABLE_PREFIXES = ("GUNICORN_", "PYTHON")
-METRIC_FAMILIES = [
-    "bridge_http_requests_total",
-    "bridge_operations_total",
-    "bridge_buffer_calls_total",
-    "bridge_buffer_call_seconds",
-    "bridge_rate_limit_wait_seconds",
-    "bridge_queue_depth",
-    "bridge_sync_duration_seconds",
-    "bridge_snapshot_age_seconds",
-    "bridge_reconciler_rewakes_total",
-]
+METRIC_FAMILIES = FAMILIES  # one list of the families the metrics tests check
 
 
 # ---- readers ---------------------------------------------------------------------------

@@ -27,8 +27,7 @@ from sqlalchemy import select
 
 from bridge import auth, logs, models
 from bridge.buffer import sandbox as sim
-from bridge.config import Settings
-from tests.conftest import make_settings, wait_until
+from tests.conftest import wait_until
 
 BUFFER_TOKEN = "1/bufsecret0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 REVOKED_TOKEN = "1/revokedsecret9f8e7d6c5b4a39281706f5e4d3c"
@@ -52,20 +51,16 @@ def buffer_sandbox() -> Iterator[sim.RunningSandbox]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, buffer_sandbox: sim.RunningSandbox) -> Settings:
+def extra_settings() -> dict[str, str]:
     """Settings holding every kind of configured secret."""
-    return make_settings(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        BUFFER_API_URL=buffer_sandbox.url,
-        BUFFER_ACCESS_TOKEN=BUFFER_TOKEN,
-        BUFFER_ACCESS_TOKEN_REVOKED=REVOKED_TOKEN,
-        SLACK_SIGNING_SECRET=SLACK_SECRET,
-        BUFFER_TIMEOUT="2,5",
-        SYNC_MAX_ATTEMPTS="1",
-        LOG_FORMAT="json",
-        LOG_LEVEL="DEBUG",
-    )
+    return {
+        "BUFFER_ACCESS_TOKEN": BUFFER_TOKEN,
+        "BUFFER_ACCESS_TOKEN_REVOKED": REVOKED_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SYNC_MAX_ATTEMPTS": "1",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+    }
 
 
 class Secrets:
