@@ -337,23 +337,11 @@ def profiles_cmd() -> None:
 
 def find_profile(found: list[tuple[str, Any]], ref: str) -> tuple[str, Any]:
     """The (account, profile) that `ref` names among `found`."""
-    from bridge.buffer.client import is_profile_id
     from bridge.errors import ProfileNotFound
-    from bridge.profiles import check_ref
+    from bridge.profiles import check_ref, matches
 
     ref = check_ref(ref)
-    if is_profile_id(ref):
-        hits = [(a, p) for a, p in found if p.id == ref.lower()]
-    elif ref.startswith("@"):
-        hits = [(a, p) for a, p in found if p.service_username.lower() == ref[1:].lower()]
-    else:
-        service, _, name = ref.partition(":")
-        hits = [
-            (a, p)
-            for a, p in found
-            if p.service.lower() == service.lower()
-            and p.service_username.lower() == name.lstrip("@").lower()
-        ]
+    hits = [(a, p) for a, p in found if matches(p, [ref])]
     if not hits:
         raise ProfileNotFound(f"unknown profile {ref!r}")
     if len(hits) > 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -94,20 +95,38 @@ def _ref_query(ref: str):
     )
 
 
-def label(profile: models.Profile) -> str:
+class Named(Protocol):
+    """Anything with a profile's identity: a cached row or a profile straight from Buffer."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def service_username(self) -> str: ...
+
+
+def label(profile: Named) -> str:
     """`service:username`, the readable name of a profile."""
     return f"{profile.service}:{profile.service_username}"
 
 
-def matches(profile: models.Profile, refs: Sequence[str]) -> bool:
-    """True when any of `refs` names `profile` (used for client scopes)."""
+def matches(profile: Named, refs: Sequence[str]) -> bool:
+    """True when any of `refs` names `profile` (client scopes, and the CLI's lookups)."""
+    username = profile.service_username.lower()
     for ref in refs:
         ref = ref.strip()
         if is_profile_id(ref) and ref.lower() == profile.id:
             return True
-        if ref.startswith("@") and ref[1:].lower() == profile.service_username.lower():
+        if ref.startswith("@") and ref[1:].lower() == username:
             return True
-        if ref.lower() == label(profile).lower():
+        match = _SERVICE_REF.match(ref)
+        if match and (match.group(1).lower(), match.group(2).lower()) == (
+            profile.service.lower(),
+            username,
+        ):
             return True
     return False
 

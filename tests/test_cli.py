@@ -30,7 +30,10 @@ def test_profiles_table(runner, env) -> None:
     assert len(lines) == 6  # header + 5 seeded profiles
 
 
-@pytest.mark.parametrize("ref", ["@skinnyoteam", "twitter:skinnyoteam", "4eb854340acb04e870000010"])
+@pytest.mark.parametrize(
+    "ref",
+    ["@skinnyoteam", "twitter:skinnyoteam", "twitter:@skinnyoteam", "4eb854340acb04e870000010"],
+)
 def test_schedules_show(runner, env, ref) -> None:
     result = runner.invoke(main, ["schedules", "show", ref], env=env)
     assert result.exit_code == 0, result.output

@@ -60,6 +60,11 @@ def test_profile_references(db: Database) -> None:
         assert profiles.resolve(session, "a" * 24).service == "twitter"
         assert profiles.resolve(session, "Twitter:Brand").id == "a" * 24
         assert profiles.resolve(session, "@solo").id == "c" * 24
+        assert profiles.resolve(session, "twitter:@brand").id == "a" * 24
+        brand = profiles.resolve(session, "a" * 24)
+        for ref in ("a" * 24, "Twitter:Brand", "twitter:@brand", "@BRAND"):
+            assert profiles.matches(brand, [ref]), ref  # scopes read refs as resolve does
+        assert not profiles.matches(brand, ["facebook:brand", "@solo", "b" * 24])
         with pytest.raises(ProfileNotFound, match="several profiles"):
             profiles.resolve(session, "@brand")
         with pytest.raises(ProfileNotFound, match="unknown profile"):
