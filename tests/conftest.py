@@ -4,13 +4,16 @@ Celery worker (threads, no task_always_eager)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +270,46 @@ def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
         shutdown_timeout=10,
     ) as worker:
         yield worker
+
+
+class Receiver:
+    """A local HTTP server standing in for Slack's response_url: records what is posted."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.failures = 0  # answer this many posts with `fail_status` first
+        self.fail_status = 500
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                if receiver.failures > 0:
+                    receiver.failures -= 1
+                    self.send_response(receiver.fail_status)
+                else:
+                    receiver.received.append({"path": self.path, "json": payload})
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/commands/T1/42/s3cr3tpath"
+
+    def __enter__(self) -> Receiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A running follow-up receiver on 127.0.0.1 (a chat's response_url)."""
+    with Receiver() as running:
+        yield running

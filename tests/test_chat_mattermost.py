@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bridge import auth
 from tests.conftest import wait_until
-from tests.test_hooks_followup import Receiver
 
 TOKEN = "xr3j5x3p4pfk7mnqwbhn9q7ycr"
 DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local HTTP server on 127.0.0.1 standing in for the chat's response_url."""
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,18 +13,10 @@ from bridge import auth, create_app
 from bridge.hooks.slack import plain_text
 from bridge.services import Services
 from tests.conftest import make_settings, wait_until
-from tests.test_hooks_followup import Receiver
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM = "T0001"
 DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local HTTP server on 127.0.0.1 standing in for the chat's response_url."""
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,49 +10,6 @@ import pytest
 from bridge import models
 from bridge.hooks import followup
 from tests.conftest import free_port, wait_until
-
-
-class Receiver:
-    """A local HTTP server standing in for Slack's response_url: records what is posted."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.failures = 0  # answer this many posts with `fail_status` first
-        self.fail_status = 500
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                if receiver.failures > 0:
-                    receiver.failures -= 1
-                    self.send_response(receiver.fail_status)
-                else:
-                    receiver.received.append({"path": self.path, "json": payload})
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/commands/T1/42/s3cr3tpath"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A running follow-up receiver on 127.0.0.1."""
-    with Receiver() as running:
-        yield running
 
 
 def finished_job(services: Any, notify: dict[str, Any] | None, **fields: Any) -> int:
