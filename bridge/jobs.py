@@ -54,22 +54,20 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def _existing(session: Session, client: str | None, key: str) -> models.Operation | None:
+def _existing(session: Session, client: str | None, key: str) -> models.Job | None:
     """The operation an earlier request with this key created, if any."""
-    query = select(models.Operation).where(
-        models.Operation.client == client, models.Operation.idempotency_key == key
-    )
+    query = select(models.Job).where(models.Job.client == client, models.Job.idempotency_key == key)
     return session.scalars(query).first()
 
 
-def _replay(existing: models.Operation, request_hash: str) -> models.Operation:
+def _replay(existing: models.Job, request_hash: str) -> models.Job:
     """Return the first job for a repeated key, or refuse a different body under it."""
     if existing.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was already used with a different request")
     return existing
 
 
-def submit(services: Services, change: ChangeRequest) -> tuple[models.Operation, bool]:
+def submit(services: Services, change: ChangeRequest) -> tuple[models.Job, bool]:
     """Store `change` as a queued operation and wake a worker; (job, created)."""
     params = change.operation.to_json()
     if change.snapshot_id is not None:
@@ -81,7 +79,7 @@ def submit(services: Services, change: ChangeRequest) -> tuple[models.Operation,
                 existing = _existing(session, change.client, change.idempotency_key)
                 if existing is not None:
                     return _replay(existing, request_hash), False
-            job = models.Operation(
+            job = models.Job(
                 profile_id=change.profile.id,
                 account=change.profile.account,
                 client=change.client,
@@ -108,10 +106,10 @@ def submit(services: Services, change: ChangeRequest) -> tuple[models.Operation,
 
 def submit_snapshot(
     services: Services, account: str, client: str | None, source: str
-) -> models.Operation:
+) -> models.Job:
     """Store a snapshot request for `account` as a job and queue it."""
     with services.db.session() as session:
-        job = models.Operation(
+        job = models.Job(
             profile_id=None, account=account, client=client, source=source, kind="snapshot"
         )
         session.add(job)
@@ -121,21 +119,21 @@ def submit_snapshot(
     return job
 
 
-def operation_of(job: models.Operation) -> schedules.Operation:
+def operation_of(job: models.Job) -> schedules.Operation:
     """The schedule operation a job carries (its params minus bookkeeping like snapshot_id)."""
     params = {k: v for k, v in job.params.items() if k not in JOB_METADATA}
     return schedules.Operation.from_json(params)
 
 
-def get(session: Session, job_id: int) -> models.Operation:
+def get(session: Session, job_id: int) -> models.Job:
     """The job with `job_id`, or NotFound."""
-    job = session.get(models.Operation, job_id)
+    job = session.get(models.Job, job_id)
     if job is None:
         raise NotFound(f"unknown job {job_id}")
     return job
 
 
-def to_json(job: models.Operation) -> dict[str, Any]:
+def to_json(job: models.Job) -> dict[str, Any]:
     """The public view of a job."""
     view: dict[str, Any] = {
         "job_id": job.id,

@@ -184,7 +184,7 @@ def store_figures(services: Services) -> tuple[int, dt.datetime | None]:
 
     from bridge import models
 
-    op = models.Operation
+    op = models.Job
     pending = select(func.count()).where(
         op.status.in_(models.PENDING_STATUSES), op.kind != "snapshot"
     )

@@ -1,7 +1,7 @@
 """The store: SQLAlchemy 2 models. Migrations live in bridge/migrations (Alembic).
 
-The database, not Redis, is the source of truth: every accepted change is an
-Operation row before anything is queued.
+The database, not Redis, is the source of truth: every accepted change is a
+Job row before anything is queued.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
-# Operation statuses; "pending" ones are the ones a sync must still fold.
+# Job statuses; "pending" ones are the ones a sync must still fold.
 QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = (
     "queued",
     "running",
@@ -102,10 +102,17 @@ class Profile(Base):
     __table_args__ = (Index("ix_profiles_username", "service_username"),)
 
 
-class Operation(Base):
-    """One accepted change (or snapshot request): a job, folded in id order per profile."""
+class Job(Base):
+    r"""One accepted change (or snapshot request), folded in id order per profile.
 
-    __tablename__ = "operations"
+    Its state changes only through `start`, `succeed`, `retry_at` and `fail`:
+
+        queued --start--> running --succeed--> succeeded
+                             |  \--fail-----> failed
+                             \--retry_at--> retrying --start--> running ...
+    """
+
+    __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     profile_id: Mapped[str | None] = mapped_column(String(24), index=True)
@@ -130,9 +137,55 @@ class Operation(Base):
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
-        UniqueConstraint("client", "idempotency_key", name="uq_operations_idempotency"),
-        Index("ix_operations_profile_status", "profile_id", "status"),
+        UniqueConstraint("client", "idempotency_key", name="uq_jobs_idempotency"),
+        Index("ix_jobs_profile_status", "profile_id", "status"),
     )
+
+    @property
+    def finished(self) -> bool:
+        """True once the job has succeeded or failed for good."""
+        return self.status in (SUCCEEDED, FAILED)
+
+    def start(self) -> None:
+        """Count one more attempt and mark it running (`started_at` keeps the first start)."""
+        self.status = RUNNING
+        self.attempts = (self.attempts or 0) + 1
+        self.started_at = self.started_at or utcnow()
+
+    def succeed(self, result: dict[str, Any] | None = None) -> None:
+        """Finish successfully with `result`; an error from an earlier attempt is cleared."""
+        self.result = result
+        self._record_error(None, None, None)
+        self._finish(SUCCEEDED)
+
+    def retry_at(
+        self,
+        when: dt.datetime,
+        error: str | None = None,
+        status: int | None = None,
+        code: int | None = None,
+    ) -> None:
+        """Wait until `when` for another attempt, keeping why the last one failed."""
+        if error is not None:
+            self._record_error(error, status, code)
+        self.status = RETRYING
+        self.next_attempt_at = when
+
+    def fail(
+        self, error: str | None = None, status: int | None = None, code: int | None = None
+    ) -> None:
+        """Finish for good; `error` (with Buffer's HTTP `status` and `code`) says why."""
+        if error is not None:
+            self._record_error(error, status, code)
+        self._finish(FAILED)
+
+    def _record_error(self, message: str | None, status: int | None, code: int | None) -> None:
+        self.error_message, self.error_status, self.error_code = message, status, code
+
+    def _finish(self, status: str) -> None:
+        self.status = status
+        self.finished_at = utcnow()
+        self.next_attempt_at = None
 
 
 class Snapshot(Base):
@@ -146,7 +199,7 @@ class Snapshot(Base):
     schedules: Mapped[list[Any]] = mapped_column(default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
-    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
 
     __table_args__ = (Index("ix_snapshots_profile_taken", "profile_id", "taken_at"),)
 

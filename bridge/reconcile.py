@@ -21,7 +21,7 @@ def _overdue(services: Services, now: dt.datetime | None = None) -> Any:
     """The condition: an operation waiting longer than RECONCILE_AFTER past its due time."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(seconds=services.settings.reconcile_after)
-    op = models.Operation
+    op = models.Job
     return or_(
         and_(op.status == models.QUEUED, op.created_at < cutoff),
         and_(op.status == models.RETRYING, op.next_attempt_at < cutoff),
@@ -32,7 +32,7 @@ def _overdue(services: Services, now: dt.datetime | None = None) -> Any:
 
 def stale_profiles(services: Services, now: dt.datetime | None = None) -> list[str]:
     """Profiles with an operation waiting longer than RECONCILE_AFTER past its due time."""
-    op = models.Operation
+    op = models.Job
     query = select(op.profile_id).where(op.profile_id.is_not(None), _overdue(services, now))
     with services.db.session() as session:
         return sorted({pid for pid in session.scalars(query) if pid})
@@ -42,7 +42,7 @@ def stale_snapshot_jobs(
     services: Services, now: dt.datetime | None = None
 ) -> list[tuple[str, int]]:
     """(account, job id) of snapshot jobs left waiting (a lost message or a crashed attempt)."""
-    op = models.Operation
+    op = models.Job
     query = select(op.account, op.id).where(op.kind == "snapshot", _overdue(services, now))
     with services.db.session() as session:
         return [(account, job_id) for account, job_id in session.execute(query)]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bridge import models, profiles, schedules
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
 from bridge.models import utcnow
+from bridge.retry import backoff
 from bridge.services import Services
 
 
@@ -55,7 +56,7 @@ def record(
     profile_id: str,
     week: schedules.Week,
     reason: str,
-    operation_id: int | None = None,
+    job_id: int | None = None,
 ) -> models.Snapshot:
     """Store a snapshot of `week`."""
     snapshot = models.Snapshot(
@@ -63,7 +64,7 @@ def record(
         schedules=schedules.to_buffer(week),
         content_hash=content_hash(week),
         reason=reason,
-        operation_id=operation_id,
+        job_id=job_id,
         taken_at=utcnow(),
     )
     session.add(snapshot)
@@ -109,35 +110,46 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
 
 
 MAX_JOB_ATTEMPTS = 5
+# a snapshot waits for Buffer less patiently than a change: the next timer takes another
+SNAPSHOT_BACKOFF_MAX = 300.0
+
+
+def retry_in(outcome: SnapshotOutcome, attempt: int) -> float | None:
+    """Seconds until attempt `attempt + 1` of a snapshot that ended with `outcome`, or None
+    when it succeeded, failed for good, or has had MAX_JOB_ATTEMPTS attempts."""
+    if outcome.error is None and outcome.retry_in is None:
+        return None
+    retryable = outcome.retry_in is not None or (
+        outcome.error is not None and outcome.error.retryable
+    )
+    if not retryable or attempt >= MAX_JOB_ATTEMPTS:
+        return None
+    return outcome.retry_in or backoff(attempt, SNAPSHOT_BACKOFF_MAX)
 
 
 def finish_job(services: Services, job_id: int, outcome: SnapshotOutcome) -> float | None:
     """Record a snapshot job's attempt; the seconds until the next one, or None when done."""
-    retryable = outcome.retry_in is not None or (
-        outcome.error is not None and outcome.error.retryable
-    )
     with services.db.session() as session:
         job = _attempted(session, job_id)
         if job is None:
             return None
         if outcome.error is None and outcome.retry_in is None:
-            job.status, job.finished_at, job.next_attempt_at = models.SUCCEEDED, utcnow(), None
-            job.result = {
-                "profiles": outcome.profiles,
-                "changed": outcome.changed,
-                "buffer": {"calls": outcome.buffer_calls},
-            }
+            job.succeed(
+                {
+                    "profiles": outcome.profiles,
+                    "changed": outcome.changed,
+                    "buffer": {"calls": outcome.buffer_calls},
+                }
+            )
             return None
-        if outcome.error is not None:
-            job.error_status, job.error_code = outcome.error.status, outcome.error.code
-            job.error_message = outcome.error.message
-        if retryable and job.attempts < MAX_JOB_ATTEMPTS:
-            countdown = outcome.retry_in or 2.0 * 2**job.attempts
-            job.status = models.RETRYING
-            job.next_attempt_at = utcnow() + dt.timedelta(seconds=countdown)
-            return countdown
-        job.status, job.finished_at, job.next_attempt_at = models.FAILED, utcnow(), None
-        return None
+        error = outcome.error
+        message, status, code = (error.message, error.status, error.code) if error else (None,) * 3
+        countdown = retry_in(outcome, job.attempts)
+        if countdown is None:
+            job.fail(message, status, code)
+        else:
+            job.retry_at(utcnow() + dt.timedelta(seconds=countdown), message, status, code)
+        return countdown
 
 
 def record_crash(services: Services, job_id: int, error: Exception) -> None:
@@ -147,20 +159,18 @@ def record_crash(services: Services, job_id: int, error: Exception) -> None:
         job = _attempted(session, job_id)
         if job is None:
             return
-        job.error_status, job.error_code = None, None
-        job.error_message = f"internal error ({type(error).__name__}); see the worker's log"
+        message = f"internal error ({type(error).__name__}); see the worker's log"
         if job.attempts < MAX_JOB_ATTEMPTS:
-            job.status, job.next_attempt_at = models.RETRYING, utcnow()
+            job.retry_at(utcnow(), message)
         else:
-            job.status, job.finished_at, job.next_attempt_at = models.FAILED, utcnow(), None
+            job.fail(message)
 
 
-def _attempted(session: Session, job_id: int) -> models.Operation | None:
-    """The job, with one more attempt counted."""
-    job = session.get(models.Operation, job_id)
+def _attempted(session: Session, job_id: int) -> models.Job | None:
+    """The job, with one more attempt started."""
+    job = session.get(models.Job, job_id)
     if job is not None:
-        job.attempts += 1
-        job.started_at = job.started_at or utcnow()
+        job.start()
     return job
 
 
@@ -224,7 +234,7 @@ def to_json(snapshot: models.Snapshot, previous: models.Snapshot | None = None) 
         "profile_id": snapshot.profile_id,
         "taken_at": snapshot.taken_at.isoformat(),
         "reason": snapshot.reason,
-        "job_id": snapshot.operation_id,
+        "job_id": snapshot.job_id,
         "schedules": snapshot.schedules,
         "summary": schedules.summary(week_of(snapshot)),
         "content_hash": snapshot.content_hash,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +22,12 @@ from bridge.jobs import operation_of
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
 from bridge.queue import NOTIFY, PENDING_TTL, pending_key
+from bridge.retry import backoff
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
-Op = models.Operation
 
 BUSY_RETRY = 1.0  # another sync of this profile is running: look again shortly
-BACKOFF_BASE = 2.0
 CALLS_PER_SYNC = 2  # one read, at most one write: both slots are taken before the read
 
 
@@ -41,12 +39,6 @@ class SyncOutcome:
     retry_in: float | None = None
     job_ids: list[int] = field(default_factory=list)
     buffer_calls: int = 0
-
-
-def backoff(attempt: int, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: about 2, 4, 8 ... seconds, capped at `cap`."""
-    ceiling = min(cap, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
-    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 def lock_ttl(services: Services) -> float:
@@ -83,8 +75,8 @@ def _settle_time(services: Services, profile_id: str) -> float | None:
     settings = services.settings
     if settings.sync_settle <= 0:
         return None
-    query = select(func.min(Op.created_at), func.max(Op.created_at)).where(
-        Op.profile_id == profile_id, Op.status == models.QUEUED
+    query = select(func.min(models.Job.created_at), func.max(models.Job.created_at)).where(
+        models.Job.profile_id == profile_id, models.Job.status == models.QUEUED
     )
     with services.db.session() as session:
         oldest, newest = session.execute(query).one()
@@ -98,16 +90,16 @@ def _settle_time(services: Services, profile_id: str) -> float | None:
     return min(settings.sync_settle - quiet, settings.sync_settle_max - waited)
 
 
-def _pending(session: Session, profile_id: str) -> list[models.Operation]:
+def _pending(session: Session, profile_id: str) -> list[models.Job]:
     """The profile's operations still to fold, oldest first (a lone sync holds the lock,
     so 'running' ones were left by a worker that died)."""
     query = (
-        select(models.Operation)
+        select(models.Job)
         .where(
-            models.Operation.profile_id == profile_id,
-            models.Operation.status.in_(models.PENDING_STATUSES),
+            models.Job.profile_id == profile_id,
+            models.Job.status.in_(models.PENDING_STATUSES),
         )
-        .order_by(models.Operation.id)
+        .order_by(models.Job.id)
     )
     return list(session.scalars(query))
 
@@ -125,11 +117,8 @@ def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
             return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
         _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
         operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
-        now = utcnow()
         for job in (j for j in jobs if j.id in operations):
-            job.status = models.RUNNING
-            job.attempts += 1
-            job.started_at = job.started_at or now
+            job.start()
     job_ids = [job.id for job in jobs if job.id in operations]
     logs.bind_jobs(job_ids)
     client = services.buffer(account)
@@ -151,33 +140,25 @@ def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
     return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
 
 
-def _give_up_on_exhausted(jobs: list[models.Operation], max_attempts: int) -> None:
+def _give_up_on_exhausted(jobs: list[models.Job], max_attempts: int) -> None:
     """Fail jobs whose attempts ran out without a Buffer answer (a worker crashed on them
     each time), so a job that breaks the worker cannot be retried for ever."""
     for job in jobs:
         if job.attempts >= max_attempts:
-            _finish(job, models.FAILED, error=f"gave up after {job.attempts} attempts")
+            job.fail(f"gave up after {job.attempts} attempts")
+            metrics.count_operation(job)
 
 
-def _parse_operations(jobs: list[models.Operation]) -> dict[int, schedules.Operation]:
+def _parse_operations(jobs: list[models.Job]) -> dict[int, schedules.Operation]:
     """Each job's operation; a job whose stored parameters no longer parse fails alone."""
     parsed: dict[int, schedules.Operation] = {}
     for job in jobs:
         try:
             parsed[job.id] = operation_of(job)
         except InvalidSchedule as error:
-            _finish(job, models.FAILED, error=f"stored operation is invalid: {error.message}")
+            job.fail(f"stored operation is invalid: {error.message}")
+            metrics.count_operation(job)
     return parsed
-
-
-def _finish(job: models.Operation, status: str, error: str | None = None) -> None:
-    """Mark a job finished."""
-    job.status = status
-    job.finished_at = utcnow()
-    job.next_attempt_at = None
-    if error is not None:
-        job.error_message = error
-    metrics.count_operation(job)
 
 
 def _succeeded(
@@ -200,13 +181,12 @@ def _succeeded(
             profile.seen_at = utcnow()
         state = before
         for job_id, operation in operations.items():
-            job = session.get(models.Operation, job_id)
+            job = session.get(models.Job, job_id)
             if job is None:
                 continue
             job_before, state = state, schedules.apply(state, operation)
-            job.result = _result(job_before, state, before, after, calls, len(operations))
-            job.error_status = job.error_code = job.error_message = None
-            _finish(job, models.SUCCEEDED)
+            job.succeed(_result(job_before, state, before, after, calls, len(operations)))
+            metrics.count_operation(job)
         notify = [job_id for job_id in operations if _wants_notice(session, job_id)]
     for job_id in notify:
         services.queue.send(NOTIFY, job_id)
@@ -238,7 +218,7 @@ def _result(
 
 def _wants_notice(session: Session, job_id: int) -> bool:
     """True when someone asked to be told how `job_id` ended."""
-    job = session.get(models.Operation, job_id)
+    job = session.get(models.Job, job_id)
     return bool(job is not None and job.notify)
 
 
@@ -249,18 +229,17 @@ def _failed_attempt(
     max_attempts = services.settings.sync_max_attempts
     retry_in: float | None = None
     with services.db.session() as session:
-        jobs = [job for job in (session.get(models.Operation, i) for i in job_ids) if job]
+        jobs = [job for job in (session.get(models.Job, i) for i in job_ids) if job]
         attempts = max((job.attempts for job in jobs), default=1)
         if error.retryable and attempts < max_attempts:
             retry_in = backoff(attempts, services.settings.sync_backoff_max)
         next_at = utcnow() + dt.timedelta(seconds=retry_in) if retry_in is not None else None
         for job in jobs:
-            job.error_status, job.error_code = error.status, error.code
-            job.error_message = error.message
-            if retry_in is not None:
-                job.status, job.next_attempt_at = models.RETRYING, next_at
+            if next_at is not None:
+                job.retry_at(next_at, error.message, error.status, error.code)
             else:
-                _finish(job, models.FAILED)
+                job.fail(error.message, error.status, error.code)
+                metrics.count_operation(job)
         notify = [job.id for job in jobs if retry_in is None and job.notify]
     for job_id in notify:
         services.queue.send(NOTIFY, job_id)

@@ -30,12 +30,7 @@ def snapshot_account(self: Any, account: str, job_id: int | None = None) -> int:
     if job_id is not None:
         countdown = snapshots.finish_job(svc, job_id, outcome)
     else:  # a periodic snapshot has no job: count attempts on the task itself
-        retryable = outcome.retry_in is not None or (
-            outcome.error is not None and outcome.error.retryable
-        )
-        countdown = None
-        if retryable and self.request.retries + 1 < snapshots.MAX_JOB_ATTEMPTS:
-            countdown = outcome.retry_in or 2.0 * 2**self.request.retries
+        countdown = snapshots.retry_in(outcome, self.request.retries + 1)
     if countdown is not None:
         raise self.retry(countdown=countdown)
     return len(outcome.changed)

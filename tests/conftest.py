@@ -155,17 +155,21 @@ def _drop_schema(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty store on SQLite and on PostgreSQL (store tests run on both)."""
+def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema yet, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'bridge.db'}"
-        upgrade(url)
-        yield url
+        yield f"sqlite:///{tmp_path / 'bridge.db'}"
         return
     url = _postgres_url()
-    upgrade(url)
     yield url
     _drop_schema(url)
+
+
+@pytest.fixture
+def any_database_url(unmigrated_database_url: str) -> str:
+    """A migrated, empty store on SQLite and on PostgreSQL (store tests run on both)."""
+    upgrade(unmigrated_database_url)
+    return unmigrated_database_url
 
 
 @pytest.fixture

@@ -222,24 +222,24 @@ def drive_every_route(app: Any, client: Any, secrets: Secrets) -> list[str]:
 def known_ids(app: Any) -> tuple[int, int]:
     """An existing job id and snapshot id (made if there are none)."""
     with app.extensions["bridge"].db.session() as session:
-        job = session.scalars(select(models.Operation.id)).first()
+        job = session.scalars(select(models.Job.id)).first()
         snapshot = session.scalars(select(models.Snapshot.id)).first()
     return job or 1, snapshot or 1
 
 
-def finished_jobs(app: Any) -> list[models.Operation]:
+def finished_jobs(app: Any) -> list[models.Job]:
     """Every job, once none is queued, running or retrying."""
     db = app.extensions["bridge"].db
 
-    def settled() -> list[models.Operation] | None:
+    def settled() -> list[models.Job] | None:
         with db.session() as session:
-            rows = list(session.scalars(select(models.Operation)))
+            rows = list(session.scalars(select(models.Job)))
         return rows if all(r.status not in models.PENDING_STATUSES for r in rows) else None
 
     return wait_until(settled, timeout=30, interval=0.2)
 
 
-def job_texts(app: Any, client: Any, secrets: Secrets, rows: list[models.Operation]) -> list[str]:
+def job_texts(app: Any, client: Any, secrets: Secrets, rows: list[models.Job]) -> list[str]:
     """Each job as the API shows it and as the database stores it."""
     bearer = {"Authorization": f"Bearer {secrets.client_token}"}
     texts = []

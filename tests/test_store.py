@@ -124,7 +124,7 @@ def test_idempotency_key_unique_per_client(db: Database) -> None:
     with db.session() as session:
         for client in ("one", "two"):
             session.add(
-                models.Operation(
+                models.Job(
                     profile_id="a" * 24,
                     account="default",
                     client=client,
@@ -135,7 +135,7 @@ def test_idempotency_key_unique_per_client(db: Database) -> None:
             )
     with pytest.raises(IntegrityError), db.session() as session:
         session.add(
-            models.Operation(
+            models.Job(
                 profile_id="a" * 24,
                 account="default",
                 client="one",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
-
 from bridge import jobs, models, profiles, reconcile, schedules, sync
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
@@ -38,7 +36,7 @@ def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_P
     return job.id
 
 
-def job(services: Services, job_id: int) -> models.Operation:
+def job(services: Services, job_id: int) -> models.Job:
     with services.db.session() as session:
         return jobs.get(session, job_id)
 
@@ -165,7 +163,7 @@ def test_reconciler_finds_stale_operations_after_redis_is_flushed(services) -> N
     job_id = submit(services, schedules.Operation.add("sun", "11:00"))
     services.redis.flushall()  # the queued message and pending flag are gone
     with services.db.session() as session:
-        session.get(models.Operation, job_id).created_at = utcnow() - dt.timedelta(minutes=5)
+        session.get(models.Job, job_id).created_at = utcnow() - dt.timedelta(minutes=5)
     assert reconcile.stale_profiles(services) == [DOCS_PROFILE]
     assert reconcile.rewake(services) == [DOCS_PROFILE]
     assert services.redis.llen("bridge") == 1  # a sync task is queued again
@@ -223,20 +221,10 @@ def test_settling_never_waits_past_the_maximum(settings) -> None:
     try:
         job_id = submit(services, schedules.Operation.add("sun", "11:00"))
         with services.db.session() as session:
-            session.get(models.Operation, job_id).created_at = utcnow() - dt.timedelta(seconds=7)
+            session.get(models.Job, job_id).created_at = utcnow() - dt.timedelta(seconds=7)
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
     finally:
         services.close()
-
-
-@pytest.mark.parametrize("attempt", [1, 2, 5, 10, 30])
-def test_backoff_grows_and_is_capped(attempt: int) -> None:
-    import random
-
-    rng = random.Random(attempt)
-    wait = sync.backoff(attempt, cap=60.0, rng=rng)
-    ceiling = min(60.0, 2.0 * 2 ** (attempt - 1))
-    assert ceiling / 2 <= wait <= ceiling
 
 
 def _env(settings: Any) -> dict[str, str]:
@@ -280,7 +268,7 @@ def test_snapshot_job_retries_on_a_buffer_outage(services, buffer_sandbox) -> No
 def test_a_job_that_keeps_crashing_the_worker_is_given_up(services, buffer_sandbox) -> None:
     crashed = submit(services, schedules.Operation.add("sun", "11:00"))
     with services.db.session() as session:
-        row = session.get(models.Operation, crashed)
+        row = session.get(models.Job, crashed)
         row.status, row.attempts = "running", services.settings.sync_max_attempts
     fresh = submit(services, schedules.Operation.add("sat", "09:30"))
     assert sync.sync_profile(services, DOCS_PROFILE).job_ids == [fresh]

@@ -78,7 +78,7 @@ def idempotency_key(body_key: Any = None) -> str | None:
     return jobs.check_idempotency_key(key)
 
 
-def accepted(job: models.Operation, **extra: Any) -> Response:
+def accepted(job: models.Job, **extra: Any) -> Response:
     """202 with the job and a Location header to follow it."""
     body = {"job_id": job.id, "status": job.status, **extra}
     body.setdefault("links", {"job": url_for("jobs.Job", job_id=job.id)})

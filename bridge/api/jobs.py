@@ -39,16 +39,16 @@ class JobList(MethodView):
     def get(self, profile: str | None, status: str | None, limit: int) -> Response:
         """Jobs, filtered by `profile` and `status`."""
         client = current_client()
-        query = select(models.Operation).order_by(models.Operation.id.desc())
+        query = select(models.Job).order_by(models.Job.id.desc())
         if profile:
             found = resolve_profile(profile)
             auth.check_read(client, found)
-            query = query.where(models.Operation.profile_id == found.id)
+            query = query.where(models.Job.profile_id == found.id)
         if status:
-            query = query.where(models.Operation.status == status)
+            query = query.where(models.Job.status == status)
         with services().db.session() as session:
             if client.profiles is not None:
                 visible = [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
-                query = query.where(models.Operation.profile_id.in_(visible))
+                query = query.where(models.Job.profile_id.in_(visible))
             found_jobs = list(session.scalars(query.limit(limit)))
             return jsonify({"jobs": [jobs.to_json(job) for job in found_jobs]})

@@ -24,8 +24,7 @@ from bridge.api.schemas import (
     SnapshotListArgs,
 )
 from bridge.errors import BufferAPIError
-from bridge.models import Operation as Job
-from bridge.models import Profile
+from bridge.models import Job, Profile
 
 blp = Blueprint(
     "profiles", __name__, url_prefix="/v1/profiles", description="Profiles and schedules"

@@ -128,7 +128,7 @@ class ScheduleChange:
 class Submitted:
     """A stored change: its job, its profile (None for account snapshots) and the change."""
 
-    job: models.Operation
+    job: models.Job
     change: ScheduleChange
     profile: models.Profile | None = None
     created: bool = True
@@ -244,7 +244,7 @@ def answer_body(submitted: Submitted) -> dict[str, Any]:
     return body
 
 
-def wait_for(job_id: int, seconds: float) -> models.Operation | None:
+def wait_for(job_id: int, seconds: float) -> models.Job | None:
     """The job once it has finished, polling the database (never Buffer); None on timeout."""
     deadline = time.monotonic() + min(max(seconds, 0.0), MAX_WAIT)
     while True:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge import auth, commands, jobs, models, profiles, schedules, snapshots
+from bridge import auth, commands, jobs, models, outcome, profiles, schedules, snapshots
 from bridge.api.common import resolve_profile, services
 from bridge.errors import BridgeError, NotFound
-from bridge.hooks import changes, outcome
+from bridge.hooks import changes
 
 HISTORY_LINES = 5
 PROFILE_LINES = 25

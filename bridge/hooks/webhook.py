@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from bridge import jobs, models
+from bridge import jobs, models, outcome
 from bridge.api.common import accepted, bearer_token, current_client, error_body, idempotency_key
-from bridge.hooks import changes, outcome, redact
+from bridge.hooks import changes, redact
 
 
 class WaitArgs(Schema):
@@ -52,7 +52,7 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Respo
     return finished_answer(finished, body)
 
 
-def finished_answer(job: models.Operation, body: dict[str, Any]) -> Response:
+def finished_answer(job: models.Job, body: dict[str, Any]) -> Response:
     """200 with the outcome of a job that succeeded; 502 in the error shape if Buffer refused."""
     label = body.get("profile")
     view = {**body, **jobs.to_json(job), "outcome": outcome.describe(job, label)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from bridge.db import make_engine
 from bridge.models import Base
@@ -35,15 +36,29 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection: object) -> None:
-    """Configure the context on `connection` and migrate."""
+def _run(connection: Connection) -> None:
+    """Configure the context on `connection` and migrate.
+
+    On SQLite, foreign keys are off while migrating, as Alembic's batch mode needs: it
+    copies a table and drops the old one, which a referencing row would otherwise stop.
+    The pragma only takes effect outside a transaction, so it is set before ours begins,
+    and `foreign_key_check` proves nothing was left dangling before the commit."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+            raise RuntimeError("migration left rows pointing at rows that no longer exist")
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 if context.is_offline_mode():

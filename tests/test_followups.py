@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bridge import followups as followup
 from bridge import models
-from bridge.hooks import followup
 from tests.conftest import free_port, wait_until
 
 
@@ -27,7 +27,7 @@ def finished_job(services: Any, notify: dict[str, Any] | None, **fields: Any) ->
         **fields,
     }
     with services.db.session() as session:
-        job = models.Operation(**values)
+        job = models.Job(**values)
         session.add(job)
         session.flush()
         return job.id
@@ -97,10 +97,13 @@ def test_refused_follow_up_is_not_retried(services, receiver, caplog):
     assert "HTTP 404" in caplog.text and "s3cr3tpath" not in caplog.text
 
 
-def test_backoff_grows_and_is_capped():
-    assert 1.0 <= followup.backoff(0) <= 2.0
-    assert 8.0 <= followup.backoff(3) <= 16.0
-    assert followup.backoff(20) <= followup.BACKOFF_MAX
+def test_the_task_declares_the_one_backoff_rule():
+    from tasks.notify import notify_job
+
+    assert notify_job.autoretry_for == (followup.RetryLater,)
+    assert notify_job.max_retries == followup.MAX_RETRIES
+    assert notify_job.retry_backoff == 2.0 and notify_job.retry_jitter is True
+    assert notify_job.retry_backoff_max == followup.BACKOFF_MAX
 
 
 def test_worker_task_retries_until_delivered(services, receiver, celery_worker, caplog):

@@ -7,37 +7,29 @@ failures are logged with the job id and the HTTP status only.
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import requests
 
-from bridge import models, profiles
-from bridge.hooks import outcome
+from bridge import models, outcome, profiles
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
 
 KINDS = ("slack", "mattermost")
 TIMEOUT = (3.0, 10.0)  # (connect, read) seconds
-BACKOFF_BASE = 2.0
-BACKOFF_MAX = 60.0
+MAX_RETRIES = 5  # with backoff about a minute in all, well within a response URL's life
+BACKOFF_MAX = 30.0
 
 
 class RetryLater(Exception):
     """The chat tool could not take the message now (timeout, 429, 5xx): try again."""
 
 
-def backoff(retries: int) -> float:
-    """Seconds before the next try: about 2, 4, 8 ... with jitter, capped."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**retries)
-    return random.uniform(ceiling / 2, ceiling)
-
-
 def message(services: Services, job_id: int) -> tuple[str, dict[str, Any]] | None:
     """(response_url, payload) for a job that asked to be followed up, else None."""
     with services.db.session() as session:
-        job = session.get(models.Operation, job_id)
+        job = session.get(models.Job, job_id)
         if job is None or not job.notify or job.notify.get("kind") not in KINDS:
             return None
         url = job.notify.get("response_url")

@@ -17,13 +17,13 @@ _HINTS: dict[int | None, str] = {
 }
 
 
-def label(job: models.Operation, profile_label: str | None = None) -> str:
+def label(job: models.Job, profile_label: str | None = None) -> str:
     """`job 12 (twitter:brand)`."""
     who = profile_label or job.profile_id or job.account
     return f"job {job.id} ({who})"
 
 
-def describe(job: models.Operation, profile_label: str | None = None) -> str:
+def describe(job: models.Job, profile_label: str | None = None) -> str:
     """One or two lines: what changed, or why nothing could be."""
     name = label(job, profile_label)
     if job.status == models.SUCCEEDED:
@@ -45,7 +45,7 @@ def _changed(result: dict[str, Any] | None) -> str:
     return schedules.describe_diff(result["diff"])
 
 
-def explain_error(job: models.Operation) -> str:
+def explain_error(job: models.Job) -> str:
     """Buffer's error with a hint of what it means."""
     status = job.error_status
     hint = _HINTS.get(status) or (
