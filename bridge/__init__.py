@@ -12,12 +12,11 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
-    from flask_smorest import Api
-
     from bridge import hooks, logs, metrics
-    from bridge.api import common, health, jobs, me, profiles, snapshots
+    from bridge.api import health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
+    from bridge.web.errors import Api
 
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -32,19 +31,22 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         OPENAPI_REDOC_PATH="/redoc",
         OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
-    )
-    app.extensions["bridge"] = services or Services(settings)
-    api = Api(
-        app,
-        spec_kwargs={
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        # security declared once: every operation needs a client token unless it says not
+        API_SPEC_OPTIONS={
+            "security": [{"bearer": []}],
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "bb_..."}
+                }
+            },
         },
     )
+    app.extensions["bridge"] = services or Services(settings)
+    api = Api(app)
     for blueprint in (profiles.blp, jobs.blp, snapshots.blp, me.blp):
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)
-    common.register_error_handlers(app)
     logs.init_app(app)
     metrics.init_app(app)
     return app

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bridge import profiles, schedules
+from bridge import changes, profiles, schedules
 from bridge.errors import InvalidInput
 
 USAGE: dict[str, str] = {
@@ -78,11 +78,14 @@ class Command:
         """True for the commands that change a schedule (they become jobs)."""
         return self.name in CHANGES or self.name == "restore"
 
-    def operation(self) -> schedules.Operation:
-        """The schedule operation of a set/add/remove/clear command."""
-        if self.name not in CHANGES:
+    def change(self) -> changes.ChangeRequest:
+        """The change a set/add/remove/clear/restore command asks for (ValueError for the
+        commands that only read)."""
+        if not self.is_change:
             raise ValueError(f"{self.name} is not a schedule change")
-        return schedules.Operation(self.name, days=self.days, times=self.times)
+        if self.name == "restore":
+            return changes.ChangeRequest("restore", self.profile, snapshot_id=self.snapshot_id)
+        return changes.ChangeRequest(self.name, self.profile, self.days, self.times)
 
 
 def parse(text: str) -> Command:

@@ -1,16 +1,17 @@
 """One error tree for buffer-bridge.
 
     BridgeError                     anything the bridge raises on purpose
-    ├── ConfigError                 a malformed setting (stops start-up, one line)
+    ├── ConfigError                 a malformed setting (stops start-up, one line; HTTP 503)
     ├── InvalidInput                bad input from outside: `field` names what is wrong (HTTP 422)
-    │   └── InvalidSchedule         a day, time or schedule that does not parse
+    │   ├── InvalidSchedule         a day, time or schedule that does not parse
+    │   └── InvalidFields           a body that failed its schema: every field's messages
     ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
     │   └── ProfileNotFound
     ├── Conflict                    e.g. an Idempotency-Key reused with another body (HTTP 409)
     ├── Forbidden                   outside the caller's scopes (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
-    └── BufferAPIError              Buffer refused or was unreachable: status, code, message
+    └── BufferAPIError              Buffer refused or was unreachable (HTTP 502)
         ├── BufferBadRequest        400 (1003, 1004, 1006, 1012)
         ├── BufferUnauthorized      401 (missing or invalid token)
         ├── BufferForbidden         403 (1001, 1002, 1011, 1013)
@@ -37,7 +38,12 @@ class BridgeError(Exception):
 
 
 class ConfigError(BridgeError):
-    """A setting is malformed; the message names the variable and what it expected."""
+    """A setting is malformed or missing; the message names the variable and what it expected.
+
+    At start-up it stops the process; met while serving a request (an account whose token
+    variable is gone) it answers 503: the bridge cannot do this until it is configured."""
+
+    http_status = 503
 
 
 class InvalidInput(BridgeError):
@@ -60,6 +66,18 @@ class InvalidSchedule(InvalidInput):
     def __init__(self, message: str, token: str | None = None, field: str | None = None) -> None:
         super().__init__(message, field)
         self.token = token
+
+
+class InvalidFields(InvalidInput):
+    """A body that failed its schema: marshmallow's `{field: [message]}` for every field."""
+
+    def __init__(self, messages: dict[str, Any]) -> None:
+        super().__init__("invalid input", next(iter(messages), None))
+        self.messages = messages
+
+    def errors(self) -> dict[str, Any]:
+        """Every wrong field with its messages."""
+        return self.messages
 
 
 class NotFound(BridgeError):
@@ -101,8 +119,10 @@ class BufferAPIError(BridgeError):
 
     `status` is the HTTP status (None when no answer came), `code` Buffer's own
     error number when it sent one, `message` Buffer's words (`error`, else `message`).
+    Met while serving a request it answers 502: the gateway behind the bridge refused.
     """
 
+    http_status = 502
     retryable = False
 
     def __init__(

@@ -1,4 +1,5 @@
-"""Jobs: accepted changes stored as operations, their idempotency, and their public view.
+"""Jobs: accepted changes and snapshot requests stored before anything is queued, and
+their idempotency.
 
 A change is stored before anything is queued; waking a worker is best effort
 (the reconciler re-wakes what was not picked up), so nothing accepted is lost.
@@ -19,14 +20,13 @@ from bridge import logs, models, schedules
 from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.services import Services
 
-SOURCES = ("rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation")
 MAX_IDEMPOTENCY_KEY = 255
 JOB_METADATA = ("snapshot_id",)  # stored beside the operation in a job's params
 
 
 @dataclass(frozen=True)
-class ChangeRequest:
-    """One change asked for by any adapter, before it is stored."""
+class NewJob:
+    """A resolved, authorised change about to be stored as a job."""
 
     profile: models.Profile
     operation: schedules.Operation
@@ -67,7 +67,7 @@ def _replay(existing: models.Job, request_hash: str) -> models.Job:
     return existing
 
 
-def submit(services: Services, change: ChangeRequest) -> tuple[models.Job, bool]:
+def submit(services: Services, change: NewJob) -> tuple[models.Job, bool]:
     """Store `change` as a queued operation and wake a worker; (job, created)."""
     params = change.operation.to_json()
     if change.snapshot_id is not None:
@@ -164,28 +164,3 @@ def to_json(job: models.Job) -> dict[str, Any]:
 def _iso(value: Any) -> str | None:
     """ISO 8601 text of a datetime, or None."""
     return value.isoformat() if value is not None else None
-
-
-def delivery(services: Services, client_id: int, webhook_id: str) -> models.WebhookDelivery | None:
-    """The recorded answer to an earlier signed webhook with this id, if any."""
-    with services.db.session() as session:
-        query = select(models.WebhookDelivery).where(
-            models.WebhookDelivery.client_id == client_id,
-            models.WebhookDelivery.webhook_id == webhook_id,
-        )
-        return session.scalars(query).first()
-
-
-def remember_delivery(
-    services: Services, client_id: int, webhook_id: str, status: int, response: dict[str, Any]
-) -> None:
-    """Record the answer to a signed webhook so a replay gets it back (first answer wins)."""
-    try:
-        with services.db.session() as session:
-            session.add(
-                models.WebhookDelivery(
-                    client_id=client_id, webhook_id=webhook_id, status=status, response=response
-                )
-            )
-    except IntegrityError:
-        pass  # a concurrent delivery of the same id was recorded first; its answer stands

@@ -82,12 +82,12 @@ def test_mistakes_get_the_usage_line_of_the_command(text: str, command: str, say
 
 
 def test_commands_become_operations() -> None:
-    op = parse("add @brand weekends 10am").operation()
+    op = parse("add @brand weekends 10am").change().operation()
     assert (op.kind, op.days, op.times) == ("add", ("sat", "sun"), ("10:00",))
-    assert parse("clear @brand mon").operation().kind == "clear"
+    assert parse("clear @brand mon").change().operation().kind == "clear"
     assert parse("restore @brand").is_change and not parse("show @brand").is_change
     with pytest.raises(ValueError):
-        parse("show @brand").operation()
+        parse("show @brand").change()
 
 
 def test_overlong_text_is_a_usage_error() -> None:
@@ -136,4 +136,4 @@ def test_fuzz_only_usage_errors(text: str) -> None:
         return
     assert command.name in commands.USAGE
     if command.name in commands.CHANGES:
-        command.operation()  # whatever parsed must also build its operation
+        command.change().operation()  # whatever parsed must also build its operation

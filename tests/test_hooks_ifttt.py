@@ -77,4 +77,4 @@ def test_body_that_is_not_utf8_is_400(client, auth_headers):
 def test_empty_body_names_the_missing_field(client, auth_headers):
     response = client.post("/hooks/ifttt", headers=auth_headers)
     assert response.status_code == 422
-    assert response.get_json()["errors"] == {"profile": ["set_days needs a profile"]}
+    assert response.get_json()["errors"] == {"profile": ["set needs a profile"]}

@@ -40,7 +40,7 @@ def test_form_with_flattened_keys_queues_a_change(client, auth_headers):
     assert response.headers["Location"] == f"/v1/jobs/{body['job_id']}"
     assert body["profile"] == "twitter:skinnyoteam"
     assert body["profile_id"] == DOCS_PROFILE
-    assert body["action"] == "set_days"
+    assert body["action"] == "set"
     assert body["days"] == ["mon", "tue", "wed", "thu", "fri"]
     assert body["times"] == ["09:00", "12:30", "17:00"]
     job = client.get(f"/v1/jobs/{body['job_id']}", headers=auth_headers).get_json()
@@ -66,11 +66,19 @@ def test_form_fields_sent_twice_become_a_list(client, auth_headers):
     assert response.get_json()["times"] == ["09:00", "17:00"]
 
 
-def test_set_replaces_the_whole_week(client, auth_headers):
-    body = {"profile": "@skinnyoteam", "action": "set", "days": "sat", "times": "10am"}
+def test_replace_replaces_the_whole_week(client, auth_headers):
+    body = {"profile": "@skinnyoteam", "action": "replace", "days": "sat", "times": "10am"}
     change = client.post("/hooks/zapier", json=body, headers=auth_headers).get_json()["change"]
     assert change["kind"] == "replace"
     assert change["week"]["sat"] == ["10:00"] and change["week"]["mon"] == []
+
+
+@pytest.mark.parametrize("action", ["set", "set_days", "Set-Days"])
+def test_set_and_its_old_name_change_only_the_named_days(client, auth_headers, action):
+    body = {"profile": "@skinnyoteam", "action": action, "days": "sat", "times": "10am"}
+    answer = client.post("/hooks/zapier", json=body, headers=auth_headers).get_json()
+    assert answer["action"] == "set"
+    assert answer["change"] == {"kind": "set", "days": ["sat"], "times": ["10:00"]}
 
 
 def test_x_bridge_token_and_path_token_authenticate(client, api_token):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from bridge.api.common import services
 from bridge.errors import ServiceUnavailable
+from bridge.web.caller import services
 
 blp = Blueprint("health", __name__)
 

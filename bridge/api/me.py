@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bridge import auth
-from bridge.api.common import current_client, services
+from bridge.api.schemas import MeSchema
+from bridge.web.caller import current_client, services
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The caller")
 
 
 @blp.route("")
 class Me(MethodView):
-    """The authenticated client."""
-
-    @blp.doc(security=[{"bearer": []}])
-    def get(self) -> Response:
+    @blp.response(200, MeSchema)
+    def get(self) -> dict[str, Any]:
         """The client's name, scopes and the Buffer accounts behind the bridge."""
         client = current_client()
-        return jsonify(
-            {
-                "client": client.name,
-                "scopes": auth.scopes(client),
-                "accounts": services().settings.account_names(),
-                "signed_webhooks": client.signing_secret is not None,
-            }
-        )
+        return {
+            "client": client.name,
+            "scopes": auth.scopes(client),
+            "accounts": services().settings.account_names(),
+            "signed_webhooks": client.signing_secret is not None,
+        }

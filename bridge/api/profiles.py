@@ -7,58 +7,57 @@ from typing import Any
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
 
-from bridge import auth, jobs, profiles, schedules, snapshots
-from bridge.api.common import (
-    accepted,
-    current_client,
-    idempotency_key,
-    resolve_profile,
-    services,
-)
+from bridge import catalog, changes, schedules, snapshots
 from bridge.api.schemas import (
+    HistorySchema,
     PatchSchedulesSchema,
+    ProfileChoiceSchema,
     ProfileListArgs,
+    ProfileListSchema,
+    ProfileSchema,
     ReplaceSchedulesSchema,
     RestoreSchema,
+    SchedulesViewSchema,
     SnapshotListArgs,
+    change_request,
 )
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
+from bridge.web.answers import accepted
+from bridge.web.caller import current_client, idempotency_key, services
+from bridge.web.schemas import AcceptedSchema
 
 blp = Blueprint(
     "profiles", __name__, url_prefix="/v1/profiles", description="Profiles and schedules"
 )
-
-
-def _visible(refresh: bool) -> tuple[list[Profile], bool]:
-    """Cached profiles the caller may see; refreshed from Buffer first when asked."""
-    client = current_client()
-    svc = services()
-    stale = False
-    if refresh:
-        for account in svc.settings.account_names():
-            outcome = snapshots.take_account(svc, account)
-            stale = stale or outcome.retry_in is not None or outcome.error is not None
-    with svc.db.session() as session:
-        found = profiles.list_cached(session)
-    if not found and not refresh:
-        return _visible(refresh=True)  # a new install: fill the cache on first use
-    return [p for p in found if auth.can_see(client, p)], stale
+RECENT_JOBS = 20
+# one route, two shapes: the full listing, or dropdown choices (`?format=choices`)
+_LIST_OR_CHOICES = {
+    "description": "The profiles, or with `?format=choices` a list of `{id, label}`",
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [ProfileListSchema, {"type": "array", "items": ProfileChoiceSchema}]
+            }
+        }
+    },
+}
 
 
 @blp.route("")
 class ProfileList(MethodView):
-    """Every profile the caller may use."""
-
     @blp.arguments(ProfileListArgs, location="query", as_kwargs=True)
-    @blp.doc(security=[{"bearer": []}])
+    @blp.doc(responses={"200": _LIST_OR_CHOICES})
     def get(self, refresh: bool, format: str) -> Response:
-        """List profiles (`?refresh=1` asks Buffer first; `?format=choices` for dropdowns)."""
-        found, stale = _visible(refresh)
+        """Every profile the caller may use (`?refresh=1` asks Buffer first; `?format=choices`
+        gives `[{id, label}]` for dropdowns)."""
+        found, stale = catalog.visible(services(), current_client(), refresh)
         if format == "choices":
-            return jsonify([{"id": p.id, "label": _choice_label(p)} for p in found])
-        return jsonify({"profiles": [profiles.to_json(p) for p in found], "stale": stale})
+            choices = [{"id": p.id, "label": _choice_label(p)} for p in found]
+            return jsonify(ProfileChoiceSchema(many=True).dump(choices))
+        return jsonify(ProfileListSchema().dump({"profiles": found, "stale": stale}))
 
 
 def _choice_label(profile: Profile) -> str:
@@ -67,76 +66,52 @@ def _choice_label(profile: Profile) -> str:
     return f"{profile.service.title()} {name} ({profile.timezone})".replace(" ()", "")
 
 
-def _readable(ref: str) -> Profile:
-    """The profile `ref` names, if the caller may read it."""
-    client = current_client()
-    profile = resolve_profile(ref)
-    auth.check_read(client, profile)
-    return profile
-
-
-def _writable(ref: str) -> Profile:
-    """The profile `ref` names, if the caller may change it."""
-    client = current_client()
-    auth.check_write(client)
-    profile = resolve_profile(ref)
-    auth.check_write(client, profile)
-    return profile
-
-
 @blp.route("/<ref>")
 class ProfileItem(MethodView):
-    """One profile."""
-
-    @blp.doc(security=[{"bearer": []}])
-    def get(self, ref: str) -> Response:
-        """A profile from the cache."""
-        return jsonify(profiles.to_json(_readable(ref)))
+    @blp.response(200, ProfileSchema)
+    def get(self, ref: str) -> Profile:
+        """A profile from the cache (404 for an unknown reference)."""
+        return catalog.readable(services(), current_client(), ref)
 
 
 @blp.route("/<ref>/schedules")
 class ProfileSchedules(MethodView):
-    """A profile's posting schedules."""
-
-    @blp.doc(security=[{"bearer": []}])
-    def get(self, ref: str) -> Response:
+    @blp.response(200, SchedulesViewSchema)
+    def get(self, ref: str) -> dict[str, Any]:
         """Buffer's current schedules (from the cache, marked stale, if Buffer cannot answer)."""
-        profile = _readable(ref)
-        body, stale_reason = _live_schedules(profile)
-        entries = body if body is not None else profile.schedules
-        week = schedules.from_buffer(entries)
+        profile = catalog.readable(services(), current_client(), ref)
+        entries, stale_reason = _live_schedules(profile)
+        shown = entries if entries is not None else profile.schedules
+        week = schedules.from_buffer(shown)
         view: dict[str, Any] = {
             "profile_id": profile.id,
-            "schedules": entries,
+            "schedules": shown,
             "summary": schedules.summary(week),
             "week": schedules.week_to_json(week),
-            "stale": body is None,
+            "stale": entries is None,
         }
         if stale_reason:
             view["stale_reason"] = stale_reason
             view["seen_at"] = profile.seen_at.isoformat()
-        return jsonify(view)
+        return view
 
     @blp.arguments(ReplaceSchedulesSchema)
-    @blp.doc(security=[{"bearer": []}], responses={"202": {"description": "Accepted: a job"}})
-    def put(self, body: dict[str, Any], ref: str) -> Response:
-        """Replace every posting schedule of the profile."""
-        week = schedules.make_week(
-            {day: entry["times"] for entry in body["schedules"] for day in entry["days"]}
-        )
-        return _submit(ref, schedules.Operation.replace(week))
+    @blp.response(202, AcceptedSchema)
+    def put(self, body: dict[str, Any], ref: str) -> Any:
+        """Replace every posting schedule of the profile (action `replace`)."""
+        return _submit(change_request(ref, body))
 
     @blp.arguments(PatchSchedulesSchema)
-    @blp.doc(security=[{"bearer": []}], responses={"202": {"description": "Accepted: a job"}})
-    def patch(self, body: dict[str, Any], ref: str) -> Response:
-        """Change some days (set, add, remove or clear their times) and keep the others."""
-        days, times, mode = body["days"], body["times"], body["mode"]
-        operation = schedules.Operation(mode, days=days, times=() if mode == "clear" else times)
-        return _submit(ref, operation)
+    @blp.response(202, AcceptedSchema)
+    def patch(self, body: dict[str, Any], ref: str) -> Any:
+        """Change some days and keep the others: `mode` set (default), add, remove or clear."""
+        return _submit(change_request(ref, body))
 
 
 def _live_schedules(profile: Profile) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """Buffer's schedules now, or (None, why) when Buffer cannot be asked or answer."""
+    """Buffer's schedules now, or (None, why) when Buffer cannot be asked or cannot answer.
+
+    Raises BufferAPIError for a refusal a retry cannot mend (e.g. the profile is gone)."""
     svc = services()
     if svc.limiter.acquire(svc.buffer_token(profile.account), 1) > 0:
         return None, "rate limit reached; showing the cached schedules"
@@ -148,47 +123,32 @@ def _live_schedules(profile: Profile) -> tuple[list[dict[str, Any]] | None, str 
         return None, f"Buffer could not be reached: {error.message}"
 
 
-def _submit(ref: str, operation: schedules.Operation, snapshot_id: int | None = None) -> Response:
-    """Store a change as a job and answer 202."""
-    profile = _writable(ref)
-    job, _created = jobs.submit(
-        services(),
-        jobs.ChangeRequest(
-            profile=profile,
-            operation=operation,
-            source="rest",
-            client=current_client().name,
-            idempotency_key=idempotency_key(),
-            snapshot_id=snapshot_id,
-        ),
+def _submit(request: changes.ChangeRequest) -> Any:
+    """Store the change as a job: (body, 202, Location)."""
+    submitted = changes.submit(
+        services(), current_client(), request, source="rest", idempotency_key=idempotency_key()
     )
-    return accepted(job, profile_id=profile.id, change=operation.to_json())
+    return accepted(submitted.job, **changes.answer_body(submitted))
 
 
 @blp.route("/<ref>/schedules/restore")
 class ProfileRestore(MethodView):
-    """Put back an earlier posting schedule."""
-
     @blp.arguments(RestoreSchema)
-    @blp.doc(security=[{"bearer": []}], responses={"202": {"description": "Accepted: a job"}})
-    def post(self, body: dict[str, Any], ref: str) -> Response:
-        """Restore a snapshot (or, without `snapshot_id`, the state before the latest change)."""
-        profile = _writable(ref)
-        with services().db.session() as session:
-            snapshot = snapshots.restore_target(session, profile.id, body["snapshot_id"])
-            week = snapshots.week_of(snapshot)
-        return _submit(ref, schedules.Operation.replace(week), snapshot_id=snapshot.id)
+    @blp.response(202, AcceptedSchema)
+    def post(self, body: dict[str, Any], ref: str) -> Any:
+        """Put back an earlier schedule: snapshot `snapshot_id` of this profile, or without
+        it the state before the latest change (404 when there is none)."""
+        return _submit(change_request(ref, {"action": "restore", **body}))
 
 
 @blp.route("/<ref>/history")
 class ProfileHistory(MethodView):
-    """The profile's snapshots with what changed in each."""
-
     @blp.arguments(SnapshotListArgs, location="query", as_kwargs=True)
-    @blp.doc(security=[{"bearer": []}])
-    def get(self, ref: str, profile: str | None, limit: int, before: int | None) -> Response:
-        """Snapshots newest first, each with its diff from the one before."""
-        found = _readable(ref)
+    @blp.response(200, HistorySchema)
+    def get(self, ref: str, profile: str | None, limit: int, before: int | None) -> Any:
+        """The profile's snapshots newest first, each with its diff from the one before, and
+        its latest jobs."""
+        found = catalog.readable(services(), current_client(), ref)
         with services().db.session() as session:
             items = snapshots.listing(session, found.id, limit + 1, before)
             views = [
@@ -197,13 +157,11 @@ class ProfileHistory(MethodView):
                 )
                 for i, s in enumerate(items[:limit])
             ]
-            recent = _recent_jobs(session, found.id)
-        return jsonify({"profile_id": found.id, "snapshots": views, "jobs": recent})
-
-
-def _recent_jobs(session: Any, profile_id: str) -> list[dict[str, Any]]:
-    """The profile's latest jobs, for context beside its snapshots."""
-    from sqlalchemy import select
-
-    query = select(Job).where(Job.profile_id == profile_id).order_by(Job.id.desc()).limit(20)
-    return [jobs.to_json(job) for job in session.scalars(query)]
+            query = select(Job).where(Job.profile_id == found.id)
+            recent = list(session.scalars(query.order_by(Job.id.desc()).limit(RECENT_JOBS)))
+        return {
+            "profile_id": found.id,
+            "snapshots": views,
+            "next_before": items[limit - 1].id if len(items) > limit else None,
+            "jobs": recent,
+        }

@@ -1,56 +1,23 @@
-"""Marshmallow schemas for the REST API: RAISE on unknown fields (our own input)."""
+"""The REST API's schemas: what it reads (RAISE on unknown fields: our own input) and
+what it answers (every 2xx body, so /openapi.json documents it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from bridge import schedules
-from bridge.errors import InvalidSchedule
+from bridge import changes
+from bridge.web.fields import DaysField, StrictSchema, TimesField
+from bridge.web.schemas import JobSchema, ScheduleEntrySchema, WeekDays
 
+LIST_LIMIT = 500
 
-class DaysField(fields.Field):
-    """Days as a list or one string: `mon`, `mon-fri`, `weekdays`, `["mon", "wed"]`."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        """Parse with the domain's day grammar."""
-        return _domain(schedules.parse_days, value)
+# --- what the API reads -----------------------------------------------------------------
 
 
-class TimesField(fields.Field):
-    """Times as a list or one string: `["09:00", "5:30pm"]` or `"9am, 12:30"`."""
-
-    def __init__(self, allow_empty: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.allow_empty = allow_empty
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        """Parse with the domain's time grammar."""
-        return _domain(schedules.parse_times, value, allow_empty=self.allow_empty)
-
-
-def _domain(parse: Any, value: Any, **kwargs: Any) -> Any:
-    """Run a domain parser, turning its error into a marshmallow one."""
-    if not isinstance(value, str | list):
-        raise ValidationError("must be a string or a list of strings")
-    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-        raise ValidationError("must be a list of strings")
-    try:
-        return parse(value, **kwargs)
-    except InvalidSchedule as error:
-        raise ValidationError(error.message) from error
-
-
-class StrictSchema(Schema):
-    """Unknown fields are an error in our own API."""
-
-    class Meta:
-        unknown = RAISE
-
-
-class ScheduleEntrySchema(StrictSchema):
-    """One Buffer posting schedule: days and their times."""
+class ScheduleEntryInput(StrictSchema):
+    """One posting schedule: days and their times."""
 
     days = DaysField(required=True, metadata={"example": ["mon", "tue", "wed", "thu", "fri"]})
     times = TimesField(
@@ -59,9 +26,9 @@ class ScheduleEntrySchema(StrictSchema):
 
 
 class ReplaceSchedulesSchema(StrictSchema):
-    """PUT: the profile's whole posting schedule."""
+    """PUT: the profile's whole posting schedule (action `replace`)."""
 
-    schedules = fields.List(fields.Nested(ScheduleEntrySchema), required=True)
+    schedules = fields.List(fields.Nested(ScheduleEntryInput), required=True)
 
     @validates_schema
     def _no_day_twice(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -77,9 +44,15 @@ class ReplaceSchedulesSchema(StrictSchema):
                 )
             seen |= set(entry["days"])
 
+    @post_load
+    def _request(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        week = {day: entry["times"] for entry in data["schedules"] for day in entry["days"]}
+        return {"action": "replace", "week": week}
+
 
 class PatchSchedulesSchema(StrictSchema):
-    """PATCH: change some days, keep the rest."""
+    """PATCH: change some days, keep the rest. `mode` is the action: set (default), add,
+    remove or clear."""
 
     days = DaysField(required=True, metadata={"example": "weekdays"})
     times = TimesField(allow_empty=True, load_default=(), metadata={"example": ["09:00", "17:00"]})
@@ -96,6 +69,10 @@ class PatchSchedulesSchema(StrictSchema):
         if mode == "clear" and times:
             raise ValidationError("clear takes no times", "times")
 
+    @post_load
+    def _request(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {"action": data["mode"], "days": data["days"], "times": data["times"]}
+
 
 class RestoreSchema(StrictSchema):
     """POST restore: a snapshot of this profile, or the one before the latest."""
@@ -108,7 +85,7 @@ class RestoreSchema(StrictSchema):
 class SnapshotRequestSchema(StrictSchema):
     """POST /v1/snapshots: which account to snapshot (all when omitted)."""
 
-    account = fields.String(load_default=None, allow_none=True)
+    account = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
 
 class ProfileListArgs(StrictSchema):
@@ -119,19 +96,123 @@ class ProfileListArgs(StrictSchema):
 
 
 class JobListArgs(StrictSchema):
-    """GET /v1/jobs query."""
+    """GET /v1/jobs query: newest first, `before` a job id for the next page."""
 
-    profile = fields.String(load_default=None)
+    profile = fields.String(load_default=None, validate=validate.Length(max=255))
     status = fields.String(
         load_default=None,
         validate=validate.OneOf(("queued", "running", "retrying", "succeeded", "failed")),
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=LIST_LIMIT))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
 class SnapshotListArgs(StrictSchema):
-    """GET /v1/snapshots and history query."""
+    """GET /v1/snapshots and history query: newest first, `before` a snapshot id."""
 
-    profile = fields.String(load_default=None)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    profile = fields.String(load_default=None, validate=validate.Length(max=255))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=LIST_LIMIT))
     before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+# --- what the API answers ---------------------------------------------------------------
+
+
+class ProfileSchema(Schema):
+    """A profile as last seen in Buffer (the profile cache)."""
+
+    id = fields.String(required=True, metadata={"example": "4eb854340acb04e870000010"})
+    account = fields.String(metadata={"example": "default"})
+    service = fields.String(metadata={"example": "twitter"})
+    service_username = fields.String(metadata={"example": "brand"})
+    formatted_username = fields.String(metadata={"example": "@brand"})
+    timezone = fields.String(metadata={"example": "Europe/London"})
+    label = fields.String(metadata={"example": "twitter:brand"})
+    schedules = fields.List(fields.Nested(ScheduleEntrySchema))
+    seen_at = fields.DateTime()
+
+
+class ProfileListSchema(Schema):
+    """Every profile the caller may use; `stale` when a refresh could not reach Buffer."""
+
+    profiles = fields.List(fields.Nested(ProfileSchema), required=True)
+    stale = fields.Boolean(required=True)
+
+
+class ProfileChoiceSchema(Schema):
+    """`?format=choices`: one dropdown entry (Zapier dynamic fields)."""
+
+    id = fields.String(required=True)
+    label = fields.String(required=True, metadata={"example": "Twitter @brand (Europe/London)"})
+
+
+class SchedulesViewSchema(Schema):
+    """A profile's posting schedules: Buffer's entries, a day-by-day week, a summary."""
+
+    profile_id = fields.String(required=True)
+    schedules = fields.List(fields.Nested(ScheduleEntrySchema), required=True)
+    summary = fields.String(metadata={"example": "mon-fri 09:00 17:00"})
+    week = WeekDays
+    stale = fields.Boolean(
+        required=True, metadata={"description": "true: from the cache, Buffer did not answer"}
+    )
+    stale_reason = fields.String()
+    seen_at = fields.String(metadata={"description": "when the cached schedules were read"})
+
+
+class DayChangeSchema(Schema):
+    """One day's times before and after."""
+
+    before = fields.List(fields.String())
+    after = fields.List(fields.String())
+
+
+class SnapshotSchema(Schema):
+    """A profile's schedules at one moment, why they were recorded, and what changed."""
+
+    id = fields.Integer(required=True)
+    profile_id = fields.String(required=True)
+    taken_at = fields.String(required=True)
+    reason = fields.String(
+        metadata={"enum": ["periodic", "before_change", "after_change", "external_change"]}
+    )
+    job_id = fields.Integer(allow_none=True)
+    schedules = fields.List(fields.Nested(ScheduleEntrySchema))
+    summary = fields.String()
+    content_hash = fields.String()
+    diff = fields.Dict(keys=fields.String(), values=fields.Nested(DayChangeSchema))
+
+
+class SnapshotListSchema(Schema):
+    """Snapshots, newest first; `next_before` pages on (null on the last page)."""
+
+    snapshots = fields.List(fields.Nested(SnapshotSchema), required=True)
+    next_before = fields.Integer(allow_none=True)
+
+
+class HistorySchema(SnapshotListSchema):
+    """A profile's snapshots with their diffs, and its latest jobs for context."""
+
+    profile_id = fields.String(required=True)
+    jobs = fields.List(fields.Nested(JobSchema))
+
+
+class JobListSchema(Schema):
+    """Jobs, newest first; `next_before` pages on (null on the last page)."""
+
+    jobs = fields.List(fields.Nested(JobSchema), required=True)
+    next_before = fields.Integer(allow_none=True)
+
+
+class MeSchema(Schema):
+    """The caller: its name, scopes and the Buffer accounts behind the bridge."""
+
+    client = fields.String(required=True)
+    scopes = fields.Dict()
+    accounts = fields.List(fields.String())
+    signed_webhooks = fields.Boolean()
+
+
+def change_request(ref: str, loaded: dict[str, Any]) -> changes.ChangeRequest:
+    """The one request model of a loaded PUT/PATCH/restore body for profile `ref`."""
+    return changes.ChangeRequest(profile=ref, **loaded)

@@ -1,4 +1,5 @@
-"""Run a parsed chat command for a client and say what happened, for every chat adapter.
+"""What every chat adapter (Slack, Mattermost) shares: reading the slash command's form,
+running the command for a client, and the ephemeral answer.
 
 Answers are text for a person: errors (unknown profile, outside the client's scopes)
 come back as a sentence in the chat, not as an HTTP error the chat tool would hide.
@@ -8,13 +9,61 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge import auth, commands, jobs, models, outcome, profiles, schedules, snapshots
-from bridge.api.common import resolve_profile, services
-from bridge.errors import BridgeError, NotFound
-from bridge.hooks import changes
+from flask import Response, jsonify, request
+from marshmallow import Schema, ValidationError, fields
+
+from bridge import (
+    auth,
+    catalog,
+    changes,
+    commands,
+    jobs,
+    models,
+    outcome,
+    profiles,
+    schedules,
+    snapshots,
+)
+from bridge.errors import BridgeError, InvalidFields, NotFound
+from bridge.web.caller import services
 
 HISTORY_LINES = 5
 PROFILE_LINES = 25
+
+
+class ResponseUrl(fields.Url):
+    """A follow-up URL: http(s), any host (Slack's, or a local receiver in tests)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(require_tld=False, schemes={"http", "https"}, **kwargs)
+
+
+def load_form(schema: Schema) -> dict[str, Any]:
+    """The request's form through `schema` (422 naming the field)."""
+    try:
+        return dict(schema.load(request.form.to_dict()))
+    except ValidationError as error:
+        raise InvalidFields(dict(error.messages)) from None  # type: ignore[arg-type]
+
+
+class ChatMessageSchema(Schema):
+    """The answer Slack and Mattermost show to the person who typed the command."""
+
+    response_type = fields.String(required=True, metadata={"example": "ephemeral"})
+    text = fields.String(required=True, metadata={"example": "Queued: @brand mon-fri 09:00"})
+
+
+def doc(form: type[Schema]) -> dict[str, Any]:
+    """flask-smorest doc of a slash-command route: its form, no bearer token."""
+    return {
+        "security": [],
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+    }
+
+
+def ephemeral(text: str) -> Response:
+    """A message only the person who typed the command sees."""
+    return jsonify({"response_type": "ephemeral", "text": text})
 
 
 def reply(text: str, client: models.ApiClient, source: str, response_url: str | None) -> str:
@@ -48,11 +97,7 @@ def _change(
     notify: dict[str, Any] | None,
 ) -> str:
     """Queue a schedule change and say so; the outcome follows via the response URL."""
-    action = "set_days" if command.name == "set" else command.name
-    change = changes.ScheduleChange(
-        action, command.profile, command.days, command.times, command.snapshot_id
-    )
-    submitted = changes.submit(change, client, source, notify=notify)
+    submitted = changes.submit(services(), client, command.change(), source, notify=notify)
     later = " I'll post the outcome here." if notify else ""
     return f"Queued: {_queued_text(command, submitted)} (job {submitted.job.id}).{later}"
 
@@ -65,21 +110,13 @@ def _queued_text(command: commands.Command, submitted: changes.Submitted) -> str
         snapshot = params.pop("snapshot_id", None)
         week = schedules.Operation.from_json(params).week or schedules.empty_week()
         return f"restore {ref} to snapshot {snapshot}: {schedules.summary(week)}"
-    verb, _, rest = command.operation().describe().partition(" ")
+    verb, _, rest = command.change().operation().describe().partition(" ")
     return f"{ref} {rest}" if verb == "set" else f"{verb} {ref} {rest}"
 
 
 def _profiles(command: commands.Command, client: models.ApiClient) -> str:
     """The profiles this client may use, with their cached schedules."""
-    svc = services()
-    with svc.db.session() as session:
-        found = profiles.list_cached(session)
-    if not found:  # a new install: fill the cache once (one Buffer call per account)
-        for account in svc.settings.account_names():
-            snapshots.take_account(svc, account)
-        with svc.db.session() as session:
-            found = profiles.list_cached(session)
-    visible = [p for p in found if auth.can_see(client, p)]
+    visible, _stale = catalog.visible(services(), client)
     if not visible:
         return "No profiles you may use."
     lines = [f"{profiles.label(p)}: {_summary(p)}" for p in visible[:PROFILE_LINES]]
@@ -98,9 +135,7 @@ def _summary(profile: models.Profile) -> str:
 
 def _readable(ref: str | None, client: models.ApiClient) -> models.Profile:
     """The profile `ref` names, if the client may read it."""
-    profile = resolve_profile(ref or "")
-    auth.check_read(client, profile)
-    return profile
+    return catalog.readable(services(), client, ref or "")
 
 
 def _show(command: commands.Command, client: models.ApiClient) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
+from bridge.web.schemas import AcceptedSchema, OutcomeSchema
 
 blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
 VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
@@ -29,8 +30,10 @@ def map_values(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("", methods=["POST", "PUT"])
 @blp.route("/<token>", methods=["POST", "PUT"], endpoint="with_token")
-@blp.doc(responses={"202": {"description": "Accepted: a job"}})
-def ifttt(token: str | None = None) -> Response:
+@blp.response(202, AcceptedSchema)
+@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
+@blp.doc(**webhook.DOC)
+def ifttt(token: str | None = None) -> Any:
     """Change a schedule from an IFTTT applet."""
     client = webhook.authenticated()
     return webhook.handle("ifttt", map_values(body.read(request)), client)

@@ -13,9 +13,9 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from bridge import auth
-from bridge.api.common import services
 from bridge.hooks import chat
-from bridge.hooks.slack import ResponseUrl, ephemeral, load_form
+from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
+from bridge.web.caller import services
 
 blp = Blueprint(
     "mattermost", __name__, url_prefix="/chat/mattermost", description="Mattermost slash commands"
@@ -46,7 +46,8 @@ def command_token(form_token: str | None) -> str | None:
 
 
 @blp.route("", methods=["POST"])
-@blp.doc(responses={"200": {"description": "An ephemeral Mattermost message"}})
+@blp.response(200, ChatMessageSchema)
+@blp.doc(**doc(MattermostCommandSchema))
 def mattermost() -> Response:
     """Run a slash command (401 when the token is not a linked client's)."""
     form = load_form(MattermostCommandSchema())

@@ -15,10 +15,12 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bridge import jobs, models
-from bridge.api.common import error_body, services
+from bridge import deliveries, models
 from bridge.errors import BridgeError, Forbidden, InvalidInput, Unauthorized
 from bridge.hooks import body, webhook
+from bridge.web.caller import services
+from bridge.web.errors import render
+from bridge.web.schemas import AcceptedSchema, OutcomeSchema
 
 blp = Blueprint(
     "signed", __name__, url_prefix="/hooks/signed", description="Standard Webhooks (signed)"
@@ -28,7 +30,10 @@ MAX_WEBHOOK_ID = 255
 
 
 def verify(client: models.ApiClient, raw: bytes) -> str:
-    """Check the signature headers against the raw body; the webhook id, or 401."""
+    """The webhook id of a body whose signature headers hold for `client`'s secret.
+
+    Raises Forbidden (the client has no secret), Unauthorized (a bad, old or malformed
+    signature) or InvalidInput (a webhook id that is too long or not printable)."""
     if not client.signing_secret:
         raise Forbidden(
             f"client {client.name!r} has no signing secret (bridge clients create NAME "
@@ -49,7 +54,7 @@ def verify(client: models.ApiClient, raw: bytes) -> str:
 
 def replayed(client: models.ApiClient, webhook_id: str) -> Response | None:
     """The first answer to this webhook id, if it was seen before."""
-    seen = jobs.delivery(services(), client.id, webhook_id)
+    seen = deliveries.seen(services(), client.id, webhook_id)
     if seen is None:
         return None
     response = jsonify(seen.response)
@@ -61,17 +66,12 @@ def replayed(client: models.ApiClient, webhook_id: str) -> Response | None:
     return response
 
 
-def _error_answer(error: BridgeError) -> tuple[int, dict[str, Any]]:
-    """The status and body the error handler will send for `error`."""
-    status = error.http_status if error.http_status != 500 else 502
-    errors = error.errors() if isinstance(error, InvalidInput) else None
-    return status, error_body(status, error.message, errors)
-
-
 @blp.route("", methods=["POST"])
 @blp.route("/<token>", methods=["POST"], endpoint="with_token")
-@blp.doc(responses={"202": {"description": "Accepted: a job"}})
-def signed(token: str | None = None) -> Response:
+@blp.response(202, AcceptedSchema)
+@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
+@blp.doc(**webhook.DOC)
+def signed(token: str | None = None) -> Any:
     """Change a schedule from a signed webhook (JSON body, Standard Webhooks headers)."""
     client = webhook.authenticated()
     raw = request.get_data(cache=True)
@@ -83,13 +83,21 @@ def signed(token: str | None = None) -> Response:
         data = body.parse_json(body.decode(raw))  # Standard Webhooks payloads are JSON
         # the webhook id doubles as the idempotency key: two racing deliveries make one job
         data.setdefault("idempotency_key", f"webhook:{webhook_id}")
-        response = webhook.handle("signed", body.lift(data), client)
+        answer = webhook.handle("signed", body.lift(data), client)
     except BridgeError as error:
-        status, answer = _error_answer(error)
+        status, payload, _headers = render(error)
         if status < 500:  # an outage is not an answer: the sender's retry should try again
-            jobs.remember_delivery(services(), client.id, webhook_id, status, answer)
+            deliveries.remember(services(), client.id, webhook_id, status, payload)
         raise
-    if response.status_code < 500:
-        payload = response.get_json()
-        jobs.remember_delivery(services(), client.id, webhook_id, response.status_code, payload)
-    return response
+    status, payload = _status_and_body(answer)
+    if status < 500:
+        deliveries.remember(services(), client.id, webhook_id, status, payload)
+    return answer
+
+
+def _status_and_body(answer: Any) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body a handler's answer will be sent with."""
+    if isinstance(answer, Response):
+        return answer.status_code, answer.get_json()
+    payload, status, _headers = answer
+    return status, AcceptedSchema().dump(payload)

@@ -12,29 +12,22 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 from slack_sdk.signature import SignatureVerifier
 
 from bridge import auth
-from bridge.api.common import services
 from bridge.errors import BridgeError, ServiceUnavailable, Unauthorized
-from bridge.hooks import changes, chat
+from bridge.hooks import chat
+from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
+from bridge.web.caller import services
 
 blp = Blueprint("slack", __name__, url_prefix="/chat/slack", description="Slack slash commands")
 # Slack's link markup: <@U123|brand>, <#C123|general>, <https://x|label>, <https://x>
 _MENTION = re.compile(r"<@[A-Z0-9]+\|([^>]+)>")
 _LINK = re.compile(r"<[^<>|]+\|([^<>]+)>|<([^<>|]+)>")
-
-
-class ResponseUrl(fields.Url):
-    """A follow-up URL: http(s), any host (Slack's, or a local receiver in tests)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(require_tld=False, schemes={"http", "https"}, **kwargs)
 
 
 class SlashCommandSchema(Schema):
@@ -49,14 +42,6 @@ class SlashCommandSchema(Schema):
     command = fields.String(load_default="/buffer")
     text = fields.String(load_default="")
     response_url = ResponseUrl(load_default=None)
-
-
-def load_form(schema: Schema) -> dict[str, Any]:
-    """The request's form through `schema` (422 naming the field)."""
-    try:
-        return dict(schema.load(request.form.to_dict()))
-    except ValidationError as error:
-        raise changes.InvalidBody(dict(error.messages)) from None  # type: ignore[arg-type]
 
 
 def verify() -> None:
@@ -80,13 +65,9 @@ def plain_text(text: str) -> str:
     return html.unescape(text)
 
 
-def ephemeral(text: str) -> Response:
-    """A message only the person who typed the command sees."""
-    return jsonify({"response_type": "ephemeral", "text": text})
-
-
 @blp.route("", methods=["POST"])
-@blp.doc(responses={"200": {"description": "An ephemeral Slack message"}})
+@blp.response(200, ChatMessageSchema)
+@blp.doc(**doc(SlashCommandSchema))
 def slack() -> Response:
     """Run a slash command; a change answers 'Queued' and its outcome follows."""
     verify()

@@ -1,15 +1,103 @@
-"""The flow every webhook adapter shares: authenticate, read fields, submit, answer (or wait)."""
+"""The flow every webhook adapter shares (Zapier, IFTTT, signed): authenticate, read the
+fields into the one `ChangeRequest`, submit, and answer 202, or the outcome when the
+caller asked to wait (`?wait=N`, up to 25 s).
+
+Webhook fields (anything else is ignored): `action` (one of `changes.ACTIONS`, default
+`set`; `set_days` is the old name of `set`), `profile`, `days`, `times`, `snapshot_id`,
+`idempotency_key`. A body of plain text is read as a chat command
+(`set @brand weekdays 9am 5pm`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from bridge import jobs, models, outcome
-from bridge.api.common import accepted, bearer_token, current_client, error_body, idempotency_key
-from bridge.hooks import changes, redact
+from bridge import changes, commands, models, outcome
+from bridge.errors import InvalidFields, InvalidInput
+from bridge.hooks import redact
+from bridge.web.answers import accepted
+from bridge.web.caller import bearer_token, current_client, idempotency_key, services
+from bridge.web.errors import error_body
+from bridge.web.fields import DaysField, ProfileRefField, SnapshotRefField, TimesField
+from bridge.web.schemas import JobSchema
+
+ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES)
+# documented for /openapi.json beside the JSON and form bodies they come in
+DOC = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": "WebhookChange"},
+            "application/x-www-form-urlencoded": {"schema": "WebhookChange"},
+            "text/plain": {"schema": {"type": "string", "example": "set @brand weekdays 9am"}},
+        }
+    }
+}
+
+
+class WebhookChangeSchema(Schema):
+    """A change from a third-party tool; unknown fields (Zapier's metadata) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    action = fields.String(load_default="set", validate=validate.OneOf(ACTION_NAMES))
+    profile = ProfileRefField(load_default=None)
+    days = DaysField(load_default=None, metadata={"example": "weekdays"})
+    times = TimesField(allow_empty=True, load_default=None, metadata={"example": "9am, 5pm"})
+    snapshot_id = SnapshotRefField(load_default=None)
+    idempotency_key = fields.String(load_default=None)
+
+    @pre_load
+    def _tidy(self, data: Any, **kwargs: Any) -> Any:
+        """Trim strings and drop empty ones: hand-typed and mapped fields are often blank."""
+        if not isinstance(data, dict):
+            return data
+        tidy = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        tidy = {k: v for k, v in tidy.items() if v != "" and v is not None}
+        if isinstance(tidy.get("action"), str):
+            tidy["action"] = tidy["action"].lower().replace("-", "_").replace(" ", "_")
+        return tidy
+
+    @post_load
+    def _request(self, data: dict[str, Any], **kwargs: Any) -> tuple[changes.ChangeRequest, Any]:
+        """(the change, its idempotency key); InvalidInput names a field the action lacks."""
+        request = changes.ChangeRequest(
+            action=data["action"],
+            profile=data["profile"],
+            days=tuple(data["days"] or ()),
+            times=tuple(data["times"]) if data["times"] is not None else None,
+            snapshot_id=data["snapshot_id"],
+        )
+        return request, data["idempotency_key"]
+
+
+def read_change(data: dict[str, Any]) -> tuple[changes.ChangeRequest, Any]:
+    """(the change, an idempotency key from the body) of webhook fields.
+
+    Raises InvalidFields / InvalidInput (422) naming the fields that are wrong."""
+    if "text" in data and not ({"profile", "days", "times"} & set(data)):
+        return _from_command(str(data["text"])), data.get("idempotency_key")
+    try:
+        return WebhookChangeSchema().load(data)
+    except ValidationError as error:
+        messages = (
+            error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        )
+        raise InvalidFields(messages) from None
+
+
+def _from_command(text: str) -> changes.ChangeRequest:
+    """A plain-text body in the chat grammar (`set @brand weekdays 9am 5pm`)."""
+    try:
+        command = commands.parse(text)
+    except commands.UsageError as error:
+        raise InvalidInput(str(error), "text") from None
+    if not command.is_change:
+        raise InvalidInput("a webhook can only change schedules: set, add, remove, clear, restore")
+    return command.change()
 
 
 class WaitArgs(Schema):
@@ -22,31 +110,30 @@ class WaitArgs(Schema):
 
 
 def wait_seconds() -> int:
-    """The validated `?wait=` of this request."""
+    """The validated `?wait=` of this request (422 otherwise)."""
     try:
         return int(WaitArgs().load(request.args.to_dict())["wait"])
     except ValidationError as error:
-        raise changes.InvalidBody(dict(error.messages)) from None  # type: ignore[arg-type]
-
-
-def client_token() -> str | None:
-    """The client token: the header, else the one the middleware took out of the path."""
-    return bearer_token() or redact.path_token(request.environ)
+        raise InvalidFields(dict(error.messages)) from None  # type: ignore[arg-type]
 
 
 def authenticated() -> models.ApiClient:
-    """The caller (401 without a valid, unrevoked token)."""
-    return current_client(client_token())
+    """The caller: the header token, else the one the middleware took out of the path.
+
+    Raises Unauthorized (401) without a valid, unrevoked token."""
+    return current_client(bearer_token() or redact.path_token(request.environ))
 
 
-def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Response:
-    """Turn webhook fields into a job and answer 202, or the outcome when asked to wait."""
+def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
+    """Turn webhook fields into a job: (body, 202, Location), or the outcome as a Response
+    (200, or 502 when Buffer refused) when the caller asked to wait and it came in time."""
     wait = wait_seconds()  # checked first: a bad ?wait must not leave a job behind
-    change = changes.from_fields(data)
-    key = idempotency_key(change.idempotency_key)
-    submitted = changes.submit(change, client, source, idempotency_key=key)
+    change, body_key = read_change(data)
+    submitted = changes.submit(
+        services(), client, change, source, idempotency_key=idempotency_key(body_key)
+    )
     body = changes.answer_body(submitted)
-    finished = changes.wait_for(submitted.job.id, wait) if wait else None
+    finished = changes.wait_for(services(), submitted.job.id, wait) if wait else None
     if finished is None:
         return accepted(submitted.job, **body)
     return finished_answer(finished, body)
@@ -54,8 +141,7 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Respo
 
 def finished_answer(job: models.Job, body: dict[str, Any]) -> Response:
     """200 with the outcome of a job that succeeded; 502 in the error shape if Buffer refused."""
-    label = body.get("profile")
-    view = {**body, **jobs.to_json(job), "outcome": outcome.describe(job, label)}
+    view = {**body, **JobSchema().dump(job), "outcome": outcome.describe(job, body.get("profile"))}
     if job.status == models.SUCCEEDED:
         return jsonify(view)
     # the error shape's "status" is the HTTP phrase; the job's own status stays readable

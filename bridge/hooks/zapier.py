@@ -7,19 +7,23 @@ headers. Set-up for users: docs/zapier.md.
 
 from __future__ import annotations
 
-from flask import Response, request
+from typing import Any
+
+from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
+from bridge.web.schemas import AcceptedSchema, OutcomeSchema
 
 blp = Blueprint("zapier", __name__, url_prefix="/hooks/zapier", description="Zapier webhooks")
-_DOC = {"responses": {"202": {"description": "Accepted: a job"}, "200": {"description": "Done"}}}
 
 
 @blp.route("", methods=["POST", "PUT"])
 @blp.route("/<token>", methods=["POST", "PUT"], endpoint="with_token")
-@blp.doc(**_DOC)
-def zapier(token: str | None = None) -> Response:
+@blp.response(202, AcceptedSchema)
+@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
+@blp.doc(**webhook.DOC)
+def zapier(token: str | None = None) -> Any:
     """Change a schedule from a Zap; `?wait=N` (up to 25 s) answers with the outcome."""
     client = webhook.authenticated()
     return webhook.handle("zapier", body.read(request), client)
