@@ -361,7 +361,8 @@ def schedules() -> None:
 def schedules_show(profile: str) -> None:
     """Show a profile's posting schedule (PROFILE: id, service:username or @username)."""
     from bridge import schedules as domain
-    from bridge.buffer.client import BufferClient, is_profile_id
+    from bridge.buffer.client import BufferClient
+    from bridge.buffer.models import is_profile_id
 
     settings = _settings()
     if is_profile_id(profile) and len(_accounts(settings)) == 1:
