@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bridge.errors import BridgeError, BufferUnauthorized, BufferUnavailable
+from bridge.errors import BridgeError, BufferUnauthorized, BufferUnavailable, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,15 +159,16 @@ def beat(ctx: click.Context) -> None:
 @click.option("--latency", default=0.0, type=float, help="seconds added to every answer")
 def sandbox(host: str, port: int, tokens: tuple[str, ...], rate_limit: str, **faults: Any) -> None:
     """Run the local Buffer API simulator."""
-    from bridge.buffer import sandbox as sim
+    from bridge import sandbox as sim
+    from bridge.config import parse_rate_limit
 
     try:
         config = sim.SandboxConfig(
             tokens=sim.parse_tokens(tokens or ["sandbox-token"]),
-            rate_limit=sim.parse_rate_limit(rate_limit),
+            rate_limit=parse_rate_limit("--rate-limit", rate_limit),
             **faults,
         )
-    except ValueError as error:
+    except (ValueError, ConfigError) as error:
         raise click.BadParameter(str(error)) from error
     sim.serve_forever(config, host, port)
 
@@ -361,7 +362,8 @@ def schedules() -> None:
 def schedules_show(profile: str) -> None:
     """Show a profile's posting schedule (PROFILE: id, service:username or @username)."""
     from bridge import schedules as domain
-    from bridge.buffer.client import BufferClient, is_profile_id
+    from bridge.buffer.client import BufferClient
+    from bridge.buffer.models import is_profile_id
 
     settings = _settings()
     if is_profile_id(profile) and len(_accounts(settings)) == 1:

@@ -24,7 +24,7 @@ DEFAULT_ACCOUNT = "default"
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)?\s*$")
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/(.*)$")
 _ACCOUNT_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]*$")
 
 
@@ -101,14 +101,32 @@ def _parse_delay(name: str, value: str) -> float:
 
 
 def parse_rate_limit(name: str, value: str) -> RateLimit:
-    """`60/60s`, `60/1m`, `30/5` -> RateLimit; ConfigError naming `name` otherwise."""
+    """`COUNT/PERIOD` -> RateLimit; ConfigError naming `name` otherwise.
+
+    The one rate-limit grammar of the project (BUFFER_RATE_LIMIT, `bridge sandbox
+    --rate-limit`, the sandbox's control API), decided from what docs and tests use
+    (`60/60s`, `60/1m`, `30/5`):
+
+    * COUNT is a whole number >= 1. A limit of 0 would let no request through at
+      all, so it is refused rather than read as "no limit".
+    * PERIOD is a duration exactly as `parse_duration` reads it: a positive number
+      with an optional unit ms, s, m, h or d (`60`, `60s`, `1m`, `0.5s`, `24h`,
+      `30d`); no unit means seconds. It may not be left out: `5/` is refused, as a
+      value cut short is likelier than one meant as "per second".
+
+    Kept to one window per call so that a list of windows (`100/15m,250/24h`) is
+    this function applied to each comma-separated part.
+    """
     match = _RATE_RE.match(value)
     if not match or int(match.group(1)) <= 0:
         raise ConfigError(f"{name}={value!r}: expected requests/period like 60/60s or 30/5s")
-    number = float(match.group(2) or 1)
-    period = number * _DURATION_UNITS[match.group(3) or "s"]
-    if period <= 0:
-        raise ConfigError(f"{name}={value!r}: the period must be positive")
+    try:
+        period = parse_duration(name, match.group(2))
+    except ConfigError:
+        raise ConfigError(
+            f"{name}={value!r}: expected requests/period like 60/60s or 30/5s "
+            "(the period a positive duration: 90, 90s, 15m, 1h, 1d)"
+        ) from None
     return RateLimit(int(match.group(1)), period)
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge import models
-from bridge.buffer.client import Profile as BufferProfile
-from bridge.buffer.client import is_profile_id
+from bridge.buffer.models import Profile as BufferProfile
+from bridge.buffer.models import is_profile_id
 from bridge.config import Settings
 from bridge.errors import InvalidInput, ProfileNotFound
 

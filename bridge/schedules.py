@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.buffer.models import DAYS
 from bridge.errors import InvalidSchedule
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "week_from_json",
     "week_to_json",
 ]
-
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Times = tuple[str, ...]
 

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from bridge import create_app
-from bridge.buffer import sandbox as sim
+from bridge import sandbox as sim
 from bridge.config import Settings, load_settings
 from bridge.migrate import upgrade
 from bridge.services import Services

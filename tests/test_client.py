@@ -12,17 +12,10 @@ import responses
 from requests.adapters import HTTPAdapter
 from responses import matchers
 
-from bridge.buffer.client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TIMEOUT,
-    USER_AGENT,
-    BufferClient,
-    Profile,
-    Schedule,
-    encode_schedules,
-    error_from_response,
-    is_profile_id,
-)
+from bridge.buffer.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, USER_AGENT, BufferClient
+from bridge.buffer.encoding import encode_schedules
+from bridge.buffer.errors import error_from_response
+from bridge.buffer.models import Profile, Schedule, is_profile_id
 from bridge.errors import (
     BufferAPIError,
     BufferBadRequest,

@@ -43,7 +43,10 @@ def test_accounts_from_token_variables(tmp_path: Path) -> None:
         ("30/5s", RateLimit(30, 5)),
         ("100/1m", RateLimit(100, 60)),
         ("10/2", RateLimit(10, 2)),
-        ("5/", RateLimit(5, 1)),
+        ("60/60", RateLimit(60, 60)),
+        ("5/0.5s", RateLimit(5, 0.5)),
+        (" 250 / 24h ", RateLimit(250, 86400)),
+        ("3000/30d", RateLimit(3000, 30 * 86400)),
     ],
 )
 def test_rate_limit_forms(value: str, expected: RateLimit) -> None:
@@ -54,8 +57,13 @@ def test_rate_limit_forms(value: str, expected: RateLimit) -> None:
     ("variable", "value"),
     [
         ("BUFFER_RATE_LIMIT", "sixty"),
+        ("BUFFER_RATE_LIMIT", "x/60s"),
         ("BUFFER_RATE_LIMIT", "0/60s"),
         ("BUFFER_RATE_LIMIT", "60/0s"),
+        ("BUFFER_RATE_LIMIT", "5/"),
+        ("BUFFER_RATE_LIMIT", "60"),
+        ("BUFFER_RATE_LIMIT", "60/60w"),
+        ("BUFFER_RATE_LIMIT", "-1/60s"),
         ("BUFFER_API_URL", "ftp://example.com/"),
         ("BUFFER_TIMEOUT", "fast"),
         ("BUFFER_TIMEOUT", "1,2,3"),

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge import auth, logs, models
-from bridge.buffer import sandbox as sim
+from bridge import sandbox as sim
 from tests.conftest import wait_until
 
 BUFFER_TOKEN = "1/bufsecret0a1b2c3d4e5f60718293a4b5c6d7e8f9"

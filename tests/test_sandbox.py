@@ -11,15 +11,11 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.buffer.sandbox import (
-    RunningSandbox,
-    Sandbox,
-    SandboxConfig,
-    parse_rate_limit,
-    parse_tokens,
-    php_parse,
-    start,
-)
+from bridge.config import RateLimit
+from bridge.sandbox import RunningSandbox, Sandbox, SandboxConfig, parse_tokens, start
+from bridge.sandbox.faults import as_rate_limit
+from bridge.sandbox.forms import php_parse
+from bridge.sandbox.seed import seed_account
 
 pytestmark = pytest.mark.integration
 
@@ -430,8 +426,8 @@ def test_records_never_hold_tokens(sb: RunningSandbox) -> None:
     text = requests.get(sb.root_url + "__sandbox/requests", timeout=TIMEOUT).text
     for secret in (TOKEN, OTHER_TOKEN, "bad-token-xyz"):
         assert secret not in text
-        assert all(secret not in repr(r) for r in sb.sandbox.requests)
-    assert [r.token for r in sb.sandbox.requests] == ["default", "other", "default", "invalid"]
+        assert all(secret not in repr(r) for r in sb.sandbox.recorded())
+    assert [r.token for r in sb.sandbox.recorded()] == ["default", "other", "default", "invalid"]
     assert sb.sandbox.schedules(pid) == []  # `schedules=` sets an empty list
 
 
@@ -442,7 +438,7 @@ def test_python_helpers(sb: RunningSandbox) -> None:
         {"days": ["tue"], "times": ["08:00"]}
     ]
     assert sb.sandbox.profiles(TOKEN) == sb.sandbox.profiles("default")
-    assert len(sb.sandbox.requests) == 1
+    assert len(sb.sandbox.recorded()) == 1
     with pytest.raises(ValueError):
         sb.sandbox.set_faults(drop_rate=-1)
     assert isinstance(Sandbox(), Sandbox)
@@ -450,16 +446,21 @@ def test_python_helpers(sb: RunningSandbox) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [("60/60s", (60, 60.0)), ("60/60", (60, 60.0)), ("100/1m", (100, 60.0)), ("5/0.5s", (5, 0.5))],
+    [
+        ("60/60s", RateLimit(60, 60.0)),  # bridge.config's grammar (tests in test_config.py)
+        ([5, 1], RateLimit(5, 1.0)),  # the control API's JSON pair
+        ((600, 60.0), RateLimit(600, 60.0)),
+        (RateLimit(2, 3.0), RateLimit(2, 3.0)),
+    ],
 )
-def test_parse_rate_limit(spec: str, expected: tuple[int, float]) -> None:
-    assert parse_rate_limit(spec) == expected
+def test_rate_limit_settings(spec: object, expected: RateLimit) -> None:
+    assert as_rate_limit(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["60", "x/60s", "60/0s", "60/60d"])
-def test_parse_rate_limit_rejects(spec: str) -> None:
+@pytest.mark.parametrize("spec", ["5/", "0/60s", [0, 60], [5, 0], [True, 1], [5], 60])
+def test_rate_limit_settings_rejects(spec: object) -> None:
     with pytest.raises(ValueError):
-        parse_rate_limit(spec)
+        as_rate_limit(spec)
 
 
 def test_parse_tokens() -> None:
@@ -467,8 +468,6 @@ def test_parse_tokens() -> None:
 
 
 def test_large_accounts_keep_24_character_ids() -> None:
-    from bridge.buffer.sandbox import seed_account
-
     profiles = seed_account(1, "default", 1500)
     assert all(len(p["id"]) == 24 for p in profiles)
     assert len({p["id"] for p in profiles}) == 1500

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect
 
 from bridge import auth, models, profiles, schedules, snapshots
-from bridge.buffer.client import Profile as BufferProfile
+from bridge.buffer.models import Profile as BufferProfile
 from bridge.db import Database
 from bridge.errors import Conflict, Forbidden, ProfileNotFound, Unauthorized
 from bridge.models import utcnow

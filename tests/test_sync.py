@@ -177,7 +177,7 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
     services = Services(down)
     try:
         with services.db.session() as session:
-            from bridge.buffer.client import Profile as BufferProfile
+            from bridge.buffer.models import Profile as BufferProfile
 
             profiles.ensure_accounts(session, down)
             row = profiles.upsert(
