@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 MAX_BODY_BYTES = 64 * 1024
 
 

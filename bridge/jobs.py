@@ -127,40 +127,7 @@ def operation_of(job: models.Job) -> schedules.Operation:
 
 def get(session: Session, job_id: int) -> models.Job:
     """The job with `job_id`, or NotFound."""
-    job = session.get(models.Job, job_id)
+    job = session.get(models.Job, job_id) if job_id <= models.MAX_ID else None
     if job is None:
         raise NotFound(f"unknown job {job_id}")
     return job
-
-
-def to_json(job: models.Job) -> dict[str, Any]:
-    """The public view of a job."""
-    view: dict[str, Any] = {
-        "job_id": job.id,
-        "status": job.status,
-        "kind": job.kind,
-        "profile_id": job.profile_id,
-        "account": job.account,
-        "source": job.source,
-        "client": job.client,
-        "params": job.params,
-        "attempts": job.attempts,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "next_attempt_at": _iso(job.next_attempt_at),
-        "result": job.result,
-        "error": None,
-    }
-    if job.error_message is not None:
-        view["error"] = {
-            "status": job.error_status,
-            "code": job.error_code,
-            "message": job.error_message,
-        }
-    return view
-
-
-def _iso(value: Any) -> str | None:
-    """ISO 8601 text of a datetime, or None."""
-    return value.isoformat() if value is not None else None

@@ -54,6 +54,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
+# Row ids are 64-bit integers in both databases; a larger number names nothing.
+MAX_ID = 2**63 - 1
+
 # Job statuses; "pending" ones are the ones a sync must still fold.
 QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = (
     "queued",

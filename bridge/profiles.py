@@ -137,18 +137,3 @@ def list_cached(session: Session, account: str | None = None) -> list[models.Pro
     if account:
         query = query.where(models.Profile.account == account)
     return list(session.scalars(query))
-
-
-def to_json(profile: models.Profile) -> dict[str, object]:
-    """The API view of a cached profile."""
-    return {
-        "id": profile.id,
-        "account": profile.account,
-        "service": profile.service,
-        "service_username": profile.service_username,
-        "formatted_username": profile.formatted_username,
-        "timezone": profile.timezone,
-        "label": label(profile),
-        "schedules": profile.schedules,
-        "seen_at": profile.seen_at.isoformat(),
-    }

@@ -176,7 +176,7 @@ def _attempted(session: Session, job_id: int) -> models.Job | None:
 
 def get(session: Session, snapshot_id: int) -> models.Snapshot:
     """The snapshot with `snapshot_id`, or NotFound."""
-    snapshot = session.get(models.Snapshot, snapshot_id)
+    snapshot = session.get(models.Snapshot, snapshot_id) if snapshot_id <= models.MAX_ID else None
     if snapshot is None:
         raise NotFound(f"unknown snapshot {snapshot_id}")
     return snapshot

@@ -265,3 +265,16 @@ def test_scoped_clients_see_only_their_profiles_jobs_and_snapshots(
         if s["profile_id"] != DOCS_PROFILE
     )
     assert client.get(f"/v1/snapshots/{foreign['id']}", headers=scoped).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/jobs/15481411897171145855727843672064", 404),
+        ("/v1/snapshots/15481411897171145855727843672064", 404),
+        ("/v1/jobs?before=15481411897171145855727843672064", 422),
+        ("/v1/snapshots?before=15481411897171145855727843672064", 422),
+    ],
+)
+def test_ids_beyond_64_bits_name_nothing(client, auth_headers, path, status):
+    assert client.get(path, headers=auth_headers).status_code == status

@@ -118,7 +118,7 @@ def test_reconciler_rewakes_are_counted(services):
     with services.db.session() as session:
         profile = session.get(models.Profile, DOCS_PROFILE)
     operation = schedules.Operation.from_json({"kind": "clear", "days": ["sat"]})
-    jobs.submit(services, jobs.ChangeRequest(profile=profile, operation=operation, source="rest"))
+    jobs.submit(services, jobs.NewJob(profile=profile, operation=operation, source="rest"))
     before = metrics.REWAKES._value.get()
     wait_until(lambda: reconcile.rewake(services), timeout=5, interval=0.2)
     assert metrics.REWAKES._value.get() == before + 1

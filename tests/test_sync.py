@@ -30,7 +30,7 @@ def cached(services: Services, ref: str) -> models.Profile:
 
 def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_PROFILE) -> int:
     job, created = jobs.submit(
-        services, jobs.ChangeRequest(cached(services, ref), operation, source="rest")
+        services, jobs.NewJob(cached(services, ref), operation, source="rest")
     )
     assert created
     return job.id
@@ -187,7 +187,7 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
                 utcnow(),
             )[0]
         stored, created = jobs.submit(
-            services, jobs.ChangeRequest(row, schedules.Operation.clear("sun"), source="rest")
+            services, jobs.NewJob(row, schedules.Operation.clear("sun"), source="rest")
         )
         assert created and stored.status == "queued"
     finally:

@@ -7,11 +7,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from bridge import changes
+from bridge import changes, models
 from bridge.web.fields import DaysField, StrictSchema, TimesField
 from bridge.web.schemas import JobSchema, ScheduleEntrySchema, WeekDays
 
 LIST_LIMIT = 500
+ID_RANGE = validate.Range(min=1, max=models.MAX_ID)
 
 # --- what the API reads -----------------------------------------------------------------
 
@@ -77,9 +78,7 @@ class PatchSchedulesSchema(StrictSchema):
 class RestoreSchema(StrictSchema):
     """POST restore: a snapshot of this profile, or the one before the latest."""
 
-    snapshot_id = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1), strict=True
-    )
+    snapshot_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE, strict=True)
 
 
 class SnapshotRequestSchema(StrictSchema):
@@ -104,7 +103,7 @@ class JobListArgs(StrictSchema):
         validate=validate.OneOf(("queued", "running", "retrying", "succeeded", "failed")),
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=LIST_LIMIT))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, validate=ID_RANGE)
 
 
 class SnapshotListArgs(StrictSchema):
@@ -112,7 +111,7 @@ class SnapshotListArgs(StrictSchema):
 
     profile = fields.String(load_default=None, validate=validate.Length(max=255))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=LIST_LIMIT))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, validate=ID_RANGE)
 
 
 # --- what the API answers ---------------------------------------------------------------

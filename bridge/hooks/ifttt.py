@@ -13,7 +13,6 @@ from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
-from bridge.web.schemas import AcceptedSchema, OutcomeSchema
 
 blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
 VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
@@ -30,9 +29,7 @@ def map_values(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("", methods=["POST", "PUT"])
 @blp.route("/<token>", methods=["POST", "PUT"], endpoint="with_token")
-@blp.response(202, AcceptedSchema)
-@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
-@blp.doc(**webhook.DOC)
+@webhook.documented(blp)
 def ifttt(token: str | None = None) -> Any:
     """Change a schedule from an IFTTT applet."""
     client = webhook.authenticated()

@@ -20,7 +20,7 @@ from bridge.errors import BridgeError, Forbidden, InvalidInput, Unauthorized
 from bridge.hooks import body, webhook
 from bridge.web.caller import services
 from bridge.web.errors import render
-from bridge.web.schemas import AcceptedSchema, OutcomeSchema
+from bridge.web.schemas import AcceptedSchema
 
 blp = Blueprint(
     "signed", __name__, url_prefix="/hooks/signed", description="Standard Webhooks (signed)"
@@ -68,9 +68,7 @@ def replayed(client: models.ApiClient, webhook_id: str) -> Response | None:
 
 @blp.route("", methods=["POST"])
 @blp.route("/<token>", methods=["POST"], endpoint="with_token")
-@blp.response(202, AcceptedSchema)
-@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
-@blp.doc(**webhook.DOC)
+@webhook.documented(blp)
 def signed(token: str | None = None) -> Any:
     """Change a schedule from a signed webhook (JSON body, Standard Webhooks headers)."""
     client = webhook.authenticated()

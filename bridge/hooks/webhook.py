@@ -10,9 +10,11 @@ Webhook fields (anything else is ignored): `action` (one of `changes.ACTIONS`, d
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, jsonify, request
+from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from bridge import changes, commands, models, outcome
@@ -22,11 +24,11 @@ from bridge.web.answers import accepted
 from bridge.web.caller import bearer_token, current_client, idempotency_key, services
 from bridge.web.errors import error_body
 from bridge.web.fields import DaysField, ProfileRefField, SnapshotRefField, TimesField
-from bridge.web.schemas import JobSchema
+from bridge.web.schemas import AcceptedSchema, JobSchema, OutcomeSchema
 
 ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES)
-# documented for /openapi.json beside the JSON and form bodies they come in
-DOC = {
+# the bodies a webhook takes, for /openapi.json: the fields as JSON or a form, or a command
+_BODIES = {
     "requestBody": {
         "content": {
             "application/json": {"schema": "WebhookChange"},
@@ -35,6 +37,19 @@ DOC = {
         }
     }
 }
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def documented(blp: Blueprint) -> Callable[[View], View]:
+    """Declare what every webhook route takes and answers: the webhook fields, 202 with
+    the job, 200 with the outcome after `?wait=N`."""
+
+    def decorate(view: View) -> View:
+        view = blp.doc(**_BODIES)(view)
+        view = blp.alt_response(200, schema=OutcomeSchema, description="`?wait`: it finished")(view)
+        return blp.response(202, AcceptedSchema)(view)
+
+    return decorate
 
 
 class WebhookChangeSchema(Schema):

@@ -13,16 +13,13 @@ from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
-from bridge.web.schemas import AcceptedSchema, OutcomeSchema
 
 blp = Blueprint("zapier", __name__, url_prefix="/hooks/zapier", description="Zapier webhooks")
 
 
 @blp.route("", methods=["POST", "PUT"])
 @blp.route("/<token>", methods=["POST", "PUT"], endpoint="with_token")
-@blp.response(202, AcceptedSchema)
-@blp.alt_response(200, schema=OutcomeSchema, description="`?wait=N`: the job finished")
-@blp.doc(**webhook.DOC)
+@webhook.documented(blp)
 def zapier(token: str | None = None) -> Any:
     """Change a schedule from a Zap; `?wait=N` (up to 25 s) answers with the outcome."""
     client = webhook.authenticated()
