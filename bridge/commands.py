@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bridge import changes, profiles, schedules
+from bridge import changes, profiles, schedule_grammar
 from bridge.errors import InvalidInput
 
 USAGE: dict[str, str] = {
@@ -153,7 +153,7 @@ def _change(name: str, args: list[str]) -> Command:
     if not rest:
         raise UsageError("which times? e.g. 9am 12:30 5pm", name)
     try:
-        times = schedules.parse_times(" ".join(rest))
+        times = schedule_grammar.parse_times(" ".join(rest))
     except InvalidInput as error:
         raise UsageError(error.message, name) from None
     return Command(name, profile=profile, days=days, times=times)
@@ -166,7 +166,7 @@ def _days(name: str, words: list[str]) -> tuple[tuple[str, ...], list[str]]:
     first_error: InvalidInput | None = None
     for i in range(1, len(words) + 1):
         try:
-            best, end = schedules.parse_days(" ".join(words[:i])), i
+            best, end = schedule_grammar.parse_days(" ".join(words[:i])), i
         except InvalidInput as error:
             first_error = first_error or error
             if i - end > 2:  # "mon to fri" needs lookahead of two words, no more

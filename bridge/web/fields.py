@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from bridge import schedules
+from bridge import schedule_grammar
 from bridge.errors import InvalidSchedule
 
 PROFILE_REF_MAX = 255
@@ -25,7 +25,7 @@ class DaysField(fields.Field):
     """Days as a list or one string: `mon`, `mon-fri`, `weekdays`, `["mon", "wed"]`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return _domain(schedules.parse_days, value)
+        return _domain(schedule_grammar.parse_days, value)
 
 
 class TimesField(fields.Field):
@@ -36,7 +36,7 @@ class TimesField(fields.Field):
         self.allow_empty = allow_empty
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return _domain(schedules.parse_times, value, allow_empty=self.allow_empty)
+        return _domain(schedule_grammar.parse_times, value, allow_empty=self.allow_empty)
 
 
 def _domain(parse: Callable[..., Any], value: Any, **kwargs: Any) -> Any:
