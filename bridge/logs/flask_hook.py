@@ -57,7 +57,7 @@ def _request_id(header: str | None) -> str:
 def init_app(app: Flask) -> None:
     """Log as the app's settings say, bind each request's context, echo X-Request-ID, and
     write one access line per request (gunicorn's access log stays off: see
-    bridge/gunicorn_conf.py)."""
+    bridge/web_server.py)."""
     from flask import g, request
 
     settings = app.extensions["bridge"].settings

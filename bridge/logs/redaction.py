@@ -63,14 +63,12 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """The configured secrets: every readable Buffer token and the Slack signing secret.
-
-    An unreadable token file is skipped here: start-up stops on it elsewhere, by name."""
+    """The configured secrets: every readable Buffer token and the Slack signing secret."""
     found: list[str] = []
     for account in settings.buffer_token_vars:
         try:
             found.append(settings.buffer_token(account))
-        except Exception:  # noqa: S112 - see the docstring
+        except Exception:  # an unreadable token file stops start-up elsewhere, by name
             continue
     if settings.slack_signing_secret:
         found.append(settings.slack_signing_secret)
