@@ -113,3 +113,10 @@ def test_lock_lost_to_another_holder_is_neither_extended_nor_released(redis_url:
 def test_lock_key_names_the_profile(redis_url: str) -> None:
     lock = ProfileLock(redis.Redis.from_url(redis_url), "4eb8", ttl=5)
     assert lock.key == "bridge:lock:profile:4eb8"
+
+
+def test_limiter_reports_every_answer_to_on_wait(redis_url: str) -> None:
+    heard: list[float] = []
+    limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(1, 5.0), on_wait=heard.append)
+    answers = [limiter.acquire("tok"), limiter.acquire("tok")]
+    assert heard == answers and heard[0] == 0.0 and heard[1] > 0
