@@ -62,27 +62,30 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the web app (REST API, webhooks, chat) with gunicorn."""
-    if workers > 1:
-        _shared_metrics_dir()  # several processes: /metrics must add up all of them
+@click.option("--workers", type=int, help="gunicorn processes  [default: GUNICORN_WORKERS]")
+@click.option("--threads", type=int, help="threads per process  [default: GUNICORN_THREADS]")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the web app (REST API, webhooks, chat) with gunicorn (bridge/web_server.py)."""
+    settings = _settings()
+    if (workers or settings.web_workers) > 1:
+        settings = _shared_metrics_dir(settings)  # /metrics must add up every process
     from bridge.web_server import run_gunicorn
 
-    run_gunicorn(_settings(), host, port, workers, threads)
+    run_gunicorn(settings, f"{host}:{port}", workers, threads)
 
 
-def _shared_metrics_dir() -> None:
-    """Give the worker's pool processes one metrics directory (a fresh temporary one unless
-    PROMETHEUS_MULTIPROC_DIR names one), so the main process can serve all their metrics."""
+def _shared_metrics_dir(settings: Any) -> Any:
+    """`settings` naming one metrics directory for this process's children: the configured
+    PROMETHEUS_MULTIPROC_DIR, else a fresh temporary one, removed at exit. A new one is
+    also written to os.environ, where prometheus_client looks when the children import it."""
     import atexit
+    import dataclasses
     import os
     import shutil
     import tempfile
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
+    if settings.prometheus_multiproc_dir:
+        return settings
     directory = tempfile.mkdtemp(prefix="bridge-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     owner = os.getpid()
@@ -94,16 +97,18 @@ def _shared_metrics_dir() -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
     atexit.register(remove)
+    return dataclasses.replace(settings, prometheus_multiproc_dir=directory)
 
 
-def _serve_worker_metrics(port: int) -> None:
-    """Serve /metrics for every process of this worker on `port` (0: off)."""
+def _serve_worker_metrics(settings: Any) -> None:
+    """Serve /metrics for every process of this worker on WORKER_METRICS_PORT (0: off)."""
+    port = settings.worker_metrics_port
     if not port:
         return
     from bridge import metrics
 
     try:
-        metrics.serve_worker_metrics(port)
+        metrics.serve_worker_metrics(settings)
     except OSError as error:
         raise click.ClickException(
             f"WORKER_METRICS_PORT={port}: cannot listen ({error.strerror}); "
@@ -116,16 +121,15 @@ def _serve_worker_metrics(port: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """Run a Celery worker (extra arguments go to Celery)."""
-    settings = _settings()
     # before anything imports prometheus_client: it picks its storage once, at import
-    _shared_metrics_dir()
+    settings = _shared_metrics_dir(_settings())
     from bridge.healthcheck import worker_node_name
     from tasks.celery_app import celery, use
 
     use(settings)
-    _serve_worker_metrics(settings.worker_metrics_port)
+    _serve_worker_metrics(settings)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "bridge", "-E"]
-    argv.append(f"--hostname={worker_node_name()}")
+    argv.append(f"--hostname={worker_node_name(settings)}")
     celery.worker_main([*argv, *ctx.args])
 
 

@@ -21,6 +21,13 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PREFIX = "BUFFER_ACCESS_TOKEN"
 MAX_BACKOFF = 3600.0
 DEFAULT_ACCOUNT = "default"
+DEFAULT_HEARTBEAT_FILE = "/tmp/bridge-beat.heartbeat"
+DEFAULT_WEB_BIND = "0.0.0.0:8000"
+# gunicorn's own default: trust X-Forwarded-* only from a proxy on this machine
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+# 2 x cores + 1 is gunicorn's rule of thumb; the cap keeps a container, which sees the
+# host's cores, from starting dozens of processes
+MAX_DEFAULT_WEB_WORKERS = 8
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -61,6 +68,16 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     worker_metrics_port: int = 9808  # 0: the worker serves no /metrics
+    # where prometheus_client keeps metrics shared by several processes (None: in memory)
+    prometheus_multiproc_dir: str | None = None
+    beat_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
+    # the web process under gunicorn (bridge/web_server.py)
+    web_bind: str = DEFAULT_WEB_BIND
+    web_workers: int = field(default_factory=lambda: default_web_workers())
+    web_threads: int = 16
+    web_timeout: int = 60
+    web_graceful_timeout: int = 30
+    forwarded_allow_ips: str = DEFAULT_FORWARDED_ALLOW_IPS
     # the raw environment the tokens are read from (never logged, never stored)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -78,6 +95,11 @@ class Settings:
         if var is None:
             raise ConfigError(f"no Buffer account named {account!r}: set {token_var(account)}")
         return _read_secret(self.environ, var) or ""
+
+
+def default_web_workers() -> int:
+    """gunicorn processes when GUNICORN_WORKERS is unset: 2 x cores + 1, capped."""
+    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WEB_WORKERS)
 
 
 def token_var(account: str) -> str:
@@ -162,6 +184,11 @@ def _parse_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _value(environ: Mapping[str, str], var: str, default: str) -> str:
+    """`var` stripped, or `default` when it is unset or blank (an env file's `VAR=`)."""
+    return environ.get(var, "").strip() or default
+
+
 def _read_secret(environ: Mapping[str, str], var: str) -> str | None:
     """The value of `var`, or the contents of the file named by `var`_FILE."""
     if environ.get(var):
@@ -234,6 +261,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_port=_parse_int(
             "WORKER_METRICS_PORT", get("WORKER_METRICS_PORT", "9808"), minimum=0
         ),
+        prometheus_multiproc_dir=_value(env, "PROMETHEUS_MULTIPROC_DIR", "") or None,
+        beat_heartbeat_file=_value(env, "BEAT_HEARTBEAT_FILE", DEFAULT_HEARTBEAT_FILE),
+        web_bind=_value(env, "GUNICORN_BIND", DEFAULT_WEB_BIND),
+        web_workers=_parse_int(
+            "GUNICORN_WORKERS", _value(env, "GUNICORN_WORKERS", str(default_web_workers()))
+        ),
+        web_threads=_parse_int("GUNICORN_THREADS", _value(env, "GUNICORN_THREADS", "16")),
+        web_timeout=_parse_int("GUNICORN_TIMEOUT", _value(env, "GUNICORN_TIMEOUT", "60")),
+        web_graceful_timeout=_parse_int(
+            "GUNICORN_GRACEFUL_TIMEOUT", _value(env, "GUNICORN_GRACEFUL_TIMEOUT", "30")
+        ),
+        forwarded_allow_ips=_value(env, "FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS),
         environ=env,
     )
     if settings.sync_backoff_max > MAX_BACKOFF:
@@ -269,5 +308,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "LOG_FORMAT": ("json", "json (one object per line) or text"),
     "PROMETHEUS_MULTIPROC_DIR": ("(none)", "directory for metrics shared by gunicorn workers"),
     "WORKER_METRICS_PORT": ("9808", "port where a worker serves its /metrics (0 turns it off)"),
-    "BEAT_HEARTBEAT_FILE": ("/tmp/bridge-beat.heartbeat", "file beat touches on every tick"),
+    "BEAT_HEARTBEAT_FILE": (DEFAULT_HEARTBEAT_FILE, "file beat touches on every tick"),
+    "GUNICORN_BIND": (DEFAULT_WEB_BIND, "address:port the web process listens on under gunicorn"),
+    "GUNICORN_WORKERS": ("2 x cores + 1, at most 8", "gunicorn worker processes"),
+    "GUNICORN_THREADS": ("16", "threads per gunicorn worker (a `?wait=` request holds one)"),
+    "GUNICORN_TIMEOUT": ("60", "seconds a silent gunicorn worker lives before it is restarted"),
+    "GUNICORN_GRACEFUL_TIMEOUT": ("30", "seconds requests may run on after a stop or reload"),
+    "FORWARDED_ALLOW_IPS": (
+        DEFAULT_FORWARDED_ALLOW_IPS,
+        "proxies whose X-Forwarded-* headers gunicorn trusts (`*`: any)",
+    ),
 }

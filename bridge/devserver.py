@@ -87,6 +87,8 @@ class DevSupervisor:
         metrics_dir.mkdir(parents=True)
         self.env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir.resolve()))
         self.env.setdefault("WORKER_METRICS_PORT", str(free_port()))
+        # one gunicorn process is plenty on a laptop (same config as production otherwise)
+        self.env.setdefault("GUNICORN_WORKERS", "1")
 
     def spawn(self, name: str, command: list[str], log_file: Path | None = None) -> Child:
         """Start a child in its own process group (so Ctrl-C reaches us first)."""
@@ -100,7 +102,7 @@ class DevSupervisor:
 
     def start_redis(self) -> None:
         """A private redis-server unless REDIS_URL points somewhere already."""
-        if "REDIS_URL" in os.environ:
+        if "REDIS_URL" in self.env:
             return
         binary = shutil.which("redis-server")
         if binary is None:

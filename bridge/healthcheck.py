@@ -7,25 +7,25 @@ import socket
 import time
 import urllib.request
 
-from bridge.config import Settings
+from bridge.config import Settings, load_settings
 
-BEAT_HEARTBEAT_FILE = "/tmp/bridge-beat.heartbeat"
 WEB_URL = "http://127.0.0.1:8000/healthz"
 
 
-def heartbeat_file() -> str:
-    """Where beat records that it is alive."""
-    return os.environ.get("BEAT_HEARTBEAT_FILE", BEAT_HEARTBEAT_FILE)
+def heartbeat_file(settings: Settings | None = None) -> str:
+    """Where beat records that it is alive (BEAT_HEARTBEAT_FILE); without `settings`,
+    read from the environment now (beat's scheduler asks on every tick)."""
+    return (settings or load_settings()).beat_heartbeat_file
 
 
-def worker_node_name() -> str:
-    """The Celery node name of this machine's worker (distinct per metrics port)."""
-    port = os.environ.get("WORKER_METRICS_PORT", "9808")
-    return f"worker-{port}@{socket.gethostname()}"
+def worker_node_name(settings: Settings) -> str:
+    """The Celery node name of this machine's worker: several workers on one machine
+    differ by their metrics port, so `bridge healthcheck worker` pings its own."""
+    return f"worker-{settings.worker_metrics_port}@{socket.gethostname()}"
 
 
 def check(role: str, settings: Settings) -> tuple[bool, str]:
-    """(healthy, one line saying why) for `role`."""
+    """(healthy, one line saying why) for `role`: "web", "beat", else the worker."""
     if role == "web":
         return _check_web()
     if role == "beat":
@@ -44,7 +44,7 @@ def _check_web() -> tuple[bool, str]:
 
 def _check_beat(settings: Settings) -> tuple[bool, str]:
     """Beat touched its heartbeat file recently."""
-    path = heartbeat_file()
+    path = heartbeat_file(settings)
     limit = max(2 * settings.reconcile_interval, 120.0)
     try:
         age = time.time() - os.path.getmtime(path)
@@ -58,6 +58,6 @@ def _check_worker(settings: Settings) -> tuple[bool, str]:
     from tasks.celery_app import celery, use
 
     use(settings)
-    node = worker_node_name()
+    node = worker_node_name(settings)
     replies = celery.control.ping(destination=[node], timeout=3.0) or []
     return bool(replies), f"worker {node}: {'ok' if replies else 'no answer'}"

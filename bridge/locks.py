@@ -1,40 +1,49 @@
-"""A per-profile lock in Redis, with expiry and an owner check on release."""
+"""The per-profile lock: one sync of a profile at a time, on every machine.
+
+A thin face over redis-py's `Lock` (a random token per holder, expiry, and Lua scripts
+that release and extend only while the token still matches), keeping the small
+interface bridge.sync needs: a non-blocking `acquire` and a `release` that never raises.
+"""
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
 import redis
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+from redis.exceptions import LockError
 
 
 class ProfileLock:
-    """Only one sync of a profile at a time; expires so a killed worker cannot hold it forever."""
+    """The lock of one profile, held for `ttl` seconds at most, so a killed worker cannot
+    hold it for ever.
+
+    The token is kept on this object, not per thread: a helper thread may `extend` the
+    lock while the thread that took it waits on Buffer."""
 
     def __init__(self, client: redis.Redis, profile_id: str, ttl: float) -> None:
-        self.redis = client
         self.key = f"bridge:lock:profile:{profile_id}"
-        self.ttl_ms = int(ttl * 1000)
-        self.owner = secrets.token_hex(8)
-        self._release: Any = client.register_script(_RELEASE)
+        self._lock = client.lock(self.key, timeout=ttl, blocking=False, thread_local=False)
 
     def acquire(self) -> bool:
-        """Take the lock if nobody holds it."""
-        return bool(self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+        """Take the lock now if nobody holds it: True when taken; never waits."""
+        return bool(self._lock.acquire(blocking=False))
+
+    def owned(self) -> bool:
+        """True while the lock is ours (taken, not expired, not released)."""
+        return bool(self._lock.owned())
+
+    def extend(self, seconds: float) -> bool:
+        """Keep the lock `seconds` from now (not added to what is left): True when done,
+        False when it is no longer ours (it expired, maybe to another holder), in which
+        case the caller must stop acting for the profile."""
+        try:
+            return bool(self._lock.extend(seconds, replace_ttl=True))
+        except LockError:  # LockNotOwnedError included
+            return False
 
     def release(self) -> bool:
-        """Let go, but only if we still own it (it may have expired and been taken)."""
-        return bool(self._release(keys=[self.key], args=[self.owner]))
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+        """Let go: True when we still held it; False, without raising, when we never took
+        it or it expired meanwhile (another holder's lock is left alone)."""
+        try:
+            self._lock.release()
+        except LockError:  # LockNotOwnedError included
+            return False
+        return True

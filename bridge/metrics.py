@@ -8,7 +8,10 @@ process scrapes and however many processes there are.
 Several processes (gunicorn workers, Celery prefork children) share metrics through
 PROMETHEUS_MULTIPROC_DIR: prometheus_client reads that variable when it is first
 imported, so a process that wants multiprocess mode must set it before importing
-this module (`bridge worker` does, before Celery forks its pool).
+this module (`bridge serve` and `bridge worker` do, before gunicorn or Celery fork).
+
+Nothing here imports the services: the wiring (bridge.services) hands the pieces
+their hooks, and the store gauges take the database they read.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,14 +37,16 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bridge import models
+
 if TYPE_CHECKING:
     from flask import Flask, Response
 
-    from bridge.services import Services
+    from bridge.config import Settings
+    from bridge.db import Database
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Buffer answers in well under a second normally; timeouts go to 30s.
 CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # 0 is its own bucket: most acquisitions do not wait, and that share is the signal.
@@ -92,13 +96,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def observe_buffer_call(endpoint: str, status: int | None, seconds: float) -> None:
-    """Count one Buffer call (the default `on_buffer_call` of Services)."""
+    """Count one Buffer call; `status` None means no answer (timeout, connection)."""
     BUFFER_CALLS.labels(endpoint, str(status) if status is not None else "error").inc()
     BUFFER_CALL_SECONDS.labels(endpoint).observe(seconds)
 
 
 def observe_rate_limit_wait(seconds: float) -> None:
-    """Record the wait the rate limiter asked for."""
+    """Record a wait the rate limiter answered (0.0 too: the share of zeros is the signal);
+    a negative wait counts as 0."""
     RATE_LIMIT_WAIT.observe(max(seconds, 0.0))
 
 
@@ -134,7 +139,7 @@ def timed_sync(func: F) -> F:
 
 
 def count_request(route: str, source: str, status: int) -> None:
-    """Count one HTTP request."""
+    """Count one HTTP request under its route template (never the raw path: tokens)."""
     HTTP_REQUESTS.labels(route, source, str(status)).inc()
 
 
@@ -144,8 +149,8 @@ def count_request(route: str, source: str, status: int) -> None:
 class StoreCollector(Collector):
     """bridge_queue_depth and bridge_snapshot_age_seconds, computed from the database."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def collect(self) -> Iterator[Metric]:
         """Yield both gauges; a database outage drops their samples, not the whole scrape."""
@@ -157,32 +162,23 @@ class StoreCollector(Collector):
             "Seconds since Buffer was last read for the stalest account (snapshot or sync).",
         )
         try:
-            queued, oldest = store_figures(self.services)
+            queued, oldest = store_figures(self.db)
         except Exception as error:  # a scrape must answer even when the database is down
             log.warning("metrics: cannot read the store: %s", error)
         else:
             depth.add_metric([], queued)
             if oldest is not None:
-                age.add_metric([], max((_utcnow() - oldest).total_seconds(), 0.0))
+                age.add_metric([], max((models.utcnow() - oldest).total_seconds(), 0.0))
         yield depth
         yield age
 
 
-def _utcnow() -> dt.datetime:
-    """Now, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
+def store_figures(db: Database) -> tuple[int, dt.datetime | None]:
+    """(operations not yet applied, when the stalest account was last read from Buffer).
 
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """`value` with UTC assumed when the driver dropped the zone (SQLite)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def store_figures(services: Services) -> tuple[int, dt.datetime | None]:
-    """(operations not yet applied, when the stalest account was last read from Buffer)."""
+    The time is aware: the column's UTCDateTime type puts back the zone SQLite drops.
+    Raises what the database raises when it cannot be read."""
     from sqlalchemy import func, select
-
-    from bridge import models
 
     op = models.Job
     pending = select(func.count()).where(
@@ -191,23 +187,23 @@ def store_figures(services: Services) -> tuple[int, dt.datetime | None]:
     # newest look per account, then the stalest account: a profile deleted in Buffer keeps an
     # old seen_at forever, so per-profile ages would alarm for ever
     latest = select(func.max(models.Profile.seen_at)).group_by(models.Profile.account)
-    with services.db.session() as session:
+    with db.session() as session:
         queued = int(session.scalar(pending) or 0)
-        seen = [_aware(value) for value in session.scalars(latest) if value is not None]
+        seen = [value for value in session.scalars(latest) if value is not None]
     return queued, (min(seen) if seen else None)
 
 
 # --- registries and exposition ------------------------------------------------------------
 
 
-def multiprocess_dir() -> str | None:
-    """The shared metrics directory, when this process writes its metrics there.
+def multiprocess_dir(settings: Settings) -> str | None:
+    """The shared metrics directory, when this process really writes its metrics there.
 
-    Read from the environment, not Settings: prometheus_client reads this variable once,
-    when it is imported, and what it saw then decides where our metrics live."""
+    None when prometheus_client keeps them in memory: it looked at the environment once,
+    at import, and a directory configured after that (or not at all) is not used."""
     if values.ValueClass is values.MutexValue:
-        return None  # in-memory metrics: the variable was set too late (or not at all)
-    return os.environ.get(MULTIPROC_ENV) or None
+        return None
+    return settings.prometheus_multiproc_dir
 
 
 class _Default(Collector):
@@ -218,16 +214,17 @@ class _Default(Collector):
         yield from REGISTRY.collect()
 
 
-def scrape_registry(services: Services | None = None) -> CollectorRegistry:
-    """A registry for /metrics: every process's files in multiprocess mode, else this one's;
-    plus the store's gauges when `services` is given."""
+def scrape_registry(directory: str | None, db: Database | None = None) -> CollectorRegistry:
+    """A registry for /metrics: every process's files in `directory` (multiprocess mode,
+    see multiprocess_dir), else this process's metrics; plus the store's gauges when
+    `db` is given."""
     registry = CollectorRegistry(auto_describe=False)
-    if multiprocess_dir():
-        multiprocess.MultiProcessCollector(registry)
+    if directory:
+        multiprocess.MultiProcessCollector(registry, path=directory)
     else:
         registry.register(_Default())
-    if services is not None:
-        registry.register(StoreCollector(services))
+    if db is not None:
+        registry.register(StoreCollector(db))
     return registry
 
 
@@ -237,7 +234,8 @@ def init_app(app: Flask) -> None:
 
     from bridge.logs import request_source
 
-    registry = scrape_registry(app.extensions["bridge"])
+    services = app.extensions["bridge"]
+    registry = scrape_registry(multiprocess_dir(services.settings), services.db)
 
     def metrics_view() -> Response:
         """The Prometheus exposition."""
@@ -254,6 +252,8 @@ def init_app(app: Flask) -> None:
     app.after_request(count)
 
 
-def serve_worker_metrics(port: int, addr: str = "0.0.0.0") -> None:
-    """Serve every worker process's metrics on `port` from this (the main) process."""
-    start_http_server(port, addr=addr, registry=scrape_registry())
+def serve_worker_metrics(settings: Settings, addr: str = "0.0.0.0") -> None:
+    """Serve every worker process's metrics on settings.worker_metrics_port from this (the
+    main) process, in a background thread. Raises OSError when the port is taken."""
+    registry = scrape_registry(multiprocess_dir(settings))
+    start_http_server(settings.worker_metrics_port, addr=addr, registry=registry)

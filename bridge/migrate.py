@@ -23,10 +23,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema at `database_url` up to `revision`."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-def current_heads(database_url: str) -> str:
-    """The newest revision shipped with the code."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head() or ""

@@ -4,16 +4,20 @@ Buffer allows 60 requests a minute per access token and sends no rate-limit
 headers, so we pace ourselves. The window is a sorted set of request times per
 token; the token itself never reaches Redis, only a short hash of it. Time comes
 from the Redis server so that clocks on different machines do not matter.
+
+Written by hand: a sync reserves its read and its write together (n slots, taken
+atomically in Redis for every machine) and is told how long to wait rather than
+sleeping inside the limiter; that is the dozen lines of Lua below.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis
 
-from bridge import metrics
 from bridge.config import RateLimit
 
 # KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix.
@@ -55,17 +59,33 @@ def token_key(access_token: str) -> str:
     return f"bridge:ratelimit:{digest}"
 
 
-class RateLimiter:
-    """Hands out Buffer request slots per token; never sleeps, says how long to wait."""
+def _ignore_wait(_seconds: float) -> None:
+    """The default `on_wait`: nobody is told."""
 
-    def __init__(self, client: redis.Redis, limit: RateLimit) -> None:
+
+class RateLimiter:
+    """Hands out Buffer request slots per token; never sleeps, says how long to wait.
+
+    `on_wait` hears every answer of `acquire` (0.0 included), e.g. to feed a metric;
+    the wiring that builds the limiter (bridge.services) chooses it, so this module
+    depends on nothing of ours but the config."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        limit: RateLimit,
+        on_wait: Callable[[float], None] = _ignore_wait,
+    ) -> None:
         self.redis = client
         self.limit = limit
+        self.on_wait = on_wait
         self._script: Any = client.register_script(_ACQUIRE)
         self._counter = 0
 
     def acquire(self, access_token: str, n: int = 1) -> float:
-        """Take `n` slots for `access_token`: 0.0 when taken, else seconds to wait first."""
+        """Take `n` slots for `access_token` atomically: 0.0 when they were taken, else the
+        seconds until all `n` may be (nothing is taken then). Raises ValueError when `n`
+        exceeds the limit, since such a request could never be granted."""
         if n > self.limit.limit:
             raise ValueError(f"cannot take {n} slots at once under a limit of {self.limit}")
         self._counter += 1
@@ -75,5 +95,5 @@ class RateLimiter:
             args=[self.limit.limit, self.limit.period + RESERVE_MARGIN, n, member],
         )
         wait = float(cast(bytes | str, result))
-        metrics.observe_rate_limit_wait(wait)
+        self.on_wait(wait)
         return wait

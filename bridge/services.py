@@ -4,45 +4,51 @@ and a Buffer client per account. Built once by create_app() or the Celery worker
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import redis
 
 from bridge import metrics
-from bridge.buffer.client import BufferClient
+from bridge.buffer.client import BufferClient, OnCall
 from bridge.config import Settings, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError
 from bridge.queue import Queue
 from bridge.ratelimit import RateLimiter
 
-CallObserver = Callable[[str, int | None, float], None]
-
 
 class Services:
-    """Everything a request handler or a task needs, built from one Settings."""
+    """Everything a request handler or a task needs, built from one Settings.
 
-    def __init__(self, settings: Settings, on_buffer_call: CallObserver | None = None) -> None:
+    Metrics are wired here, not imported by the pieces: the Buffer clients report
+    calls to `on_buffer_call` and the rate limiter reports its waits, both to
+    bridge.metrics by default."""
+
+    def __init__(self, settings: Settings, on_buffer_call: OnCall | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
-        self.limiter = RateLimiter(self.redis, settings.buffer_rate_limit)
+        self.limiter = RateLimiter(
+            self.redis, settings.buffer_rate_limit, on_wait=metrics.observe_rate_limit_wait
+        )
         self.queue = Queue(settings, self.redis)
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
         self._clients: dict[str, BufferClient] = {}
         self._lock = threading.Lock()
 
     def buffer_token(self, account: str) -> str:
-        """The access token of `account` (from the environment; never stored)."""
+        """The access token of `account`, read from the environment (never stored).
+
+        Raises ConfigError when the account is unknown or its token is empty."""
         token = self.settings.buffer_token(account)
         if not token:
             raise ConfigError(f"{token_var(account)} is empty")
         return token
 
     def buffer(self, account: str) -> BufferClient:
-        """A pooled Buffer client for `account`, made on first use."""
+        """`account`'s Buffer client, made on first use and shared by every thread of this
+        process (one connection pool per account). Raises ConfigError as buffer_token."""
         with self._lock:
             client = self._clients.get(account)
             if client is None:

@@ -1,55 +1,121 @@
-"""`bridge serve`: the web app under gunicorn, configured from code."""
+"""The web process under gunicorn: its one configuration, and `bridge serve`.
+
+`options()` is the whole gunicorn configuration. `bridge serve` (and so `bridge dev`)
+runs gunicorn with it from code; the Dockerfile, docker-compose.yml, Kubernetes and
+systemd run `gunicorn -c python:bridge.gunicorn_conf bridge.wsgi:app`, which reads
+the same options. Every value comes from Settings (GUNICORN_*, FORWARDED_ALLOW_IPS).
+
+Why these values:
+- gthread workers with many threads: a request waiting on a job (`?wait=`) may hold a
+  thread for up to 25 s, and /healthz must still find a free thread at once; requests
+  never call Buffer, so a thread is otherwise busy for milliseconds. 16 threads let
+  15 such waits share a process with the probes; add workers (processes) for more.
+- timeout 60: a gthread worker's heartbeat comes from its main loop, not from requests,
+  so this only restarts a worker that is truly stuck.
+- graceful timeout 30: a stop or reload lets a 25 s wait finish; the orchestrators'
+  own kill deadlines (compose 40 s, Kubernetes and systemd 40 s) are longer.
+- no gunicorn access log: webhook paths carry tokens (/hooks/zapier/<token>) and
+  gunicorn can only print the raw path; the app writes one redacted line per request.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from bridge.config import Settings
 
+KEEPALIVE = 5
+# recycle workers now and then, so a slow leak cannot grow without bound
+MAX_REQUESTS = 2000
+# worker heartbeats on a RAM disk: a disk-backed /tmp in containers can stall them
+SHM = Path("/dev/shm")
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings for the web process, named as in a gunicorn config file."""
+    config: dict[str, Any] = {
+        "bind": settings.web_bind,
+        "workers": settings.web_workers,
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "timeout": settings.web_timeout,
+        "graceful_timeout": settings.web_graceful_timeout,
+        "keepalive": KEEPALIVE,
+        "max_requests": MAX_REQUESTS,
+        "max_requests_jitter": MAX_REQUESTS // 10,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        **_hooks(settings),
+    }
+    if SHM.is_dir():
+        config["worker_tmp_dir"] = str(SHM)
+    return config
+
+
+def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
+    """gunicorn's on_starting and child_exit for these settings."""
+    configured = settings.prometheus_multiproc_dir
+    directory = Path(configured) if configured else None
+
+    def on_starting(server: Any) -> None:
+        """Redact the master's own log records too, and start with an empty metrics
+        directory: files left by a previous run would be summed into /metrics."""
+        from bridge import logs
+
+        logs.register_secrets(logs.settings_secrets(settings))
+        logs.install_scrubber()
+        if directory is None:
+            server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows one worker")
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in directory.glob("*.db"):
+            path.unlink(missing_ok=True)
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        """Drop a dead worker's live gauges so /metrics does not report them for ever."""
+        if directory is None:
+            return
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # in PROMETHEUS_MULTIPROC_DIR
+
+    return {"on_starting": on_starting, "child_exit": child_exit}
+
 
 class _Gunicorn(BaseApplication):
-    """A gunicorn application whose options come from arguments, not a config file."""
+    """gunicorn run from code: options from `options()`, the app built in each worker."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
         self.settings = settings
-        self.options = options
+        self.config = config
         super().__init__()
 
     def load_config(self) -> None:
         """Apply our options."""
-        for key, value in self.options.items():
+        for key, value in self.config.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        """Build the app in each worker process."""
+        """Build the app (in each worker process: nothing is preloaded)."""
         from bridge import create_app
 
         return create_app(self.settings)
 
 
-def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve until stopped. gunicorn's access log stays off: the app logs requests itself,
-    with tokens in webhook paths redacted."""
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": 20,
-        "accesslog": None,
-        "loglevel": settings.log_level.lower(),
-    }
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        options["child_exit"] = _forget_metrics_of
-    _Gunicorn(settings, options).run()
-
-
-def _forget_metrics_of(_server: Any, worker: Any) -> None:
-    """A gunicorn worker exited: its live gauges must stop counting."""
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+def run_gunicorn(
+    settings: Settings, bind: str, workers: int | None = None, threads: int | None = None
+) -> None:
+    """Serve on `bind` with `options(settings)` until stopped; `workers` and `threads`
+    override the settings' when given."""
+    config = {**options(settings), "bind": bind}
+    if workers:
+        config["workers"] = workers
+    if threads:
+        config["threads"] = threads
+    _Gunicorn(settings, config).run()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import RateLimit, load_settings
+from bridge.config import MAX_DEFAULT_WEB_WORKERS, RateLimit, load_settings
 from bridge.errors import ConfigError
 
 
@@ -98,3 +98,61 @@ def test_nothing_is_read_at_import() -> None:
     assert done.returncode == 0  # the environment is read on demand, not at import
     with pytest.raises(ConfigError):
         load_settings(env)
+
+
+# ---- the web process and runtime files -------------------------------------------------
+
+
+def test_runtime_defaults() -> None:
+    settings = load_settings({})
+    assert settings.prometheus_multiproc_dir is None
+    assert settings.beat_heartbeat_file == "/tmp/bridge-beat.heartbeat"
+    assert settings.web_bind == "0.0.0.0:8000"
+    assert 1 <= settings.web_workers <= MAX_DEFAULT_WEB_WORKERS
+    assert (settings.web_threads, settings.web_timeout, settings.web_graceful_timeout) == (
+        16,
+        60,
+        30,
+    )
+    assert settings.forwarded_allow_ips == "127.0.0.1,::1"
+
+
+def test_runtime_settings_from_the_environment() -> None:
+    settings = load_settings(
+        {
+            "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+            "BEAT_HEARTBEAT_FILE": "/run/beat.heartbeat",
+            "GUNICORN_BIND": "127.0.0.1:9000",
+            "GUNICORN_WORKERS": "3",
+            "GUNICORN_THREADS": "32",
+            "GUNICORN_TIMEOUT": "90",
+            "GUNICORN_GRACEFUL_TIMEOUT": "20",
+            "FORWARDED_ALLOW_IPS": "*",
+        }
+    )
+    assert settings.prometheus_multiproc_dir == "/run/metrics"
+    assert settings.beat_heartbeat_file == "/run/beat.heartbeat"
+    assert (settings.web_bind, settings.web_workers, settings.web_threads) == (
+        "127.0.0.1:9000",
+        3,
+        32,
+    )
+    assert (settings.web_timeout, settings.web_graceful_timeout) == (90, 20)
+    assert settings.forwarded_allow_ips == "*"
+
+
+def test_blank_runtime_values_mean_the_default() -> None:
+    # an env file's `GUNICORN_WORKERS=` (as in .env.example) is "not set"
+    blank = load_settings({"GUNICORN_WORKERS": "", "PROMETHEUS_MULTIPROC_DIR": " "})
+    assert blank.web_workers == load_settings({}).web_workers
+    assert blank.prometheus_multiproc_dir is None
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT"],
+)
+@pytest.mark.parametrize("value", ["0", "many"])
+def test_malformed_gunicorn_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})

@@ -1,7 +1,8 @@
 """The deployment files parse and agree with each other and with the app's contracts.
 
 No container engine runs here, so docker-compose.yml, the Dockerfile, the Kubernetes
-manifests, the systemd units and the gunicorn config are checked by reading them.
+manifests and the systemd units are checked by reading them; the one gunicorn config
+(bridge/gunicorn_conf.py, values from bridge/web_server.py) by loading it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge import create_app
-from bridge.config import TOKEN_PREFIX, VARIABLES, load_settings
+from bridge import create_app, web_server
+from bridge.config import MAX_DEFAULT_WEB_WORKERS, TOKEN_PREFIX, VARIABLES, load_settings
 from tests.test_metrics import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ K8S = DEPLOY / "kubernetes"
 SYSTEMD = DEPLOY / "systemd"
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
-GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
+GUNICORN_CONF = "bridge.gunicorn_conf"
 ENV_EXAMPLE = ROOT / ".env.example"
 SYSTEMD_ENV_EXAMPLE = SYSTEMD / "bridge.env.example"
 OPERATIONS = ROOT / "docs" / "operations.md"
@@ -45,8 +46,8 @@ HEALTHCHECK_ROLES = {"web", "worker", "beat"}
 # from a file named by <VAR>_FILE (bridge.config._read_secret).
 SECRET_RE = re.compile(rf"^(?:{TOKEN_PREFIX}(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNING_SECRET)$")
 TOKEN_NAME_RE = re.compile(rf"^{TOKEN_PREFIX}_[A-Z0-9][A-Z0-9_]*$")
-# Variables read by gunicorn (deploy/gunicorn.conf.py) or by Python itself.
-OTHER_VARIABLE_PREFIXES = ("GUNICORN_", "PYTHON")
+# Variables read by Python itself (gunicorn's are in VARIABLES: bridge.config reads them).
+OTHER_VARIABLE_PREFIXES = ("PYTHON",)
 METRIC_FAMILIES = FAMILIES  # one list of the families the metrics tests check
 
 
@@ -210,7 +211,7 @@ def check_command(argv: list[str], where: str) -> None:
     elif program == "gunicorn":
         assert argv[-1] == "bridge.wsgi:app", f"{where}: gunicorn must serve bridge.wsgi:app"
         config = argv[argv.index("-c") + 1]
-        assert Path(config).name == GUNICORN_CONF.name, f"{where}: gunicorn -c {config}"
+        assert config == f"python:{GUNICORN_CONF}", f"{where}: gunicorn -c {config}"
     else:
         raise AssertionError(f"{where}: unexpected program {argv[0]!r}")
 
@@ -307,8 +308,8 @@ def test_yaml_parses(path):
         assert isinstance(doc, dict)
 
 
-def test_gunicorn_conf_compiles():
-    compile(GUNICORN_CONF.read_text(), str(GUNICORN_CONF), "exec")
+def test_gunicorn_conf_imports(monkeypatch):
+    assert load_gunicorn_conf(monkeypatch)["worker_class"] == "gthread"
 
 
 def test_systemd_units_parse():
@@ -538,7 +539,7 @@ def test_dockerfile_copies_what_the_context_has():
             words = line.split()
             if words[0].upper() == "COPY" and not any(w.startswith("--from") for w in words):
                 sources += [w for w in words[1:-1] if not w.startswith("--")]
-    assert "deploy/gunicorn.conf.py" in sources
+    assert "bridge" in sources  # the gunicorn config ships inside the package
     for source in sources:
         assert not dockerignored(source), f".dockerignore hides {source}"
         if source != "README.md":  # the project README is written alongside
@@ -547,24 +548,30 @@ def test_dockerfile_copies_what_the_context_has():
         assert dockerignored(secret), f".dockerignore must exclude {secret}"
 
 
-# ---- gunicorn.conf.py ----------------------------------------------------------------
+# ---- the gunicorn config ---------------------------------------------------------------
+
+GUNICORN_ENV = ("GUNICORN_", "PROMETHEUS_MULTIPROC_DIR", "FORWARDED_ALLOW_IPS")
 
 
 def load_gunicorn_conf(monkeypatch, **env: str) -> dict[str, Any]:
-    """The settings gunicorn.conf.py defines under `env`."""
+    """The settings bridge.gunicorn_conf gives gunicorn under `env`."""
     for name in list(os.environ):
-        if name.startswith("GUNICORN_") or name == "PROMETHEUS_MULTIPROC_DIR":
+        if name.startswith(GUNICORN_ENV):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(GUNICORN_CONF))
+    return runpy.run_module(GUNICORN_CONF)
 
 
 def test_gunicorn_defaults(monkeypatch):
     conf = load_gunicorn_conf(monkeypatch)
     assert conf["bind"] == f"0.0.0.0:{WEB_PORT}"
-    assert 1 <= conf["workers"] <= conf["_MAX_DEFAULT_WORKERS"]
-    assert conf["timeout"] > 0
+    assert 1 <= conf["workers"] <= MAX_DEFAULT_WEB_WORKERS
+    # a request waiting on a job holds a thread for up to 25 s; probes need one free
+    assert conf["worker_class"] == "gthread" and conf["threads"] >= 16
+    assert conf["timeout"] == 60
+    assert 25 < conf["graceful_timeout"] < conf["timeout"]
+    assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"
     # the app writes the access log itself, with tokens in /hooks/ paths redacted
     assert conf["accesslog"] is None
     assert conf["errorlog"] == "-"
@@ -572,9 +579,37 @@ def test_gunicorn_defaults(monkeypatch):
 
 def test_gunicorn_reads_the_environment(monkeypatch):
     conf = load_gunicorn_conf(
-        monkeypatch, GUNICORN_BIND="127.0.0.1:9000", GUNICORN_WORKERS="3", GUNICORN_TIMEOUT="45"
+        monkeypatch,
+        GUNICORN_BIND="127.0.0.1:9000",
+        GUNICORN_WORKERS="3",
+        GUNICORN_TIMEOUT="45",
+        GUNICORN_THREADS="32",
+        FORWARDED_ALLOW_IPS="*",
     )
     assert (conf["bind"], conf["workers"], conf["timeout"]) == ("127.0.0.1:9000", 3, 45)
+    assert (conf["threads"], conf["forwarded_allow_ips"]) == (32, "*")
+
+
+def test_bridge_serve_uses_the_same_config(monkeypatch):
+    conf = load_gunicorn_conf(monkeypatch, GUNICORN_WORKERS="2")
+    served = web_server.options(load_settings({"GUNICORN_WORKERS": "2"}))
+    assert set(served) == {k for k in conf if not k.startswith("_")} - {
+        "load_settings",
+        "options",
+    }
+    plain = {k: v for k, v in served.items() if not callable(v)}
+    assert plain == {k: conf[k] for k in plain}
+
+
+def test_gunicorn_hooks_are_real_gunicorn_settings(monkeypatch):
+    from gunicorn.config import Config
+
+    config = Config()
+    for key, value in load_gunicorn_conf(monkeypatch).items():
+        if key in config.settings:
+            config.set(key, value)
+    assert config.worker_class_str == "gthread"
+    assert callable(config.child_exit) and callable(config.on_starting)
 
 
 def test_gunicorn_on_starting_empties_the_metrics_dir(monkeypatch, tmp_path):
@@ -615,7 +650,7 @@ def test_kustomization_lists_every_manifest():
 def test_kubernetes_workloads_exist_with_their_commands():
     expected = {
         "buffer-bridge-migrate": ("Job", ["bridge", "db", "upgrade"]),
-        "buffer-bridge-web": ("Deployment", ["gunicorn", "-c", "deploy/gunicorn.conf.py"]),
+        "buffer-bridge-web": ("Deployment", ["gunicorn", "-c", f"python:{GUNICORN_CONF}"]),
         "buffer-bridge-worker": ("Deployment", ["bridge", "worker"]),
         "buffer-bridge-beat": ("Deployment", ["bridge", "beat"]),
     }

@@ -191,7 +191,32 @@ def test_secrets_in_arguments_extras_and_tracebacks_are_redacted(capsys):
     assert line["header"] == "v0=[redacted]"
 
 
-def test_the_filter_redacts_records_for_any_handler():
-    record = logging.LogRecord("x", logging.INFO, "f", 1, "token %s", (f"bb_{SECRET}",), None)
-    logs.RedactFilter().filter(record)
+class Keep(logging.Handler):
+    """A bare handler (no filter, no formatter of ours) that keeps what it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("name", ["bridge.test", "gunicorn.error", "werkzeug"])
+def test_records_reach_any_handler_redacted(name):
+    logs.install_scrubber()
+    logger = logging.getLogger(name)
+    keep = Keep()
+    logger.addHandler(keep)
+    try:
+        raise RuntimeError(f"no to Bearer {SECRET}")
+    except RuntimeError:
+        logger.exception("token %s", f"bb_{SECRET}", extra={"url": f"/hooks/zapier/{SECRET}"})
+    finally:
+        logger.removeHandler(keep)
+    (record,) = keep.records
     assert record.getMessage() == "token bb_[redacted]"
+    assert record.url == "/hooks/zapier/[redacted]"
+    assert "RuntimeError: no to Bearer [redacted]" in record.exc_text
+    assert record.exc_info is None  # the exception itself never reaches a handler
+    assert SECRET not in logging.Formatter().format(record)

@@ -175,7 +175,11 @@ MULTIPROCESS_SCRIPT = textwrap.dedent(
         children.append(pid)
     for pid in children:
         os.waitpid(pid, 0)
-    app = create_app(make_settings(DATABASE_URL=sys.argv[1], REDIS_URL=sys.argv[2]))
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]  # as bridge.config reads it
+    settings = make_settings(
+        DATABASE_URL=sys.argv[1], REDIS_URL=sys.argv[2], PROMETHEUS_MULTIPROC_DIR=directory
+    )
+    app = create_app(settings)
     sys.stdout.write(app.test_client().get("/metrics").get_data(as_text=True))
     """
 )
@@ -213,7 +217,8 @@ def test_metrics_are_summed_across_processes(tmp_path, database_url, redis_url):
 def test_without_the_directory_metrics_stay_in_memory(database_url, redis_url):
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     script = (
-        "from bridge import metrics; import sys; sys.stdout.write(str(metrics.multiprocess_dir()))"
+        "from bridge import metrics; from bridge.config import load_settings; import sys; "
+        "sys.stdout.write(str(metrics.multiprocess_dir(load_settings())))"
     )
     assert run_script(script, env=env) == "None"
 

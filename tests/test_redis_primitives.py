@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import redis
 
@@ -70,3 +71,52 @@ def test_lock_expires(redis_url: str) -> None:
 
     time.sleep(0.1)
     assert ProfileLock(client, "p2", ttl=5).acquire()
+
+
+def test_lock_owned_follows_acquire_release_and_expiry(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    lock = ProfileLock(client, "p3", ttl=0.2)
+    assert not lock.owned()
+    assert lock.acquire() and lock.owned()
+    assert not ProfileLock(client, "p3", ttl=5).owned()  # another holder's view
+    assert lock.release() and not lock.owned()
+    assert lock.acquire()
+    time.sleep(0.3)
+    assert not lock.owned()
+
+
+def test_lock_extend_keeps_it_from_now_only_while_owned(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    lock = ProfileLock(client, "p4", ttl=0.2)
+    assert not lock.extend(5)  # never taken
+    assert lock.acquire()
+    assert lock.extend(5)
+    assert 4000 < client.pttl(lock.key) <= 5000  # replaced, not added to what was left
+    time.sleep(0.3)
+    assert lock.owned()  # the original 0.2 s have passed
+    assert lock.release()
+
+
+def test_lock_lost_to_another_holder_is_neither_extended_nor_released(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    first = ProfileLock(client, "p5", ttl=0.05)
+    assert first.acquire()
+    time.sleep(0.1)
+    second = ProfileLock(client, "p5", ttl=5)
+    assert second.acquire()
+    assert not first.extend(5)
+    assert not first.release()  # no LockNotOwnedError escapes
+    assert second.owned() and client.exists(second.key)
+    assert second.release()
+
+
+def test_lock_key_names_the_profile(redis_url: str) -> None:
+    lock = ProfileLock(redis.Redis.from_url(redis_url), "4eb8", ttl=5)
+    assert lock.key == "bridge:lock:profile:4eb8"
+
+
+def test_limiter_reports_every_answer_to_on_wait(redis_url: str) -> None:
+    heard: list[float] = []
+    limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(1, 5.0), on_wait=heard.append)
+    answers = [limiter.acquire("tok"), limiter.acquire("tok")]
+    assert heard == answers and heard[0] == 0.0 and heard[1] > 0
