@@ -76,7 +76,6 @@ class Week(Mapping[str, Times]):
         return iter(DAYS)
 
     def __len__(self) -> int:
-        """Always seven."""
         return len(DAYS)
 
     def __eq__(self, other: object) -> bool:
@@ -94,7 +93,6 @@ class Week(Mapping[str, Times]):
         raise AttributeError("Week is immutable")
 
     def __repr__(self) -> str:
-        """Readable form that shows every day."""
         return f"Week({dict(self.items())!r})"
 
     def is_empty(self) -> bool:

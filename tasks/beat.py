@@ -10,6 +10,7 @@ from typing import Any
 from celery.beat import PersistentScheduler
 
 from bridge.healthcheck import heartbeat_file
+from tasks.celery_app import settings
 
 log = logging.getLogger(__name__)
 
@@ -34,5 +35,5 @@ class HeartbeatScheduler(PersistentScheduler):
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """Touch the heartbeat, then run one tick."""
-        touch(heartbeat_file())
+        touch(heartbeat_file(settings()))
         return float(super().tick(*args, **kwargs))
