@@ -11,7 +11,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from bridge.errors import ConfigError
 
@@ -19,6 +21,15 @@ DEFAULT_BUFFER_API_URL = "https://api.bufferapp.com/1/"
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PREFIX = "BUFFER_ACCESS_TOKEN"
+API_KEY_PREFIX = "BUFFER_API_KEY"
+DEFAULT_BUFFER_GRAPHQL_URL = "https://api.buffer.com"
+DEFAULT_BUFFER_RATE_LIMIT = "60/60s"
+# Buffer's documented GraphQL windows: 100 per 15 minutes on every plan, 250 a day
+# (Essentials; a Free key gets 100 a day, so set 100/15m,100/24h for one)
+DEFAULT_BUFFER_GRAPHQL_RATE_LIMIT = "100/15m,250/24h"
+# Buffer's legacy REST API "will no longer return data" from this day (announced 2026-07-27)
+DEFAULT_BUFFER_V1_SUNSET = "2027-02-01"
+V1_SUNSET = date(2027, 2, 1)
 MAX_BACKOFF = 3600.0
 DEFAULT_ACCOUNT = "default"
 DEFAULT_HEARTBEAT_FILE = "/tmp/bridge-beat.heartbeat"
@@ -46,6 +57,15 @@ class RateLimit:
         return f"{self.limit}/{self.period:g}s"
 
 
+# Which of Buffer's APIs an account is configured for: an access token (v1), an API
+# key (GraphQL), or both under one account name.
+AccountApi = Literal["v1", "graphql", "both"]
+
+
+def _default_graphql_limits() -> tuple[RateLimit, ...]:
+    return parse_rate_limits("BUFFER_GRAPHQL_RATE_LIMIT", DEFAULT_BUFFER_GRAPHQL_RATE_LIMIT)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the bridge, already validated."""
@@ -53,7 +73,18 @@ class Settings:
     buffer_api_url: str = DEFAULT_BUFFER_API_URL
     # account name (lower case) -> the environment variable that holds its token
     buffer_token_vars: Mapping[str, str] = field(default_factory=dict)
+    # the first window of BUFFER_RATE_LIMIT (what a one-window limiter enforces) ...
     buffer_rate_limit: RateLimit = RateLimit(60, 60.0)
+    # ... and every window of it; empty means just `buffer_rate_limit` (see rate_limits)
+    buffer_rate_limits: tuple[RateLimit, ...] = ()
+    # account name (lower case) -> the environment variable that holds its GraphQL API key
+    buffer_key_vars: Mapping[str, str] = field(default_factory=dict)
+    buffer_graphql_url: str = DEFAULT_BUFFER_GRAPHQL_URL
+    buffer_graphql_rate_limits: tuple[RateLimit, ...] = field(
+        default_factory=_default_graphql_limits
+    )
+    # the day v1 stops answering; None: BUFFER_V1_SUNSET=none, no date logic
+    buffer_v1_sunset: date | None = V1_SUNSET
     buffer_timeout: tuple[float, float] = (5.0, 30.0)
     redis_url: str = DEFAULT_REDIS_URL
     database_url: str = DEFAULT_DATABASE_URL
@@ -82,12 +113,56 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def account_names(self) -> list[str]:
-        """Configured Buffer accounts, the default first."""
-        names = sorted(self.buffer_token_vars)
+        """Configured Buffer accounts (by access token, API key or both), the default first."""
+        names = sorted(set(self.buffer_token_vars) | set(self.buffer_key_vars))
         if DEFAULT_ACCOUNT in names:
             names.remove(DEFAULT_ACCOUNT)
             names.insert(0, DEFAULT_ACCOUNT)
         return names
+
+    def account_api(self, account: str) -> AccountApi:
+        """Which API `account` is configured for: "v1" (token), "graphql" (key) or "both".
+
+        Says what is configured, not what still works: see `v1_past_sunset` for that.
+        Raises ConfigError for an account named by neither variable.
+        """
+        v1 = account in self.buffer_token_vars
+        graphql = account in self.buffer_key_vars
+        if v1 and graphql:
+            return "both"
+        if v1:
+            return "v1"
+        if graphql:
+            return "graphql"
+        raise ConfigError(
+            f"no Buffer account named {account!r}: set {key_var(account)} or {token_var(account)}"
+        )
+
+    def buffer_api_key(self, account: str) -> str:
+        """The GraphQL API key of `account`, from its environment variable or its _FILE.
+
+        Raises ConfigError when `account` has no API key (it may still have a v1 token).
+        """
+        var = self.buffer_key_vars.get(account)
+        if var is None:
+            raise ConfigError(f"no Buffer API key for account {account!r}: set {key_var(account)}")
+        return _read_secret(self.environ, var) or ""
+
+    def rate_limits(self, api: Literal["v1", "graphql"]) -> tuple[RateLimit, ...]:
+        """Every window of BUFFER_RATE_LIMIT (v1) or BUFFER_GRAPHQL_RATE_LIMIT (graphql)."""
+        if api == "graphql":
+            return self.buffer_graphql_rate_limits
+        return self.buffer_rate_limits or (self.buffer_rate_limit,)
+
+    def v1_past_sunset(self, today: date) -> bool:
+        """True on and after BUFFER_V1_SUNSET (v1 no longer answers); never when it is none."""
+        return self.buffer_v1_sunset is not None and today >= self.buffer_v1_sunset
+
+    def v1_days_left(self, today: date) -> int | None:
+        """Days from `today` until the v1 sunset (0 on or after it); None when it is none."""
+        if self.buffer_v1_sunset is None:
+            return None
+        return max(0, (self.buffer_v1_sunset - today).days)
 
     def buffer_token(self, account: str) -> str:
         """The access token of `account`, from its environment variable or its _FILE."""
@@ -105,6 +180,11 @@ def default_web_workers() -> int:
 def token_var(account: str) -> str:
     """The environment variable that holds `account`'s Buffer token."""
     return TOKEN_PREFIX if account == DEFAULT_ACCOUNT else f"{TOKEN_PREFIX}_{account.upper()}"
+
+
+def key_var(account: str) -> str:
+    """The environment variable that holds `account`'s GraphQL API key."""
+    return API_KEY_PREFIX if account == DEFAULT_ACCOUNT else f"{API_KEY_PREFIX}_{account.upper()}"
 
 
 def parse_duration(name: str, value: str) -> float:
@@ -150,6 +230,35 @@ def parse_rate_limit(name: str, value: str) -> RateLimit:
             "(the period a positive duration: 90, 90s, 15m, 1h, 1d)"
         ) from None
     return RateLimit(int(match.group(1)), period)
+
+
+def parse_rate_limits(name: str, value: str) -> tuple[RateLimit, ...]:
+    """`COUNT/PERIOD[,COUNT/PERIOD...]` -> one RateLimit per window, in the order given.
+
+    Each comma-separated part is read by `parse_rate_limit` (the one grammar);
+    a request must fit every window. Empty parts (`60/60s,`) and a period given
+    twice (`100/15m,200/900s`: which one holds?) raise ConfigError naming `name`.
+    """
+    parts = [part.strip() for part in value.split(",")]
+    if not value.strip() or any(not part for part in parts):
+        raise ConfigError(
+            f"{name}={value!r}: expected requests/period windows like 60/60s or 100/15m,250/24h"
+        )
+    windows = tuple(parse_rate_limit(name, part) for part in parts)
+    periods = [window.period for window in windows]
+    if len(set(periods)) != len(periods):
+        raise ConfigError(f"{name}={value!r}: each period may appear once")
+    return windows
+
+
+def _parse_sunset(name: str, value: str) -> date | None:
+    """`YYYY-MM-DD`, or `none` (no sunset date logic)."""
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a date like 2027-02-01, or none") from None
 
 
 def _parse_timeout(name: str, value: str) -> tuple[float, float]:
@@ -204,20 +313,23 @@ def _read_secret(environ: Mapping[str, str], var: str) -> str | None:
     return None
 
 
-def _token_vars(environ: Mapping[str, str]) -> dict[str, str]:
-    """Account name -> token variable, for every BUFFER_ACCESS_TOKEN[_NAME][_FILE] set."""
+def _token_vars(environ: Mapping[str, str], prefix: str = TOKEN_PREFIX) -> dict[str, str]:
+    """Account name -> secret variable, for every `prefix`[_NAME][_FILE] set.
+
+    `prefix` is BUFFER_ACCESS_TOKEN (v1 tokens) or BUFFER_API_KEY (GraphQL keys).
+    """
     found: dict[str, str] = {}
     for key in environ:
-        if not key.startswith(TOKEN_PREFIX) or not environ[key]:
+        if not key.startswith(prefix) or not environ[key]:
             continue
-        var = key.removesuffix("_FILE") if key != f"{TOKEN_PREFIX}_FILE" else TOKEN_PREFIX
-        if var == TOKEN_PREFIX:
+        var = key.removesuffix("_FILE") if key != f"{prefix}_FILE" else prefix
+        if var == prefix:
             found[DEFAULT_ACCOUNT] = var
             continue
-        suffix = var.removeprefix(f"{TOKEN_PREFIX}_")
-        if not var.startswith(f"{TOKEN_PREFIX}_") or not _ACCOUNT_RE.match(suffix):
+        suffix = var.removeprefix(f"{prefix}_")
+        if not var.startswith(f"{prefix}_") or not _ACCOUNT_RE.match(suffix):
             raise ConfigError(
-                f"{key}: expected {TOKEN_PREFIX} or {TOKEN_PREFIX}_<NAME> with NAME in A-Z, 0-9, _"
+                f"{key}: expected {prefix} or {prefix}_<NAME> with NAME in A-Z, 0-9, _"
             )
         found[suffix.lower()] = var
     return found
@@ -233,12 +345,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = get("LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    v1_limits = parse_rate_limits(
+        "BUFFER_RATE_LIMIT", get("BUFFER_RATE_LIMIT", DEFAULT_BUFFER_RATE_LIMIT)
+    )
     settings = Settings(
         buffer_api_url=_parse_url(
             "BUFFER_API_URL", get("BUFFER_API_URL", DEFAULT_BUFFER_API_URL), ("http", "https")
         ),
         buffer_token_vars=_token_vars(env),
-        buffer_rate_limit=parse_rate_limit("BUFFER_RATE_LIMIT", get("BUFFER_RATE_LIMIT", "60/60s")),
+        buffer_rate_limit=v1_limits[0],
+        buffer_rate_limits=v1_limits,
+        buffer_key_vars=_token_vars(env, API_KEY_PREFIX),
+        buffer_graphql_url=_parse_url(
+            "BUFFER_GRAPHQL_URL",
+            _value(env, "BUFFER_GRAPHQL_URL", DEFAULT_BUFFER_GRAPHQL_URL),
+            ("http", "https"),
+        ),
+        buffer_graphql_rate_limits=parse_rate_limits(
+            "BUFFER_GRAPHQL_RATE_LIMIT",
+            _value(env, "BUFFER_GRAPHQL_RATE_LIMIT", DEFAULT_BUFFER_GRAPHQL_RATE_LIMIT),
+        ),
+        buffer_v1_sunset=_parse_sunset(
+            "BUFFER_V1_SUNSET", _value(env, "BUFFER_V1_SUNSET", DEFAULT_BUFFER_V1_SUNSET)
+        ),
         buffer_timeout=_parse_timeout("BUFFER_TIMEOUT", get("BUFFER_TIMEOUT", "5,30")),
         redis_url=_parse_url(
             "REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL), ("redis", "rediss", "unix")
@@ -280,6 +409,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"SYNC_BACKOFF_MAX: expected at most {MAX_BACKOFF:g}s (1h)")
     for account in settings.buffer_token_vars:
         settings.buffer_token(account)  # a missing _FILE stops start-up now, not mid-sync
+    for account in settings.buffer_key_vars:
+        settings.buffer_api_key(account)
     return settings
 
 
@@ -292,7 +423,24 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "BUFFER_ACCESS_TOKEN": ("(none)", "access token of the default Buffer account"),
     "BUFFER_ACCESS_TOKEN_<NAME>": ("(none)", "access token of a further Buffer account NAME"),
-    "BUFFER_RATE_LIMIT": ("60/60s", "Buffer requests allowed per token, shared by every worker"),
+    "BUFFER_RATE_LIMIT": (
+        DEFAULT_BUFFER_RATE_LIMIT,
+        "Buffer v1 requests allowed per token, shared by every worker (windows: `60/60s,1000/24h`)",
+    ),
+    "BUFFER_API_KEY": ("(none)", "Buffer GraphQL API key of the default account"),
+    "BUFFER_API_KEY_<NAME>": ("(none)", "Buffer GraphQL API key of a further account NAME"),
+    "BUFFER_GRAPHQL_URL": (
+        DEFAULT_BUFFER_GRAPHQL_URL,
+        "Buffer GraphQL endpoint, POSTed to as given (point it at `bridge sandbox`)",
+    ),
+    "BUFFER_GRAPHQL_RATE_LIMIT": (
+        DEFAULT_BUFFER_GRAPHQL_RATE_LIMIT,
+        "Buffer GraphQL requests allowed per API key, every window shared by every worker",
+    ),
+    "BUFFER_V1_SUNSET": (
+        DEFAULT_BUFFER_V1_SUNSET,
+        "day Buffer's v1 API stops answering: writes end then (`none`: no date logic)",
+    ),
     "BUFFER_TIMEOUT": ("5,30", "seconds to connect, read before a Buffer call gives up"),
     "REDIS_URL": (DEFAULT_REDIS_URL, "Redis for the task queue, locks and the rate limiter"),
     "DATABASE_URL": (DEFAULT_DATABASE_URL, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),

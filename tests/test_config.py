@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bridge.config import MAX_DEFAULT_WEB_WORKERS, RateLimit, load_settings
+from bridge.config import MAX_DEFAULT_WEB_WORKERS, RateLimit, load_settings, parse_rate_limits
 from bridge.errors import ConfigError
 
 
@@ -156,3 +157,101 @@ def test_blank_runtime_values_mean_the_default() -> None:
 def test_malformed_gunicorn_value_names_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+# --- Buffer's two APIs ----------------------------------------------------------------
+
+
+def test_graphql_defaults() -> None:
+    settings = load_settings({})
+    assert settings.buffer_graphql_url == "https://api.buffer.com"
+    assert settings.rate_limits("graphql") == (RateLimit(100, 900.0), RateLimit(250, 86400.0))
+    assert settings.rate_limits("v1") == (RateLimit(60, 60.0),)
+    assert settings.buffer_v1_sunset == date(2027, 2, 1)
+    assert settings.account_names() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("60/60s", (RateLimit(60, 60.0),)),
+        ("100/15m,250/24h", (RateLimit(100, 900.0), RateLimit(250, 86400.0))),
+        (" 100/15m , 3000/30d ", (RateLimit(100, 900.0), RateLimit(3000, 30 * 86400.0))),
+    ],
+)
+def test_parse_rate_limits(value: str, expected: tuple[RateLimit, ...]) -> None:
+    assert parse_rate_limits("X", value) == expected
+
+
+@pytest.mark.parametrize("value", ["", ",", "60/60s,", "60/60s,,1/1d", "100/15m,200/900s", "1/0s"])
+def test_parse_rate_limits_refuses(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"^X="):
+        parse_rate_limits("X", value)
+
+
+def test_v1_rate_limit_takes_several_windows_and_keeps_the_first_as_before() -> None:
+    settings = load_settings({"BUFFER_RATE_LIMIT": "60/60s,1000/24h"})
+    assert settings.buffer_rate_limit == RateLimit(60, 60.0)
+    assert settings.rate_limits("v1") == (RateLimit(60, 60.0), RateLimit(1000, 86400.0))
+
+
+def test_graphql_rate_limit_uses_the_same_grammar() -> None:
+    with pytest.raises(ConfigError, match="BUFFER_GRAPHQL_RATE_LIMIT"):
+        load_settings({"BUFFER_GRAPHQL_RATE_LIMIT": "100/15m,lots"})
+    settings = load_settings({"BUFFER_GRAPHQL_RATE_LIMIT": "10/1m"})
+    assert settings.rate_limits("graphql") == (RateLimit(10, 60.0),)
+
+
+def test_accounts_by_token_key_or_both(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("key-from-file\n")
+    settings = load_settings(
+        {
+            "BUFFER_ACCESS_TOKEN": "tok",
+            "BUFFER_API_KEY": "key",
+            "BUFFER_API_KEY_BRAND_FILE": str(key_file),
+            "BUFFER_ACCESS_TOKEN_OLD": "tok2",
+        }
+    )
+    assert settings.account_names() == ["default", "brand", "old"]
+    assert settings.account_api("default") == "both"
+    assert settings.account_api("brand") == "graphql"
+    assert settings.account_api("old") == "v1"
+    assert settings.buffer_api_key("default") == "key"
+    assert settings.buffer_api_key("brand") == "key-from-file"
+    with pytest.raises(ConfigError, match="BUFFER_API_KEY_OLD"):
+        settings.buffer_api_key("old")
+    with pytest.raises(ConfigError, match="BUFFER_API_KEY_NOPE or BUFFER_ACCESS_TOKEN_NOPE"):
+        settings.account_api("nope")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BUFFER_API_KEY_brand": "k"},
+        {"BUFFER_API_KEYX": "k"},
+        {"BUFFER_API_KEY_FILE": "/nonexistent/key"},
+        {"BUFFER_GRAPHQL_URL": "ftp://api.buffer.com"},
+        {"BUFFER_V1_SUNSET": "next february"},
+    ],
+)
+def test_graphql_settings_refuse_garbage(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(env)
+
+
+def test_v1_sunset() -> None:
+    settings = load_settings({"BUFFER_V1_SUNSET": "2027-02-01"})
+    assert not settings.v1_past_sunset(date(2027, 1, 31))
+    assert settings.v1_past_sunset(date(2027, 2, 1))
+    assert settings.v1_days_left(date(2026, 12, 2)) == 61
+    assert settings.v1_days_left(date(2027, 3, 1)) == 0
+    off = load_settings({"BUFFER_V1_SUNSET": "None"})
+    assert off.buffer_v1_sunset is None
+    assert not off.v1_past_sunset(date(2099, 1, 1))
+    assert off.v1_days_left(date(2099, 1, 1)) is None
+
+
+def test_graphql_url_is_kept_as_given() -> None:
+    url = "http://127.0.0.1:8765/graphql"
+    assert load_settings({"BUFFER_GRAPHQL_URL": url}).buffer_graphql_url == url

@@ -22,7 +22,13 @@ import pytest
 import yaml
 
 from bridge import create_app, web_server
-from bridge.config import MAX_DEFAULT_WEB_WORKERS, TOKEN_PREFIX, VARIABLES, load_settings
+from bridge.config import (
+    API_KEY_PREFIX,
+    MAX_DEFAULT_WEB_WORKERS,
+    TOKEN_PREFIX,
+    VARIABLES,
+    load_settings,
+)
 from tests.test_metrics import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +50,10 @@ WORKER_METRICS_PORT = int(VARIABLES["WORKER_METRICS_PORT"][0])
 HEALTHCHECK_ROLES = {"web", "worker", "beat"}
 # Secret settings: never in a ConfigMap or inline in compose; these alone may be read
 # from a file named by <VAR>_FILE (bridge.config._read_secret).
-SECRET_RE = re.compile(rf"^(?:{TOKEN_PREFIX}(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNING_SECRET)$")
-TOKEN_NAME_RE = re.compile(rf"^{TOKEN_PREFIX}_[A-Z0-9][A-Z0-9_]*$")
+SECRET_RE = re.compile(
+    rf"^(?:(?:{TOKEN_PREFIX}|{API_KEY_PREFIX})(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNING_SECRET)$"
+)
+TOKEN_NAME_RE = re.compile(rf"^(?:{TOKEN_PREFIX}|{API_KEY_PREFIX})_[A-Z0-9][A-Z0-9_]*$")
 # Variables read by Python itself (gunicorn's are in VARIABLES: bridge.config reads them).
 OTHER_VARIABLE_PREFIXES = ("PYTHON",)
 METRIC_FAMILIES = FAMILIES  # one list of the families the metrics tests check
@@ -327,7 +335,8 @@ def test_every_variable_is_in_env_example():
     set_names = env_file_names(ENV_EXAMPLE, commented=False)
     for name in VARIABLES:
         if "<" in name:  # BUFFER_ACCESS_TOKEN_<NAME>: an example account is enough
-            assert any(TOKEN_NAME_RE.match(n) for n in names), name
+            prefix = name.partition("<")[0]
+            assert any(TOKEN_NAME_RE.match(n) and n.startswith(prefix) for n in names), name
         else:
             assert name in set_names, f".env.example does not set {name}"
 
@@ -384,6 +393,9 @@ def test_every_variable_set_is_one_the_bridge_reads(where, name):
         ("BUFFER_TOKEN", False),
         ("REDIS_HOST", False),
         ("BUFFER_ACCESS_TOKEN_agency", False),
+        ("BUFFER_API_KEY_AGENCY", True),
+        ("BUFFER_API_KEY_FILE", True),
+        ("BUFFER_API_KEYS", False),
     ],
 )
 def test_the_variable_checker_itself(name, known):
