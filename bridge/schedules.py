@@ -1,10 +1,18 @@
 """Posting schedules as pure data: normalise, fold operations, diff, describe.
 
 A `Week` maps each of the seven days (always all seven, in week order) to a sorted
-tuple of unique "HH:MM" strings. Buffer's own shape (a list of `{"days", "times"}`
-entries) is converted with `from_buffer` / `to_buffer`. Changes are `Operation`s,
-each idempotent, folded onto a week in order. Days and times as people write them are
-read by `bridge.schedule_grammar` (re-exported here: they are the domain's words). No I/O.
+tuple of unique "HH:MM" strings, and marks each day paused or not. A paused day keeps
+its times but posts nothing (Buffer's GraphQL API reports it; v1 has no such notion).
+Buffer v1's shape (a list of `{"days", "times"}` entries) is converted with
+`from_buffer` / `to_buffer`, GraphQL's (one `{"day", "paused", "times"}` per day) with
+`from_graphql` / `to_graphql`. Changes are `Operation`s, each idempotent, folded onto a
+week in order. Days and times as people write them are read by `bridge.schedule_grammar`
+(re-exported here: they are the domain's words). No I/O.
+
+Pauses can be read but not written: v1, the only API that writes schedules, has no
+field for them, so `to_buffer` and a `replace` operation refuse a week with paused days
+(InvalidSchedule naming why) rather than drop the pause silently. `Week.unpaused()` is
+the explicit way to drop it. Operations that change some days keep every pause.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from bridge.schedule_grammar import parse_days, parse_time, parse_times
 __all__ = [
     "DAYS",
     "KINDS",
+    "PAUSE_NOT_WRITABLE",
     "Operation",
     "Week",
     "apply",
@@ -28,12 +37,14 @@ __all__ = [
     "empty_week",
     "fold",
     "from_buffer",
+    "from_graphql",
     "make_week",
     "parse_days",
     "parse_time",
     "parse_times",
     "summary",
     "to_buffer",
+    "to_graphql",
     "week_from_json",
     "week_to_json",
 ]
@@ -41,27 +52,45 @@ __all__ = [
 Times = tuple[str, ...]
 
 KINDS: tuple[str, ...] = ("replace", "set", "add", "remove", "clear")
+# Why a pause cannot be written; every refusal of one says it.
+PAUSE_NOT_WRITABLE = (
+    "pausing a day cannot be written: Buffer's v1 API, the only one that changes "
+    "schedules, has no field for it (pause or resume days in Buffer's own app)"
+)
 
 
 # --- Week ---------------------------------------------------------------------------
 
 
 class Week(Mapping[str, Times]):
-    """Immutable canonical week: all seven days in order, each a sorted tuple of unique HH:MM."""
+    """Immutable canonical week: all seven days in order, each a sorted tuple of unique HH:MM.
 
-    __slots__ = ("_times",)
+    As a mapping it is day -> times, as before pauses existed; `paused_days()` and
+    `is_paused(day)` tell the pauses. Two weeks are equal when times and pauses are.
+    """
+
+    __slots__ = ("_paused", "_times")
     _times: tuple[Times, ...]
+    _paused: tuple[bool, ...]
 
-    def __init__(self, mapping: Mapping[str, Any] | None = None) -> None:
-        """Normalise `mapping` (day spec -> times) into a week; missing days post nothing."""
+    def __init__(
+        self, mapping: Mapping[str, Any] | None = None, paused: str | Iterable[str] = ()
+    ) -> None:
+        """Normalise `mapping` (day spec -> times) into a week; missing days post nothing.
+
+        `paused` names the paused days (day specs, like `tue` or `sat-sun`).
+        """
         times = make_week(mapping or {})._times
         object.__setattr__(self, "_times", times)
+        object.__setattr__(self, "_paused", _pause_flags(paused, field="paused"))
 
     @classmethod
-    def _canonical(cls, times: Iterable[Times]) -> Week:
-        """Build from seven already-canonical tuples without re-validating."""
+    def _canonical(cls, times: Iterable[Times], paused: Iterable[bool] | None = None) -> Week:
+        """Build from seven already-canonical tuples (and pause flags) without re-validating."""
         week = cls.__new__(cls)
         object.__setattr__(week, "_times", tuple(times))
+        flags = tuple(paused) if paused is not None else (False,) * len(DAYS)
+        object.__setattr__(week, "_paused", flags)
         return week
 
     def __getitem__(self, day: str) -> Times:
@@ -79,25 +108,57 @@ class Week(Mapping[str, Times]):
         return len(DAYS)
 
     def __eq__(self, other: object) -> bool:
-        """Equal to another Week or to any mapping with the same seven items."""
+        """Equal to another Week with the same times and pauses, or to any mapping with
+        the same seven items (a plain mapping has no pauses to compare)."""
         if isinstance(other, Week):
-            return self._times == other._times
+            return self._times == other._times and self._paused == other._paused
         return super().__eq__(other)
 
     def __hash__(self) -> int:
         """Hash of the canonical tuples (weeks are immutable)."""
-        return hash(self._times)
+        if not any(self._paused):
+            return hash(self._times)  # as before pauses existed
+        return hash((self._times, self._paused))
 
     def __setattr__(self, name: str, value: object) -> None:
         """Weeks are immutable."""
         raise AttributeError("Week is immutable")
 
     def __repr__(self) -> str:
-        return f"Week({dict(self.items())!r})"
+        paused = self.paused_days()
+        return f"Week({dict(self.items())!r}{f', paused={paused!r}' if paused else ''})"
 
     def is_empty(self) -> bool:
-        """True when no day has a posting time."""
+        """True when no day has a posting time (paused days' times count)."""
         return not any(self._times)
+
+    def is_paused(self, day: str) -> bool:
+        """True when `day` (one of DAYS) is paused: it keeps its times but posts nothing."""
+        try:
+            return self._paused[DAYS.index(day)]
+        except ValueError:
+            raise KeyError(day) from None
+
+    def paused_days(self) -> tuple[str, ...]:
+        """The paused days in week order (empty for every week v1 reports)."""
+        return tuple(day for day, flag in zip(DAYS, self._paused, strict=True) if flag)
+
+    def with_pauses(self, paused: str | Iterable[str]) -> Week:
+        """This week's times with exactly the days `paused` paused."""
+        return Week._canonical(self._times, _pause_flags(paused, field="paused"))
+
+    def unpaused(self) -> Week:
+        """This week's times with no day paused: the explicit way to drop pauses (for v1)."""
+        return Week._canonical(self._times)
+
+
+def _pause_flags(paused: str | Iterable[str], field: str) -> tuple[bool, ...]:
+    """Seven flags from day specs (`tue`, `sat-sun`, a list of them); InvalidSchedule otherwise."""
+    specs: str | list[str] = paused if isinstance(paused, str) else list(paused)
+    if not (specs.strip() if isinstance(specs, str) else specs):
+        return (False,) * len(DAYS)
+    days = set(parse_days(specs, field=field))
+    return tuple(day in days for day in DAYS)
 
 
 def empty_week() -> Week:
@@ -106,11 +167,17 @@ def empty_week() -> Week:
 
 
 def make_week(mapping: Mapping[str, Any], field: str = "week") -> Week:
-    """Normalise a mapping of day specs to times (days may repeat via ranges: times unite)."""
+    """Normalise a mapping of day specs to times (days may repeat via ranges: times unite).
+
+    A `paused` key is refused with PAUSE_NOT_WRITABLE: this reads weeks people ask for,
+    and a pause cannot be asked for (stored weeks are read by `week_from_json`).
+    """
     if isinstance(mapping, Week):
         return mapping
     if not isinstance(mapping, Mapping):
         raise InvalidSchedule(f"{field} must be a mapping of days to times", field=field)
+    if "paused" in mapping:
+        raise InvalidSchedule(PAUSE_NOT_WRITABLE, token="paused", field=f"{field}.paused")
     collected: dict[str, set[str]] = {d: set() for d in DAYS}
     for key, value in mapping.items():
         for day in parse_days(key, field=field):
@@ -119,19 +186,31 @@ def make_week(mapping: Mapping[str, Any], field: str = "week") -> Week:
 
 
 def week_to_json(week: Week) -> dict[str, list[str]]:
-    """Plain JSON dict: every day in week order to its list of times."""
-    return {day: list(week[day]) for day in DAYS}
+    """Plain JSON dict: every day in week order to its list of times, then, only when a
+    day is paused, `"paused": [days]` (so a week without pauses looks as it always did)."""
+    out = {day: list(week[day]) for day in DAYS}
+    paused = week.paused_days()
+    if paused:
+        out["paused"] = list(paused)
+    return out
 
 
 def week_from_json(d: Mapping[str, Any], field: str = "week") -> Week:
-    """Read a week written by `week_to_json` (validating; raises InvalidSchedule)."""
-    return make_week(d, field=field)
+    """Read a week written by `week_to_json`, pauses included (validating; InvalidSchedule)."""
+    if not isinstance(d, Mapping) or "paused" not in d:
+        return make_week(d, field=field)
+    paused = d["paused"]
+    if isinstance(paused, str) or not isinstance(paused, list | tuple):
+        raise InvalidSchedule(f"{field}.paused must be a list of days", field=f"{field}.paused")
+    times = make_week({k: v for k, v in d.items() if k != "paused"}, field=field)
+    return times.with_pauses(paused) if paused else times
 
 
 def _with(week: Week, changes: Mapping[str, Iterable[str]]) -> Week:
-    """Copy of `week` with the given days' times replaced by canonical tuples."""
+    """Copy of `week` with the given days' times replaced by canonical tuples (pauses kept)."""
     return Week._canonical(
-        tuple(sorted(set(changes[d]))) if d in changes else week[d] for d in DAYS
+        (tuple(sorted(set(changes[d]))) if d in changes else week[d] for d in DAYS),
+        week._paused,
     )
 
 
@@ -171,9 +250,64 @@ def _groups(week: Week) -> list[tuple[list[str], Times]]:
 
 
 def to_buffer(week: Week) -> list[dict[str, list[str]]]:
-    """Minimal deterministic Buffer `schedules`; an all-empty week is one entry with no times."""
+    """Minimal deterministic Buffer v1 `schedules`; an all-empty week is one entry with no times.
+
+    Raises InvalidSchedule (PAUSE_NOT_WRITABLE, naming the days) for a week with paused
+    days: v1 cannot carry a pause, and dropping it silently would un-pause those days as
+    far as the caller knows. Pass `week.unpaused()` to write the times alone on purpose.
+    """
+    paused = week.paused_days()
+    if paused:
+        raise InvalidSchedule(
+            f"{_compress_days(paused)} paused: {PAUSE_NOT_WRITABLE}",
+            token=",".join(paused),
+            field="paused",
+        )
     entries = [{"days": days, "times": list(times)} for days, times in _groups(week)]
     return entries or [{"days": list(DAYS), "times": []}]
+
+
+def from_graphql(entries: Iterable[Mapping[str, Any]]) -> Week:
+    """GraphQL's `Channel.postingSchedule` (one `{day, paused, times}` per day) as a Week.
+
+    A day left out posts nothing and is not paused; a day given twice unites its times and
+    is paused if either entry is. Raises InvalidSchedule for anything else than that shape.
+    """
+    if isinstance(entries, str | bytes | Mapping) or not isinstance(entries, Iterable):
+        raise InvalidSchedule(
+            "postingSchedule must be a list of {day, paused, times}", field="postingSchedule"
+        )
+    collected: dict[str, set[str]] = {d: set() for d in DAYS}
+    paused: set[str] = set()
+    for i, entry in enumerate(entries):
+        field = f"postingSchedule[{i}]"
+        if not isinstance(entry, Mapping):
+            raise InvalidSchedule(f"{field} must be an object with day, paused, times", field=field)
+        day = entry.get("day")
+        if day not in DAYS:
+            raise InvalidSchedule(
+                f"{field}.day must be one of {', '.join(DAYS)}",
+                token=str(day),
+                field=f"{field}.day",
+            )
+        flag = entry.get("paused", False)
+        if not isinstance(flag, bool):
+            raise InvalidSchedule(f"{field}.paused must be true or false", field=f"{field}.paused")
+        raw_times = entry.get("times")
+        if raw_times is None:
+            raw_times = []
+        collected[day].update(parse_times(raw_times, field=f"{field}.times", allow_empty=True))
+        if flag:
+            paused.add(day)
+    return Week._canonical((tuple(sorted(collected[d])) for d in DAYS), (d in paused for d in DAYS))
+
+
+def to_graphql(week: Week) -> list[dict[str, Any]]:
+    """GraphQL's `postingSchedule` shape: seven `{"day", "paused", "times"}`, in week order.
+
+    Lossless (pauses included), so it also suits storing a week read from GraphQL.
+    """
+    return [{"day": d, "paused": week.is_paused(d), "times": list(week[d])} for d in DAYS]
 
 
 # --- Human text -------------------------------------------------------------------------
@@ -192,9 +326,11 @@ def _compress_days(days: Iterable[str]) -> str:
 
 
 def summary(week: Week) -> str:
-    """Short text like 'mon-fri 09:00 17:00; sat-sun 10:00', or 'no posting times'."""
+    """Short text like 'mon-fri 09:00 17:00; sat-sun 10:00; tue paused', or 'no posting times'."""
     parts = [f"{_compress_days(days)} {' '.join(times)}" for days, times in _groups(week)]
-    return "; ".join(parts) or "no posting times"
+    text = "; ".join(parts) or "no posting times"
+    paused = week.paused_days()
+    return f"{text}; {_compress_days(paused)} paused" if paused else text
 
 
 # --- Operations -------------------------------------------------------------------------
@@ -224,12 +360,20 @@ class Operation:
             self._normalise_days_times()
 
     def _normalise_replace(self) -> None:
-        """A replace carries a week and nothing else."""
+        """A replace carries a week and nothing else, and no pause (it cannot be written)."""
         if self.week is None:
             raise InvalidSchedule("replace needs a week", field="week")
         if self.days or self.times:
             raise InvalidSchedule("replace takes a week, not days or times", field="days")
-        object.__setattr__(self, "week", make_week(self.week))
+        week = make_week(self.week)
+        paused = week.paused_days()
+        if paused:
+            raise InvalidSchedule(
+                f"{_compress_days(paused)} paused: {PAUSE_NOT_WRITABLE}",
+                token=",".join(paused),
+                field="week.paused",
+            )
+        object.__setattr__(self, "week", week)
 
     def _normalise_days_times(self) -> None:
         """set/add/remove/clear carry days and (except clear) times, never a week."""
@@ -321,18 +465,22 @@ def fold(week: Week, ops: Iterable[Operation]) -> Week:
 # --- Diff -------------------------------------------------------------------------------
 
 
-def diff(before: Week, after: Week) -> dict[str, dict[str, list[str]]]:
-    """Changed days in week order: before, after, added and removed times."""
-    changes: dict[str, dict[str, list[str]]] = {}
+def diff(before: Week, after: Week) -> dict[str, dict[str, Any]]:
+    """Changed days in week order: before, after, added and removed times, and, only for a
+    day whose pause changed, `"pause": "paused"` or `"pause": "resumed"`."""
+    changes: dict[str, dict[str, Any]] = {}
     for day in DAYS:
         old, new = before[day], after[day]
-        if old != new:
+        was_paused, is_paused = before.is_paused(day), after.is_paused(day)
+        if old != new or was_paused != is_paused:
             changes[day] = {
                 "before": list(old),
                 "after": list(new),
                 "added": sorted(set(new) - set(old)),
                 "removed": sorted(set(old) - set(new)),
             }
+            if was_paused != is_paused:
+                changes[day]["pause"] = "paused" if is_paused else "resumed"
     return changes
 
 
@@ -341,12 +489,20 @@ def _times_text(times: Iterable[str]) -> str:
     return " ".join(times) or "none"
 
 
-def describe_diff(d: Mapping[str, Mapping[str, Iterable[str]]]) -> str:
-    """One line such as 'mon-fri: 09:00 → 09:00 17:00; sat: none → 10:00', or 'no change'."""
+def describe_diff(d: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line such as 'mon-fri: 09:00 → 09:00 17:00; sat: none → 10:00; tue paused',
+    or 'no change'."""
     by_change: dict[tuple[str, str], list[str]] = {}
+    by_pause: dict[str, list[str]] = {}
     for day in DAYS:
-        if day in d:
-            key = (_times_text(d[day]["before"]), _times_text(d[day]["after"]))
-            by_change.setdefault(key, []).append(day)
+        if day not in d:
+            continue
+        old, new = _times_text(d[day]["before"]), _times_text(d[day]["after"])
+        if old != new:
+            by_change.setdefault((old, new), []).append(day)
+        pause = d[day].get("pause")
+        if pause in ("paused", "resumed"):
+            by_pause.setdefault(pause, []).append(day)
     parts = [f"{_compress_days(days)}: {old} → {new}" for (old, new), days in by_change.items()]
+    parts += [f"{_compress_days(days)} {word}" for word, days in by_pause.items()]
     return "; ".join(parts) or "no change"

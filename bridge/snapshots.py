@@ -35,7 +35,12 @@ class SnapshotOutcome:
 
 
 def content_hash(week: schedules.Week) -> str:
-    """A hash of the canonical schedules, so equal schedules compare equal however sent."""
+    """A hash of the canonical schedules, so equal schedules compare equal however sent.
+
+    Pauses count (a pause alone is a change), yet a week without pauses hashes exactly as
+    before pauses existed: `week_to_json` adds its `paused` key only when a day is paused,
+    so the hashes already stored stay valid and no spurious change is recorded.
+    """
     encoded = json.dumps(schedules.week_to_json(week), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode()).hexdigest()
 

@@ -20,12 +20,14 @@ from bridge.schedules import (
     empty_week,
     fold,
     from_buffer,
+    from_graphql,
     make_week,
     parse_days,
     parse_time,
     parse_times,
     summary,
     to_buffer,
+    to_graphql,
     week_from_json,
     week_to_json,
 )
@@ -582,3 +584,128 @@ def test_diff_matches_applying_add_and_remove(week: Week, op: Operation) -> None
             assert change["removed"] == [] and set(change["added"]) <= set(op.times)
         if op.kind == "remove":
             assert change["added"] == [] and set(change["removed"]) <= set(op.times)
+
+
+# --- paused days ----------------------------------------------------------------------
+
+pause_sets = st.sets(st.sampled_from(DAYS)).map(lambda s: [d for d in DAYS if d in s])
+paused_weeks = st.builds(lambda w, p: w.with_pauses(p), weeks, pause_sets)
+
+
+def test_graphql_shape_example() -> None:
+    posting = [
+        {"day": "mon", "paused": False, "times": ["09:00", "17:00"]},
+        {"day": "tue", "paused": True, "times": ["9:00"]},
+        {"day": "sat", "paused": True, "times": []},
+    ]
+    week = from_graphql(posting)
+    assert week["tue"] == ("09:00",) and week["wed"] == ()
+    assert week.paused_days() == ("tue", "sat")
+    assert week.is_paused("tue") and not week.is_paused("mon")
+    assert summary(week) == "mon 09:00 17:00; tue 09:00; tue,sat paused"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"day": "mon"},
+        [{"day": "funday", "paused": False, "times": []}],
+        [{"day": "mon", "paused": "yes", "times": []}],
+        [{"day": "mon", "paused": False, "times": ["25:00"]}],
+        ["mon"],
+    ],
+)
+def test_from_graphql_rejects_garbage(bad: Any) -> None:
+    with pytest.raises(InvalidSchedule):
+        from_graphql(bad)
+
+
+@given(weeks)
+def test_v1_weeks_have_no_pauses(week: Week) -> None:
+    assert from_buffer(to_buffer(week)).paused_days() == ()
+    assert "paused" not in week_to_json(week)
+
+
+@given(paused_weeks)
+def test_graphql_round_trip_keeps_pauses(week: Week) -> None:
+    entries = to_graphql(week)
+    assert [e["day"] for e in entries] == list(DAYS)
+    assert from_graphql(json.loads(json.dumps(entries))) == week
+
+
+@given(paused_weeks)
+def test_week_json_round_trip_keeps_pauses(week: Week) -> None:
+    data = week_to_json(week)
+    assert list(data)[:7] == list(DAYS)
+    assert data.get("paused", []) == list(week.paused_days())
+    assert week_from_json(json.loads(json.dumps(data))) == week
+
+
+@given(paused_weeks)
+def test_v1_cannot_write_a_pause(week: Week) -> None:
+    if week.paused_days():
+        with pytest.raises(InvalidSchedule, match="cannot be written") as raised:
+            to_buffer(week)
+        assert raised.value.field == "paused"
+        with pytest.raises(InvalidSchedule, match="v1"):
+            Operation.replace(week)
+    assert from_buffer(to_buffer(week.unpaused())) == week.unpaused()
+
+
+def test_asking_for_a_pause_is_refused_naming_why() -> None:
+    with pytest.raises(InvalidSchedule, match="Buffer's v1 API") as raised:
+        make_week({"mon": "09:00", "paused": ["tue"]})
+    assert raised.value.field == "week.paused"
+
+
+@given(paused_weeks, operations)
+def test_operations_keep_pauses(week: Week, op: Operation) -> None:
+    after = apply(week, op)
+    if op.kind == "replace":
+        assert after.paused_days() == ()
+    else:
+        assert after.paused_days() == week.paused_days()
+
+
+@given(weeks, pause_sets, pause_sets)
+def test_diff_reports_pause_changes(week: Week, before: list[str], after: list[str]) -> None:
+    old, new = week.with_pauses(before), week.with_pauses(after)
+    changes = diff(old, new)
+    assert (changes == {}) == (old == new)
+    assert {d for d, c in changes.items() if c.get("pause") == "paused"} == set(after) - set(before)
+    assert {d for d, c in changes.items() if c.get("pause") == "resumed"} == set(before) - set(
+        after
+    )
+    for change in changes.values():
+        assert change["before"] == change["after"]  # only pauses changed
+    text = describe_diff(changes)
+    assert ("paused" in text) == bool(set(after) - set(before))
+    assert ("resumed" in text) == bool(set(before) - set(after))
+    assert "→" not in text
+
+
+def test_describe_diff_words_pauses_beside_times() -> None:
+    before = make_week({"mon-fri": "09:00"})
+    after = apply(before, Operation.add("mon", "17:00")).with_pauses(["tue", "wed"])
+    assert describe_diff(diff(before, after)) == "mon: 09:00 → 09:00 17:00; tue-wed paused"
+    assert describe_diff(diff(after, before)) == "mon: 09:00 17:00 → 09:00; tue-wed resumed"
+
+
+@given(paused_weeks)
+def test_pauses_count_in_equality_and_hash(week: Week) -> None:
+    same_times = week.unpaused()
+    assert (week == same_times) == (not week.paused_days())
+    assert week == week.with_pauses(week.paused_days())
+    assert hash(week) == hash(week.with_pauses(week.paused_days()))
+
+
+def test_content_hash_changes_with_a_pause_only() -> None:
+    from bridge.snapshots import content_hash
+
+    week = make_week({"mon-fri": "09:00"})
+    assert content_hash(week) != content_hash(week.with_pauses("tue"))
+    assert content_hash(week) == content_hash(week.with_pauses([]))
+    # unchanged for a week without pauses: the hashes stored before pauses still match
+    assert content_hash(week) == (
+        "858e4a3fb8ce76ca92e087a5c94b1a7c8cbd23f1e7f20bccbd08de30ff87f4fa"
+    )
