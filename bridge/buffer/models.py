@@ -1,4 +1,5 @@
-"""Buffer v1's data: day names, time format, profile ids, and the Schedule and Profile shapes.
+"""Buffer's data: day names, time format, profile ids, and the Schedule, Profile and
+Organization shapes, read from v1's JSON or GraphQL's (a GraphQL channel is a v1 profile).
 
 The lowest module of the project's Buffer code: it imports only `bridge.errors`,
 so the pure domain (`bridge.schedules`), the v1 client and the sandbox can all
@@ -7,6 +8,12 @@ take Buffer's day names and formats from here without an import cycle.
 Parsing is lenient the way behaviour.md asks: unknown fields are kept or
 ignored, never an error; only a shape that is not a profile or schedule at all
 raises `BufferAPIError` ("unexpected response from Buffer: ...").
+
+A profile read from GraphQL (`Profile.from_graphql`) fills the v1 fields it can
+(service_username = the channel's name, formatted_username = its displayName or name,
+`schedules` grouped v1-style from the one-entry-per-day postingSchedule, paused days'
+times included) and adds what only GraphQL tells: `api="graphql"`, the organization,
+the paused days and the channel's queue, connection and lock state.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ __all__ = [
     "DAYS",
     "PROFILE_ID_RE",
     "TIME_RE",
+    "Organization",
     "Profile",
     "Schedule",
     "int_or_none",
@@ -88,6 +96,13 @@ class Profile:
     team_members: tuple[str, ...] = ()
     statistics: dict[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # what GraphQL adds; a v1 profile keeps these defaults
+    api: str = "v1"
+    organization_id: str = ""
+    paused_days: tuple[str, ...] = ()
+    is_queue_paused: bool = False
+    is_disconnected: bool = False
+    is_locked: bool = False
 
     _FIELDS = (
         "id",
@@ -140,8 +155,45 @@ class Profile:
             extra={k: v for k, v in obj.items() if k not in cls._FIELDS},
         )
 
+    @classmethod
+    def from_graphql(cls, obj: Mapping[str, Any], organization_id: str = "") -> Profile:
+        """Parse a GraphQL `Channel` (the fields the Channels or Channel query selects).
+
+        `organization_id` is the organization the channel was listed under (the
+        channel's own `organizationId` wins when selected). Raises BufferAPIError
+        ("unexpected response") when `obj` is not a channel with an id, a name and a
+        postingSchedule of `{day, paused, times}` entries.
+        """
+        if not isinstance(obj, Mapping):
+            raise BufferAPIError(f"unexpected response from Buffer: channel is {kind_of(obj)}")
+        channel_id = obj.get("id")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise BufferAPIError("unexpected response from Buffer: channel without an id")
+        name = _str(obj.get("name"))
+        schedules, paused = _posting_schedule(obj.get("postingSchedule"))
+        extra = {"service_type": obj["type"]} if obj.get("type") is not None else {}
+        return cls(
+            id=channel_id,
+            service=_str(obj.get("service")),
+            service_username=name,
+            formatted_username=_str(obj.get("displayName")) or name,
+            timezone=_str(obj.get("timezone")),
+            schedules=schedules,
+            extra=extra,
+            api="graphql",
+            organization_id=_str(obj.get("organizationId")) or organization_id,
+            paused_days=paused,
+            is_queue_paused=obj.get("isQueuePaused") is True,
+            is_disconnected=obj.get("isDisconnected") is True,
+            is_locked=obj.get("isLocked") is True,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        """The profile as Buffer's JSON, documented fields first, then every extra field."""
+        """The profile as Buffer's JSON, documented fields first, then every extra field.
+
+        A profile read from GraphQL also carries `api`, `organization_id`, `paused_days`,
+        `is_queue_paused`, `is_disconnected` and `is_locked`; a v1 profile's JSON is
+        exactly what Buffer sent."""
         out: dict[str, Any] = {
             "id": self.id,
             "service": self.service,
@@ -159,7 +211,67 @@ class Profile:
         }
         for key, value in self.extra.items():
             out.setdefault(key, value)
+        if self.api != "v1":
+            out.update(
+                api=self.api,
+                organization_id=self.organization_id,
+                paused_days=list(self.paused_days),
+                is_queue_paused=self.is_queue_paused,
+                is_disconnected=self.is_disconnected,
+                is_locked=self.is_locked,
+            )
         return out
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A GraphQL organization: the group a channel belongs to (an API key reaches them all)."""
+
+    id: str
+    name: str = ""
+
+    @classmethod
+    def from_graphql(cls, obj: Mapping[str, Any]) -> Organization:
+        """Parse `{id, name}`; BufferAPIError ("unexpected response") without a string id."""
+        if not isinstance(obj, Mapping):
+            raise BufferAPIError(f"unexpected response from Buffer: organization is {kind_of(obj)}")
+        org_id = obj.get("id")
+        if not isinstance(org_id, str) or not org_id:
+            raise BufferAPIError("unexpected response from Buffer: organization without an id")
+        return cls(id=org_id, name=_str(obj.get("name")))
+
+
+def _posting_schedule(value: Any) -> tuple[tuple[Schedule, ...], tuple[str, ...]]:
+    """GraphQL's postingSchedule -> (v1-style schedules grouping days of equal times, paused days).
+
+    Paused days keep their times in the schedules (a pause keeps them); a day given
+    twice unites its times. Raises BufferAPIError for anything but a list of entries.
+    """
+    if not isinstance(value, list):
+        raise BufferAPIError(
+            f"unexpected response from Buffer: channel postingSchedule is {kind_of(value)}"
+        )
+    times: dict[str, set[str]] = {}
+    paused: set[str] = set()
+    for entry in value:
+        day = entry.get("day") if isinstance(entry, Mapping) else None
+        if day not in DAYS:
+            raise BufferAPIError(
+                f"unexpected response from Buffer: postingSchedule entry day is {day!r}"
+            )
+        assert isinstance(entry, Mapping)
+        entry_times = _str_tuple(entry.get("times"), "postingSchedule times")
+        if not all(TIME_RE.fullmatch(t) for t in entry_times):
+            raise BufferAPIError("unexpected response from Buffer: postingSchedule time not HH:MM")
+        times.setdefault(day, set()).update(entry_times)
+        if entry.get("paused") is True:
+            paused.add(day)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for day in DAYS:
+        if times.get(day):
+            groups.setdefault(tuple(sorted(times[day])), []).append(day)
+    schedules = tuple(Schedule(days=tuple(d), times=t) for t, d in groups.items())
+    return schedules, tuple(d for d in DAYS if d in paused)
 
 
 def is_profile_id(value: object) -> bool:

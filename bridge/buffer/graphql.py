@@ -1,0 +1,600 @@
+"""The Buffer GraphQL API client: the only module that speaks HTTP to Buffer's GraphQL API.
+
+Written to /work/shared/buffer-api/graphql.md and graphql-subset.graphql. Three
+named queries with variables, each selecting only the fields the bridge reads:
+
+    Organizations              GraphQLClient.organizations()
+    Channels($org)             GraphQLClient.channels(organization_id)
+    Channel($id)               GraphQLClient.channel(channel_id)
+
+Buffer's GraphQL API reads schedules but (as of its published reference) has no
+mutation that changes one, so there is no write here: writes stay on v1.
+
+It keeps the v1 client's rules (`bridge.buffer.client`): one `requests.Session`
+that never retries, an explicit `(connect, read)` timeout, the API key only in the
+`Authorization: Bearer` header (never in a URL, body, log line or error message),
+no redirects followed, a descriptive User-Agent, an `on_call` observer, and every
+failure one of the `BufferAPIError` classes of `bridge.errors`:
+
+    HTTP 401, UNAUTHENTICATED              GraphQLUnauthorized  (BufferUnauthorized)
+    HTTP 403, FORBIDDEN                    GraphQLForbidden     (BufferForbidden)
+    NOT_FOUND                              GraphQLNotFound      (BufferNotFound: profile not found)
+    HTTP 429, RATE_LIMIT_EXCEEDED          GraphQLRateLimited   (BufferRateLimited) + retry_after
+    GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT
+                                           GraphQLQueryError    (BufferBadRequest): a bug of
+                                           ours, never retried, logged at ERROR
+    5xx, timeouts, connection errors,
+    a 2xx that is not JSON                 BufferUnavailable    (retryable)
+    anything else                          GraphQLAPIError      (BufferAPIError)
+
+Each GraphQL error class also carries `graphql_code` (Buffer's `extensions.code`)
+and `path` (where in the answer it happened); `code` stays None, as it holds v1's
+numeric codes. A 200 with `errors` and null `data` is an error; a 200 whose data
+is missing a part (the field we asked for is null, or an error names a path inside
+it) is the error of that part: nothing partial is returned as if it were whole.
+
+Rate limits: the answer to obey is the 429 and its `extensions.retryAfter`. The
+`RateLimit` / `RateLimit-Policy` headers (and the older `RateLimit-Limit`,
+`-Remaining`, `-Reset`) are read into `last_rate_limit`, a `RateLimitHint` whose
+`wait()` is how long to hold off until every window has room; callers may only
+wait longer because of it, never shorter than their own limiter says.
+
+Why no GraphQL client library: the calls are three fixed documents sent as one
+JSON POST each. gql (the well-kept choice) would add a transport layer with its
+own exceptions, retry options and session handling between us and the HTTP
+status, headers and `extensions` that the error mapping and rate-limit hints
+need, and its schema features (introspection, DSL) buy nothing for fixed queries.
+graphql-core is used where it pays: the sandbox executes queries against the
+schema, and the tests validate these documents against that schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from bridge.buffer.client import (
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    OnCall,
+    _BearerAuth,
+    _check_timeout,
+    _new_session,
+)
+from bridge.buffer.errors import error_from_exception, json_body
+from bridge.buffer.models import Organization, Profile, kind_of
+from bridge.errors import (
+    BufferAPIError,
+    BufferBadRequest,
+    BufferForbidden,
+    BufferNotFound,
+    BufferRateLimited,
+    BufferUnauthorized,
+    BufferUnavailable,
+    ConfigError,
+    InvalidInput,
+)
+
+__all__ = [
+    "CHANNELS_QUERY",
+    "CHANNEL_QUERY",
+    "DEFAULT_URL",
+    "ORGANIZATIONS_QUERY",
+    "GraphQLAPIError",
+    "GraphQLClient",
+    "GraphQLError",
+    "GraphQLForbidden",
+    "GraphQLNotFound",
+    "GraphQLQueryError",
+    "GraphQLRateLimited",
+    "GraphQLUnauthorized",
+    "RateLimitHint",
+    "RateLimitWindow",
+    "parse_rate_limit_headers",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://api.buffer.com"
+GRAPHQL_USER_AGENT = f"{USER_AGENT} (GraphQL; +https://github.com/buffer-bridge)"
+
+ORGANIZATIONS_QUERY = "query Organizations { account { organizations { id name } } }"
+CHANNELS_QUERY = """query Channels($org: OrganizationId!) {
+  channels(input: {organizationId: $org}) {
+    id name displayName service type timezone
+    isQueuePaused isDisconnected isLocked
+    postingSchedule { day paused times }
+  }
+}"""
+CHANNEL_QUERY = """query Channel($id: ChannelId!) {
+  channel(input: {id: $id}) { id name service timezone postingSchedule { day paused times } }
+}"""
+
+_MAX_MESSAGE = 300
+_MAX_ID = 128
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class GraphQLError:
+    """What every GraphQL error class adds to its BufferAPIError: Buffer's code and the path."""
+
+    graphql_code: str | None = None
+    path: tuple[str | int, ...] = ()
+
+
+class GraphQLAPIError(GraphQLError, BufferAPIError):
+    """An error answer that fits no narrower class (not retried)."""
+
+
+class GraphQLUnauthorized(GraphQLError, BufferUnauthorized):
+    """HTTP 401 or UNAUTHENTICATED: the API key is missing, wrong or revoked."""
+
+
+class GraphQLForbidden(GraphQLError, BufferForbidden):
+    """FORBIDDEN (or HTTP 403): the key may not read this."""
+
+
+class GraphQLNotFound(GraphQLError, BufferNotFound):
+    """NOT_FOUND: no such channel (profile) or organization for this key."""
+
+
+class GraphQLRateLimited(GraphQLError, BufferRateLimited):
+    """HTTP 429 or RATE_LIMIT_EXCEEDED; `retry_after` seconds (Buffer's) when it said."""
+
+    retry_after: float | None = None
+
+
+class GraphQLQueryError(GraphQLError, BufferBadRequest):
+    """GRAPHQL_VALIDATION_FAILED or BAD_USER_INPUT: our query or variables are wrong.
+
+    A bug of ours (or Buffer changed its schema): retrying cannot help."""
+
+
+class _GraphQLUnavailable(GraphQLError, BufferUnavailable):
+    """5xx with a GraphQL body (retryable)."""
+
+
+_CLASS_BY_CODE: dict[str, type[BufferAPIError]] = {
+    "UNAUTHENTICATED": GraphQLUnauthorized,
+    "FORBIDDEN": GraphQLForbidden,
+    "NOT_FOUND": GraphQLNotFound,
+    "RATE_LIMIT_EXCEEDED": GraphQLRateLimited,
+    "GRAPHQL_VALIDATION_FAILED": GraphQLQueryError,
+    "GRAPHQL_PARSE_FAILED": GraphQLQueryError,
+    "BAD_USER_INPUT": GraphQLQueryError,
+    "INTERNAL_SERVER_ERROR": _GraphQLUnavailable,
+}
+_CLASS_BY_STATUS: dict[int, type[BufferAPIError]] = {
+    401: GraphQLUnauthorized,
+    403: GraphQLForbidden,
+    429: GraphQLRateLimited,
+}
+_DEFAULT_MESSAGES: dict[type[BufferAPIError], str] = {
+    GraphQLUnauthorized: "API key missing or rejected by Buffer",
+    GraphQLForbidden: "Buffer denied permission",
+    GraphQLNotFound: "not found at Buffer",
+    GraphQLRateLimited: "too many requests: over Buffer's GraphQL rate limit",
+    GraphQLQueryError: "Buffer rejected the bridge's GraphQL query",
+    _GraphQLUnavailable: "Buffer is unavailable",
+    GraphQLAPIError: "Buffer refused the request",
+}
+
+
+# --- rate-limit hints --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimitWindow:
+    """One window as Buffer's headers describe it; None where a header did not say."""
+
+    name: str
+    remaining: int | None = None
+    reset: float | None = None  # seconds from `received_at` until the window frees up
+    limit: int | None = None
+    period: float | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitHint:
+    """What the last answer's headers (and a 429's retryAfter) said about the rate limit.
+
+    Only ever a reason to wait longer: `wait()` is 0 unless a window is used up or a
+    429 asked for a pause, and a caller takes the larger of it and its own limiter's wait.
+    """
+
+    windows: tuple[RateLimitWindow, ...] = ()
+    retry_after: float | None = None
+    received_at: float = field(default_factory=time.monotonic)
+
+    def wait(self, now: float | None = None) -> float:
+        """Seconds from `now` (time.monotonic) until every window has room; 0 when it has."""
+        elapsed = (time.monotonic() if now is None else now) - self.received_at
+        needed = [self.retry_after or 0.0]
+        for window in self.windows:
+            if window.remaining is not None and window.remaining <= 0:
+                # a used-up window with no reset time: its period, else a minute
+                needed.append(window.reset if window.reset is not None else window.period or 60.0)
+        return max(0.0, max(needed) - elapsed)
+
+    def remaining(self) -> int | None:
+        """The fewest requests any window has left, or None when no header said."""
+        counts = [w.remaining for w in self.windows if w.remaining is not None]
+        return min(counts) if counts else None
+
+
+_ITEM_RE = re.compile(r'^\s*(?:"(?P<quoted>[^"]*)"|(?P<token>[^;,\s]+))(?P<params>(?:\s*;[^,]*)?)')
+
+
+def parse_rate_limit_headers(
+    headers: Mapping[str, str], retry_after: float | None = None
+) -> RateLimitHint | None:
+    """A RateLimitHint from the headers; None when none is present.
+
+    Read: `RateLimit` / `RateLimit-Policy` (IETF draft, one item per window, e.g.
+    `"100-in-15min";r=98;t=897` and `"100-in-15min";q=100;w=900`), else the older
+    `RateLimit-Limit`, `-Remaining`, `-Reset`.
+
+    Malformed parts are skipped, never an error: these are hints.
+    """
+    windows: dict[str, dict[str, float]] = {}
+    for header, keys in (("RateLimit-Policy", ("q", "w")), ("RateLimit", ("r", "t"))):
+        for name, params in _structured_items(headers.get(header, "")):
+            entry = windows.setdefault(name, {})
+            for key in keys:
+                if key in params:
+                    entry[key] = params[key]
+    hint_windows = [
+        RateLimitWindow(
+            name=name,
+            remaining=int(p["r"]) if "r" in p else None,
+            reset=p.get("t"),
+            limit=int(p["q"]) if "q" in p else None,
+            period=p.get("w"),
+        )
+        for name, p in windows.items()
+    ]
+    if not hint_windows:
+        old = _older_headers(headers)
+        if old is not None:
+            hint_windows.append(old)
+    if not hint_windows and retry_after is None:
+        return None
+    return RateLimitHint(tuple(hint_windows), retry_after)
+
+
+def _structured_items(value: str) -> list[tuple[str, dict[str, float]]]:
+    """`"name";a=1;b=2, "other";a=3` -> [(name, {a: 1, b: 2}), ...]; bad items skipped."""
+    items: list[tuple[str, dict[str, float]]] = []
+    for part in value.split(","):
+        match = _ITEM_RE.match(part)
+        if not match:
+            continue
+        name = match.group("quoted") if match.group("quoted") is not None else match.group("token")
+        params: dict[str, float] = {}
+        for param in match.group("params").split(";"):
+            key, sep, raw = param.partition("=")
+            number = _number(raw) if sep else None
+            if number is not None:
+                params[key.strip()] = number
+        items.append((name, params))
+    return items
+
+
+def _older_headers(headers: Mapping[str, str]) -> RateLimitWindow | None:
+    """`RateLimit-Limit` / `-Remaining` / `-Reset` as one window (Reset in seconds, or epoch)."""
+    limit = _number(headers.get("RateLimit-Limit", ""))
+    remaining = _number(headers.get("RateLimit-Remaining", ""))
+    reset = _number(headers.get("RateLimit-Reset", ""))
+    if limit is None and remaining is None and reset is None:
+        return None
+    if reset is not None and reset > 1_000_000_000:  # a Unix time, not a delay
+        reset = max(0.0, reset - time.time())
+    return RateLimitWindow(
+        name="RateLimit",
+        remaining=int(remaining) if remaining is not None else None,
+        reset=reset,
+        limit=int(limit) if limit is not None else None,
+    )
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        value = float((raw or "").strip().strip('"'))
+    except ValueError:
+        return None
+    return value if value >= 0 and value != float("inf") else None
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+class GraphQLClient:
+    """A client for one Buffer API key (one Buffer account, every organization it reaches)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        url: str = DEFAULT_URL,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+        on_call: OnCall | None = None,
+    ) -> None:
+        """Check the settings and prepare the session; no request is made here.
+
+        `url` is POSTed to exactly as given (BUFFER_GRAPHQL_URL). Raises ConfigError
+        for an empty key or one holding whitespace or control characters, a URL that
+        is not http(s), or a bad timeout. A given `session` stays the caller's to close.
+        """
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ConfigError("Buffer API key is empty")
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in api_key):
+            raise ConfigError("Buffer API key contains whitespace or control characters")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"Buffer GraphQL URL must start with https:// or http://: {url!r}")
+        self.url = url
+        self.timeout = _check_timeout(timeout)
+        self._auth = _BearerAuth(api_key)
+        self._owns_session = session is None
+        self.session = session if session is not None else _new_session()
+        self.on_call = on_call
+        self.calls = 0
+        self.last_rate_limit: RateLimitHint | None = None
+
+    def __repr__(self) -> str:
+        return f"GraphQLClient(url={self.url!r}, calls={self.calls})"
+
+    # -- queries
+
+    def organizations(self) -> list[Organization]:
+        """Every organization the key reaches (query Organizations): cache it, it rarely changes."""
+        data = self._query("organizations", "Organizations", ORGANIZATIONS_QUERY, {}, "account")
+        account = data["account"]
+        organizations = account.get("organizations") if isinstance(account, Mapping) else None
+        items = _expect_list(organizations, "organization list")
+        return [Organization.from_graphql(item) for item in items]
+
+    def channels(self, organization_id: str) -> list[Profile]:
+        """Every channel (profile) of one organization with its schedule (query Channels).
+
+        One request whatever the number of channels: a snapshot of an account is one
+        call per organization. Raises GraphQLNotFound / GraphQLForbidden for an
+        organization the key cannot read.
+        """
+        org = _checked_id(organization_id, "organization")
+        data = self._query("channels", "Channels", CHANNELS_QUERY, {"org": org}, "channels")
+        items = _expect_list(data["channels"], "channel list")
+        return [Profile.from_graphql(item, org) for item in items]
+
+    def channel(self, channel_id: str) -> Profile:
+        """One channel (profile) with its schedule (query Channel).
+
+        Raises InvalidInput before any request for an empty or oversized id, and
+        GraphQLNotFound (a BufferNotFound: profile not found) for an unknown one.
+        """
+        cid = _checked_id(channel_id, "profile")
+        data = self._query("channel", "Channel", CHANNEL_QUERY, {"id": cid}, "channel")
+        return Profile.from_graphql(data["channel"])
+
+    # -- plumbing
+
+    def _query(
+        self, label: str, operation: str, query: str, variables: dict[str, Any], root: str
+    ) -> dict[str, Any]:
+        """Send one named query; return `data`, whose `root` field is present and not null.
+
+        Raises the mapped error for an error status, a body with errors that leave
+        `root` null or name a path inside it, or a body that is not a GraphQL answer.
+        """
+        payload = {"query": query, "variables": variables, "operationName": operation}
+        response = self._send(label, payload)
+        body = json_body(response)
+        errors = _errors_of(body)
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise _error(status, errors, response, operation)
+        if not isinstance(body, Mapping):
+            # A 2xx that is not JSON is a proxy or maintenance page: transient.
+            raise BufferUnavailable(
+                "unexpected response from Buffer: answer is not JSON "
+                f"(Content-Type {response.headers.get('Content-Type', 'missing')!r})",
+                status=status,
+                response=response,
+            )
+        data = body.get("data")
+        if errors:
+            broken = [e for e in errors if _path(e)[:1] in ((), (root,))]
+            if not isinstance(data, Mapping) or data.get(root) is None or broken:
+                raise _error(status, broken or errors, response, operation)
+            # errors elsewhere (a field we did not ask for) cannot touch our part
+        if not isinstance(data, Mapping) or data.get(root) is None:
+            raise GraphQLAPIError(
+                f"unexpected response from Buffer: no {root} in the answer to {operation}",
+                status=status,
+                response=response,
+            )
+        return dict(data)
+
+    def _send(self, label: str, payload: dict[str, Any]) -> requests.Response:
+        """POST one request, counting it, reading its rate-limit headers and telling on_call.
+
+        Returns any response; raises BufferUnavailable (timeouts, connection errors)
+        or BufferAPIError when no answer came.
+        """
+        status: int | None = None
+        self.calls += 1
+        started = time.perf_counter()
+        try:
+            response = self.session.post(
+                self.url,
+                json=payload,
+                headers={"User-Agent": GRAPHQL_USER_AGENT, "Accept": "application/json"},
+                auth=self._auth,
+                timeout=self.timeout,
+                # a redirect means a wrong URL; following it could carry the key elsewhere
+                allow_redirects=False,
+            )
+            status = response.status_code
+            self._note_rate_limit(response)
+            return response
+        except requests.RequestException as exc:
+            raise error_from_exception(exc) from None
+        finally:
+            elapsed = time.perf_counter() - started
+            log.debug("buffer graphql %s -> %s in %.3fs", label, status, elapsed)
+            self._report(label, status, elapsed)
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        """Keep the answer's rate-limit hint (with a 429's retryAfter) in last_rate_limit."""
+        retry_after = None
+        if response.status_code == 429 or _has_code(response, "RATE_LIMIT_EXCEEDED"):
+            retry_after = _retry_after(_errors_of(json_body(response)), response)
+        hint = parse_rate_limit_headers(response.headers, retry_after)
+        if hint is not None:
+            self.last_rate_limit = hint
+
+    def _report(self, label: str, status: int | None, elapsed: float) -> None:
+        """Tell on_call about a request; a broken metrics hook must not fail a Buffer call."""
+        if self.on_call is None:
+            return
+        try:
+            self.on_call(f"graphql_{label}", status, elapsed)
+        except Exception:
+            log.exception("on_call hook failed for buffer graphql %s", label)
+
+    def close(self) -> None:
+        """Close the session if this client created it (a given session belongs to the caller)."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> GraphQLClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _errors_of(body: Any) -> list[Mapping[str, Any]]:
+    """The `errors` list of a GraphQL body (only its objects); [] when there is none."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("errors"), list):
+        return []
+    return [e for e in body["errors"] if isinstance(e, Mapping)]
+
+
+def _code(error: Mapping[str, Any]) -> str | None:
+    extensions = error.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, Mapping) else None
+    return code if isinstance(code, str) else None
+
+
+def _path(error: Mapping[str, Any]) -> tuple[str | int, ...]:
+    path = error.get("path")
+    if not isinstance(path, list):
+        return ()
+    return tuple(p for p in path if isinstance(p, str | int))
+
+
+def _has_code(response: requests.Response, code: str) -> bool:
+    return any(_code(e) == code for e in _errors_of(json_body(response)))
+
+
+def _retry_after(errors: Sequence[Mapping[str, Any]], response: requests.Response) -> float | None:
+    """`extensions.retryAfter` seconds, else a `Retry-After` header in seconds; None if neither."""
+    for error in errors:
+        extensions = error.get("extensions")
+        if isinstance(extensions, Mapping):
+            value = _number(str(extensions.get("retryAfter", "")))
+            if value is not None:
+                return value
+    return _number(response.headers.get("Retry-After"))
+
+
+def _error(
+    status: int,
+    errors: Sequence[Mapping[str, Any]],
+    response: requests.Response,
+    operation: str,
+) -> BufferAPIError:
+    """The error of an answer: the HTTP status decides when it says more than the body,
+    else the first error's `extensions.code`; the message is Buffer's, cleaned."""
+    first = next((e for e in errors if _code(e) in _CLASS_BY_CODE), errors[0] if errors else {})
+    code = _code(first)
+    cls: type[BufferAPIError]
+    if status in _CLASS_BY_STATUS:
+        cls = _CLASS_BY_STATUS[status]
+    elif status >= 500:
+        cls = _GraphQLUnavailable
+    elif code in _CLASS_BY_CODE and not 300 <= status < 400:
+        cls = _CLASS_BY_CODE[code]
+    else:  # a redirect, a 404 from a wrong URL, an unknown code: not worth a retry
+        cls = GraphQLAPIError
+    raw = first.get("message")
+    message = str(raw).strip() if isinstance(raw, str) and raw.strip() else _DEFAULT_MESSAGES[cls]
+    if 300 <= status < 400:
+        message = "Buffer answered with a redirect (check BUFFER_GRAPHQL_URL)"
+    elif status == 404 and not errors:
+        message = "no GraphQL endpoint at this URL (check BUFFER_GRAPHQL_URL)"
+    path = _path(first)
+    if code:
+        message = f"{message} [{code}{' at ' + '.'.join(map(str, path)) if path else ''}]"
+    error = cls(_clean(message, response.request), status=status, response=response)
+    assert isinstance(error, GraphQLError)
+    error.graphql_code = code
+    error.path = path
+    if isinstance(error, GraphQLRateLimited):
+        error.retry_after = _retry_after(errors, response)
+    if isinstance(error, GraphQLQueryError):
+        # Our query does not fit Buffer's schema: every call of this kind will fail
+        # until the code is fixed. Loud, once per call, never retried.
+        log.error(
+            "Buffer rejected the bridge's GraphQL query %s: %s (a bug in buffer-bridge, "
+            "or Buffer changed its schema)",
+            operation,
+            error.message,
+        )
+    return error
+
+
+def _clean(message: str, request: Any) -> str:
+    """`message` shortened, with the request's Bearer key as *** should Buffer echo it."""
+    headers = getattr(request, "headers", None) or {}
+    auth = str(headers.get("Authorization", ""))
+    key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    if key:
+        message = message.replace(key, "***")
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    return message
+
+
+def _checked_id(value: str, what: str) -> str:
+    """A channel or organization id: a non-empty string of printable characters, kept short."""
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_ID:
+        raise InvalidInput(f"invalid Buffer {what} id {str(value)[:64]!r}", field=what)
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise InvalidInput(f"invalid Buffer {what} id {value[:64]!r}", field=what)
+    return value
+
+
+def _expect_list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise GraphQLAPIError(
+            f"unexpected response from Buffer: expected a {what}, got {kind_of(value)}"
+        )
+    return value
