@@ -161,16 +161,49 @@ def beat(ctx: click.Context) -> None:
 @click.option("--slow-seconds", default=35.0, type=float, show_default=True)
 @click.option("--drop-rate", default=0.0, type=float, help="share of connections dropped")
 @click.option("--latency", default=0.0, type=float, help="seconds added to every answer")
-def sandbox(host: str, port: int, tokens: tuple[str, ...], rate_limit: str, **faults: Any) -> None:
-    """Run the local Buffer API simulator."""
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    help="KEY[=ACCOUNT] accepted by the GraphQL API (default: sandbox-key, first account)",
+)
+@click.option(
+    "--graphql-rate-limit",
+    default="100/15m,250/24h",
+    show_default=True,
+    help="GraphQL windows per API key",
+)
+@click.option("--organizations", default=2, show_default=True, type=int, help="per account")
+@click.option(
+    "--graphql-only",
+    is_flag=True,
+    help="v1 answers 410 Gone, as after Buffer retires it; only GraphQL serves data",
+)
+def sandbox(
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    rate_limit: str,
+    api_keys: tuple[str, ...],
+    graphql_rate_limit: str,
+    **options: Any,
+) -> None:
+    """Run the local Buffer API simulator (v1 under /1/, GraphQL at /graphql and POST /)."""
     from bridge import sandbox as sim
-    from bridge.config import parse_rate_limit
+    from bridge.config import parse_rate_limit, parse_rate_limits
 
     try:
+        token_map = sim.parse_tokens(tokens or ["sandbox-token"])
+        first = next(iter(token_map.values()))
+        keys = sim.parse_tokens(api_keys) if api_keys else {"sandbox-key": first}
+        if api_keys and not any("=" in spec for spec in api_keys[:1]):
+            keys[api_keys[0]] = first  # a bare first key belongs to the first token's account
         config = sim.SandboxConfig(
-            tokens=sim.parse_tokens(tokens or ["sandbox-token"]),
+            tokens=token_map,
             rate_limit=parse_rate_limit("--rate-limit", rate_limit),
-            **faults,
+            api_keys=keys,
+            graphql_rate_limit=parse_rate_limits("--graphql-rate-limit", graphql_rate_limit),
+            **options,
         )
     except (ValueError, ConfigError) as error:
         raise click.BadParameter(str(error)) from error

@@ -3,15 +3,16 @@
 The real API cannot be reached from development machines, so this sandbox is
 how the project is developed, tested and benchmarked (`bridge sandbox`, `bridge
 dev`, the tests' `buffer_sandbox` fixture, bench/). One seeded state serves
-each API Buffer has; today that is v1, GraphQL is to sit beside it.
+each API Buffer has: v1 under `/1/` and GraphQL at `/graphql` (and `POST /`).
 
     state.py    Sandbox: seeded accounts and profiles, faults, rate windows, record
     seed.py     deterministic seed data
     faults.py   fault settings and picking one fault per request
     forms.py    PHP-style form bodies (`a[]`, `a[n][k]`)
     v1.py       Buffer API v1 endpoints over the state
+    graphql.py  Buffer's GraphQL API over the same state (graphql-core, schema.graphql)
     control.py  the `/__sandbox/...` control API
-    app.py      the WSGI app: werkzeug routing to v1 and control
+    app.py      the WSGI app: werkzeug routing to v1, GraphQL and control
     server.py   serving it on a socket (start, serve_forever, RunningSandbox)
 
 The names below are the package's public face: configure, start, and control a sandbox.

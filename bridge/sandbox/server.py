@@ -92,7 +92,12 @@ def serve_forever(
     server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
     shown = f"[{host}]" if ":" in host else host
     names = ", ".join(a["name"] for a in app.sandbox.accounts())
-    print(f"Buffer sandbox on http://{shown}:{server.port}/1/ (accounts: {names})", flush=True)
+    root = f"http://{shown}:{server.port}/"
+    v1 = "v1 retired (410)" if app.sandbox.config.graphql_only else f"v1 {root}1/"
+    print(
+        f"Buffer sandbox: {v1}, GraphQL {root}graphql (accounts: {names})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

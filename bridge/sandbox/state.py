@@ -1,17 +1,25 @@
 """The sandbox's state: seeded accounts and profiles, faults, rate windows and the request record.
 
-One `Sandbox` holds everything an API served over it (v1 today, GraphQL beside
-it later) reads or changes, behind one re-entrant lock, so that any number of
-server threads can use it. Its public methods are also the Python control API
-tests use (the HTTP control API in `control.py` calls the same methods).
+One `Sandbox` holds everything the APIs served over it (v1 and GraphQL) read or
+change, behind one re-entrant lock, so that any number of server threads can use
+it: a schedule written through v1 is what GraphQL reads next, and the other way
+round. Its public methods are also the Python control API tests use (the HTTP
+control API in `control.py` calls the same methods).
 
 API modules read and change profiles through `profile_ids`, `profile` and
 `owner_of`, which hand out the live objects: hold `lock` while using them.
+
+GraphQL adds, over the same profiles: API keys (key -> account, beside v1's
+tokens), organizations (each account's profiles split in order into
+`organizations` groups), paused days (kept beside the v1 objects, so v1 answers
+never show them; a v1 update changes times and leaves pauses alone, as a pause in
+Buffer's app keeps its times), and rate windows of their own (several at once).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 import threading
 import time
@@ -20,20 +28,36 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bridge.config import RateLimit
+from bridge.buffer.models import DAYS
+from bridge.config import RateLimit, parse_rate_limits
+from bridge.errors import ConfigError
 from bridge.sandbox import faults as fault_rules
 from bridge.sandbox.seed import seed_account
 
-__all__ = ["DEFAULT_RATE_LIMIT", "RequestRecord", "Sandbox", "SandboxConfig", "parse_tokens"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_GRAPHQL_RATE_LIMIT",
+    "DEFAULT_RATE_LIMIT",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxConfig",
+    "as_rate_limits",
+    "parse_tokens",
+]
 
 DEFAULT_RATE_LIMIT = RateLimit(60, 60.0)  # Buffer's documented 60 requests a minute
+DEFAULT_GRAPHQL_RATE_LIMIT = "100/15m,250/24h"  # per API key, graphql.md
+DEFAULT_API_KEY = "sandbox-key"
 
 
 @dataclass
 class SandboxConfig:
     """Everything that shapes a sandbox: seed, accounts (token -> account name), rate limit, faults.
 
-    `rate_limit` may also be given as (count, seconds) or a string like "60/60s".
+    `rate_limit` may also be given as (count, seconds) or a string like "60/60s";
+    `graphql_rate_limit` as a string like "100/15m,250/24h" or a list of either.
+    `api_keys` are GraphQL keys (key -> account name; an account may have tokens,
+    keys or both). `graphql_only` answers every v1 request as the retired API.
     """
 
     seed: int = 1
@@ -46,6 +70,11 @@ class SandboxConfig:
     slow_seconds: float = 35.0
     drop_rate: float = 0.0
     latency: float = 0.0
+    # None: `sandbox-key` for the first token's account (no account is added by it)
+    api_keys: dict[str, str] | None = None
+    graphql_rate_limit: Any = DEFAULT_GRAPHQL_RATE_LIMIT
+    organizations: int = 2  # per account (fewer when it has fewer profiles)
+    graphql_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,14 +121,24 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         """Seed the accounts of `config` (copied); ValueError for no tokens or bad faults."""
         self.config = copy.deepcopy(config) if config is not None else SandboxConfig()
-        if not self.config.tokens:
-            raise ValueError("a sandbox needs at least one token")
+        if self.config.api_keys is None:
+            first = next(iter(self.config.tokens.values()), "default")
+            self.config.api_keys = {DEFAULT_API_KEY: first}
+        self.api_keys: dict[str, str] = self.config.api_keys
+        if not self.config.tokens and not self.api_keys:
+            raise ValueError("a sandbox needs at least one token or API key")
+        if self.config.organizations < 1:
+            raise ValueError("organizations must be at least 1")
         self.lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults: dict[str, float] = {}
         self._rate_limit = fault_rules.as_rate_limit(self.config.rate_limit)
+        self._graphql_limits = as_rate_limits(self.config.graphql_rate_limit)
         self.set_faults(**{key: getattr(self.config, key) for key in fault_rules.FAULT_KEYS})
         self._labels = _token_labels(self.config.tokens)
+        self._labels.update(
+            {key: f"key:{label}" for key, label in _token_labels(self.api_keys).items()}
+        )
         self._records: list[RequestRecord] = []
         self.reset()
 
@@ -116,15 +155,26 @@ class Sandbox:
             self._profiles: dict[str, dict[str, Any]] = {}
             self._owner: dict[str, str] = {}
             self._account_profiles: dict[str, list[str]] = {}
-            for account in dict.fromkeys(self.config.tokens.values()):
+            self._paused: dict[str, set[str]] = {}
+            self._organizations: dict[str, list[dict[str, Any]]] = {}
+            for account in self._account_names():
                 seeded = seed_account(self.config.seed, account, self.config.profiles)
                 self._account_profiles[account] = [p["id"] for p in seeded]
                 for profile in seeded:
                     self._profiles[profile["id"]] = profile
                     self._owner[profile["id"]] = account
+                self._paused.update(_seed_pauses(self.config.seed, account, seeded))
+                self._organizations[account] = _organize(
+                    account, [p["id"] for p in seeded], self.config.organizations
+                )
             self._windows: dict[str, deque[float]] = {}
+            self._graphql_windows: dict[tuple[str, float], deque[float]] = {}
             self._rng = random.Random(f"buffer-sandbox-faults:{self.config.seed}")
             self._records = []
+
+    def _account_names(self) -> list[str]:
+        """Every account named by a token or a key, tokens' first (v1's seed order)."""
+        return list(dict.fromkeys([*self.config.tokens.values(), *self.api_keys.values()]))
 
     def recorded(self) -> list[RequestRecord]:
         """A copy of the record of answered API requests, oldest first."""
@@ -139,9 +189,14 @@ class Sandbox:
             return count
 
     def faults(self) -> dict[str, Any]:
-        """The fault settings and the rate limit as `[count, seconds]` (JSON-ready)."""
+        """The fault settings, the rate limit as `[count, seconds]` and the GraphQL windows
+        as a list of them (JSON-ready)."""
         with self.lock:
-            return {**self._faults, "rate_limit": [self._rate_limit.limit, self._rate_limit.period]}
+            return {
+                **self._faults,
+                "rate_limit": [self._rate_limit.limit, self._rate_limit.period],
+                "graphql_rate_limit": [[w.limit, w.period] for w in self._graphql_limits],
+            }
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """Change any of FAULT_KEYS and `rate_limit`; returns `faults()` after the change.
@@ -151,15 +206,20 @@ class Sandbox:
         """
         updates: dict[str, float] = {}
         rate_limit: RateLimit | None = None
+        graphql_limits: tuple[RateLimit, ...] | None = None
         for key, value in settings.items():
             if key == "rate_limit":
                 rate_limit = fault_rules.as_rate_limit(value)
+            elif key == "graphql_rate_limit":
+                graphql_limits = as_rate_limits(value)
             else:
                 updates[key] = fault_rules.checked_fault(key, value)
         with self.lock:
             self._faults.update(updates)
             if rate_limit is not None:
                 self._rate_limit = rate_limit
+            if graphql_limits is not None:
+                self._graphql_limits = graphql_limits
             return self.faults()
 
     def accounts(self) -> list[dict[str, Any]]:
@@ -172,6 +232,13 @@ class Sandbox:
                         self._labels[token]
                         for token, name in self.config.tokens.items()
                         if name == account
+                    ],
+                    "api_keys": [
+                        self._labels[key] for key, name in self.api_keys.items() if name == account
+                    ],
+                    "organizations": [
+                        {"id": o["id"], "name": o["name"], "profile_ids": list(o["channel_ids"])}
+                        for o in self._organizations[account]
                     ],
                     "profile_ids": list(ids),
                     "profiles": [
@@ -190,7 +257,9 @@ class Sandbox:
 
         Raises KeyError for an unknown account or token.
         """
-        account = self.config.tokens.get(token_or_account, token_or_account)
+        account = self.config.tokens.get(
+            token_or_account, self.api_keys.get(token_or_account, token_or_account)
+        )
         with self.lock:
             if account not in self._account_profiles:
                 raise KeyError("no such account or token")
@@ -206,6 +275,25 @@ class Sandbox:
         with self.lock:
             self._profiles[profile_id]["schedules"] = copy.deepcopy(entries)
 
+    def paused_days(self, profile_id: str) -> list[str]:
+        """A profile's paused days in week order (GraphQL shows them, v1 cannot).
+
+        Raises KeyError for an unknown profile."""
+        with self.lock:
+            self._profiles[profile_id]  # KeyError for an unknown profile
+            return [d for d in DAYS if d in self._paused.get(profile_id, set())]
+
+    def set_paused(self, profile_id: str, days: Iterable[str]) -> None:
+        """Pause exactly `days` of a profile, as Buffer's own app would.
+
+        Raises ValueError for a day not in DAYS, KeyError for an unknown profile."""
+        wanted = set(days)
+        if not wanted <= set(DAYS):
+            raise ValueError(f"days must be among {', '.join(DAYS)}")
+        with self.lock:
+            self._profiles[profile_id]  # KeyError for an unknown profile
+            self._paused[profile_id] = wanted
+
     def shutdown(self) -> None:
         """Wake every request sleeping in `wait` (slow faults, latency) so a server can stop."""
         self._stopping.set()
@@ -215,6 +303,60 @@ class Sandbox:
     def account_of(self, token: str) -> str | None:
         """The account a token belongs to; None for an unknown token."""
         return self.config.tokens.get(token)
+
+    def account_of_key(self, key: str) -> str | None:
+        """The account a GraphQL API key belongs to; None for an unknown key."""
+        return self.api_keys.get(key)
+
+    def organizations(self, account: str) -> list[dict[str, Any]]:
+        """The live organizations of an account: `{id, name, channel_ids}` (hold `lock`)."""
+        return self._organizations[account]
+
+    def organization_owner(self, organization_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(account, live organization) for an organization id; None for an unknown one."""
+        for account, organizations in self._organizations.items():
+            for organization in organizations:
+                if organization["id"] == organization_id:
+                    return account, organization
+        return None
+
+    def paused(self, profile_id: str) -> set[str]:
+        """The live set of a profile's paused days (hold `lock`)."""
+        return self._paused.setdefault(profile_id, set())
+
+    def admit_graphql(self, key: str) -> tuple[float | None, list[dict[str, float]]]:
+        """Count a GraphQL request against every window of `key`.
+
+        Returns (None, windows) when admitted, or (seconds until every full window
+        has room, windows) when not (and then nothing is counted). `windows` gives
+        each window's limit, period, remaining and reset seconds, for the headers.
+        """
+        now = time.monotonic()
+        with self.lock:
+            states: list[tuple[RateLimit, deque[float]]] = []
+            for limit in self._graphql_limits:
+                stamps = self._graphql_windows.setdefault((key, limit.period), deque())
+                while stamps and stamps[0] <= now - limit.period:
+                    stamps.popleft()
+                states.append((limit, stamps))
+            full = [
+                stamps[len(stamps) - limit.limit] + limit.period - now
+                for limit, stamps in states
+                if len(stamps) >= limit.limit
+            ]
+            if not full:
+                for _, stamps in states:
+                    stamps.append(now)
+            windows = [
+                {
+                    "limit": limit.limit,
+                    "period": limit.period,
+                    "remaining": max(0, limit.limit - len(stamps)),
+                    "reset": (stamps[0] + limit.period - now) if stamps else limit.period,
+                }
+                for limit, stamps in states
+            ]
+            return (max(0.0, max(full)) if full else None), windows
 
     def label_of(self, token: str | None) -> str | None:
         """What the record shows for a token: its account label, "invalid", or None for none."""
@@ -260,6 +402,55 @@ class Sandbox:
     def wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, returning early once `shutdown()` was called."""
         self._stopping.wait(seconds)
+
+
+def as_rate_limits(value: Any) -> tuple[RateLimit, ...]:
+    """GraphQL windows from "100/15m,250/24h" (config's grammar), a RateLimit, or a list of
+    RateLimits, strings or [count, seconds] pairs; ValueError otherwise."""
+    if isinstance(value, str):
+        try:
+            return parse_rate_limits("graphql_rate_limit", value)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+    if isinstance(value, RateLimit):
+        return (value,)
+    if isinstance(value, list | tuple) and value:
+        windows = tuple(fault_rules.as_rate_limit(item) for item in value)
+        if len({w.period for w in windows}) == len(windows):
+            return windows
+    raise ValueError(
+        "graphql_rate_limit must be a string like 100/15m,250/24h or a list of [count, seconds]"
+    )
+
+
+def _seed_pauses(seed: int, account: str, profiles: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Some paused days, from their own random stream (v1's seed data stays as it was):
+    every second profile has one paused day, preferring a day with posting times."""
+    rng = random.Random(f"buffer-sandbox-pauses:{seed}:{account}")
+    paused: dict[str, set[str]] = {}
+    for index, profile in enumerate(profiles):
+        if index % 2 == 0:
+            continue
+        busy = [d for d in DAYS if any(d in e["days"] and e["times"] for e in profile["schedules"])]
+        paused[profile["id"]] = {rng.choice(busy or list(DAYS))}
+    return paused
+
+
+def _organize(account: str, profile_ids: list[str], count: int) -> list[dict[str, Any]]:
+    """An account's profiles split in order into up to `count` organizations (at least one)."""
+    count = max(1, min(count, len(profile_ids)))
+    size = -(-len(profile_ids) // count) if profile_ids else 0
+    organizations = []
+    for number in range(count):
+        digest = hashlib.sha256(f"buffer-sandbox-org:{account}:{number}".encode()).hexdigest()
+        organizations.append(
+            {
+                "id": digest[:24],
+                "name": f"{account.title()} {'HQ' if number == 0 else f'team {number + 1}'}",
+                "channel_ids": profile_ids[number * size : (number + 1) * size],
+            }
+        )
+    return organizations
 
 
 def _token_labels(tokens: dict[str, str]) -> dict[str, str]:

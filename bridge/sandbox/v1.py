@@ -45,7 +45,15 @@ from bridge.sandbox import faults
 from bridge.sandbox.forms import form_pairs, php_list, php_parse
 from bridge.sandbox.state import RequestRecord, Sandbox
 
-__all__ = ["JSON_CONTENT_TYPE", "PREFIX", "SCHEDULE_LIMITS", "V1", "buffer_error", "encode_json"]
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "PREFIX",
+    "SCHEDULE_LIMITS",
+    "V1",
+    "buffer_error",
+    "encode_json",
+    "find_token",
+]
 
 PREFIX = "/1/"
 # Most posting times allowed on any one day, per service (see module docstring);
@@ -130,7 +138,7 @@ class V1:
         if settings["latency"] > 0:
             self.sandbox.wait(settings["latency"])
         pairs = form_pairs(request)
-        token = _find_token(request, pairs)
+        token = find_token(request, pairs)
         if fault == "error":
             response = buffer_error(500, "An unknown error occurred", 1000)
         elif fault == "429":
@@ -282,7 +290,7 @@ def _parse_schedules(form: dict[str, Any]) -> list[dict[str, Any]] | Response:
     return schedules
 
 
-def _find_token(request: Request, pairs: list[tuple[str, str]]) -> str | None:
+def find_token(request: Request, pairs: list[tuple[str, str]]) -> str | None:
     """The access token from the Bearer header, else the query, else the form; None if absent."""
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
