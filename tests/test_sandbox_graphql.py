@@ -1,5 +1,5 @@
 """The sandbox's GraphQL API over a real socket: shape checks by graphql-core, shared state
-with v1, errors, rate windows and headers, faults, GraphQL-only mode, the `bridge sandbox` options."""
+with v1, errors, rate windows and headers, faults, GraphQL-only mode, `bridge sandbox` options."""
 
 from __future__ import annotations
 
