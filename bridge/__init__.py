@@ -13,7 +13,7 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
     from bridge import hooks, logs, metrics
-    from bridge.api import health, jobs, me, profiles, snapshots
+    from bridge.api import accounts, health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
     from bridge.web.errors import Api
@@ -43,7 +43,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     )
     app.extensions["bridge"] = services or Services(settings)
     api = Api(app)
-    for blueprint in (profiles.blp, jobs.blp, snapshots.blp, me.blp):
+    for blueprint in (profiles.blp, jobs.blp, snapshots.blp, accounts.blp, me.blp):
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)

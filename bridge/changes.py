@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import auth, catalog, jobs, models, profiles, schedules, snapshots
-from bridge.errors import InvalidInput
+from bridge.errors import InvalidInput, WritesUnavailable
 from bridge.services import Services
 
 ACTIONS = ("replace", "set", "add", "remove", "clear", "restore", "snapshot")
@@ -115,6 +115,9 @@ def submit(
         return snapshot(services, client, source, request)
     assert request.profile is not None  # ChangeRequest requires one for every other action
     profile = catalog.writable(services, client, request.profile)
+    abilities = services.backend(profile.account).capabilities(models.utcnow().date())
+    if not abilities.can_write:
+        raise WritesUnavailable(abilities.write_refusal or "this account cannot write")
     operation, snapshot_id = _operation(services, request, profile)
     job, created = jobs.submit(
         services,
@@ -128,7 +131,8 @@ def submit(
             notify=notify,
         ),
     )
-    return Submitted(job, request, profile, created)
+    notice = abilities.notice()
+    return Submitted(job, request, profile, created, extra={"notice": notice} if notice else {})
 
 
 def _operation(
@@ -139,7 +143,10 @@ def _operation(
         return request.operation(), None
     with services.db.session() as session:
         target = snapshots.restore_target(session, profile.id, request.snapshot_id)
-        return schedules.Operation.replace(snapshots.week_of(target)), target.id
+        # pauses cannot be written (v1 has no field for them): the times come back, and
+        # Buffer keeps whatever pauses it has now
+        week = snapshots.week_of(target).unpaused()
+        return schedules.Operation.replace(week), target.id
 
 
 def snapshot(

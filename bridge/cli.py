@@ -334,24 +334,58 @@ def _accounts(settings: Any) -> list[str]:
     names: list[str] = settings.account_names()
     if not names:
         raise click.ClickException(
-            "no Buffer access token: set BUFFER_ACCESS_TOKEN (for the sandbox: sandbox-token)"
+            "no Buffer account: set BUFFER_ACCESS_TOKEN (v1) or BUFFER_API_KEY (GraphQL) "
+            "(for the sandbox: sandbox-token, sandbox-key)"
         )
     return names
 
 
-def _buffer_profiles(settings: Any) -> list[tuple[str, Any]]:
-    """(account, profile) for every profile of every account, straight from Buffer."""
+def _reads_graphql(settings: Any, account: str) -> bool:
+    """True when `account` reads through GraphQL (it has an API key)."""
+    return bool(settings.account_api(account) in ("graphql", "both"))
+
+
+def _graphql_client(settings: Any, account: str) -> Any:
+    from bridge.buffer.graphql import GraphQLClient
+
+    return GraphQLClient(
+        settings.buffer_api_key(account),
+        url=settings.buffer_graphql_url,
+        timeout=settings.buffer_timeout,
+    )
+
+
+def _v1_client(settings: Any, account: str) -> Any:
     from bridge.buffer.client import BufferClient
 
+    return BufferClient(
+        settings.buffer_token(account),
+        base_url=settings.buffer_api_url,
+        timeout=settings.buffer_timeout,
+    )
+
+
+def _buffer_profiles(settings: Any) -> list[tuple[str, Any]]:
+    """(account, profile) for every profile of every account, straight from Buffer (through
+    GraphQL where the account has a key: one call per organization; else one v1 call)."""
     found: list[tuple[str, Any]] = []
     for account in _accounts(settings):
-        with BufferClient(
-            settings.buffer_token(account),
-            base_url=settings.buffer_api_url,
-            timeout=settings.buffer_timeout,
-        ) as client:
-            found.extend((account, p) for p in client.profiles())
+        if _reads_graphql(settings, account):
+            with _graphql_client(settings, account) as client:
+                for organization in client.organizations():
+                    found.extend((account, p) for p in client.channels(organization.id))
+        else:
+            with _v1_client(settings, account) as client:
+                found.extend((account, p) for p in client.profiles())
     return found
+
+
+def _week(profile: Any) -> Any:
+    """A Buffer profile's schedules as a Week, with its paused days."""
+    from bridge import schedules
+
+    week = schedules.from_buffer(s.to_json() for s in profile.schedules)
+    return week.with_pauses(profile.paused_days)
 
 
 @main.command("profiles")
@@ -364,8 +398,8 @@ def profiles_cmd() -> None:
     several = len(_accounts(settings)) > 1
     rows: list[list[str]] = []
     for account, p in _buffer_profiles(settings):
-        week = schedules.from_buffer(s.to_json() for s in p.schedules)
-        row = [p.id, p.service, p.service_username, p.timezone, schedules.summary(week)]
+        summary = schedules.summary(_week(p))
+        row = [p.id, p.service, p.service_username, p.timezone, summary]
         rows.append([*row, account] if several else row)
     headers = ["ID", "SERVICE", "USERNAME", "TIMEZONE", "SCHEDULE"]
     if several:
@@ -399,7 +433,6 @@ def schedules() -> None:
 def schedules_show(profile: str) -> None:
     """Show a profile's posting schedule (PROFILE: id, service:username or @username)."""
     from bridge import schedules as domain
-    from bridge.buffer.client import BufferClient
     from bridge.buffer.models import is_profile_id
 
     settings = _settings()
@@ -408,15 +441,47 @@ def schedules_show(profile: str) -> None:
     else:
         account, found = find_profile(_buffer_profiles(settings), profile)
         profile_id, label = found.id, f"{found.service}:{found.service_username}"
-    with BufferClient(
-        settings.buffer_token(account),
-        base_url=settings.buffer_api_url,
-        timeout=settings.buffer_timeout,
-    ) as client:
-        week = domain.from_buffer(s.to_json() for s in client.schedules(profile_id))
+    if _reads_graphql(settings, account):
+        with _graphql_client(settings, account) as client:
+            week = _week(client.channel(profile_id))
+    else:
+        with _v1_client(settings, account) as client:
+            week = domain.from_buffer(s.to_json() for s in client.schedules(profile_id))
     click.echo(f"{label} ({profile_id})")
     for day in domain.DAYS:
-        click.echo(f"  {day}  {' '.join(week[day]) or '-'}")
+        paused = "  (paused)" if week.is_paused(day) else ""
+        click.echo(f"  {day}  {' '.join(week[day]) or '-'}{paused}")
+
+
+@main.command("accounts")
+@friendly
+def accounts_cmd() -> None:
+    """The Buffer accounts: API, whether they can change schedules, v1's days left."""
+    from bridge import accounts
+
+    settings = _settings()
+    _accounts(settings)
+    services = _services()
+    try:
+        entries = accounts.overview(services)
+    finally:
+        services.close()
+    rows = [
+        [
+            e["name"],
+            e["api"],
+            "yes" if e["can_write"] else "no",
+            e["profiles"],
+            e["v1_sunset"] or "-",
+            "-" if e["v1_days_left"] is None else e["v1_days_left"],
+        ]
+        for e in entries
+    ]
+    _table(["ACCOUNT", "API", "WRITES", "PROFILES", "V1 SUNSET", "DAYS LEFT"], rows)
+    for entry in entries:
+        for line in (entry["write_refusal"], entry["notice"]):
+            if line:
+                click.echo(f"{entry['name']}: {line}")
 
 
 if __name__ == "__main__":

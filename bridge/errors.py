@@ -8,6 +8,7 @@
     ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
     │   └── ProfileNotFound
     ├── Conflict                    e.g. an Idempotency-Key reused with another body (HTTP 409)
+    │   └── WritesUnavailable       the account cannot change schedules (GraphQL only, v1 retired)
     ├── Forbidden                   outside the caller's scopes (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
@@ -94,6 +95,11 @@ class Conflict(BridgeError):
     """The request conflicts with an earlier one."""
 
     http_status = 409
+
+
+class WritesUnavailable(Conflict):
+    """The account cannot change posting schedules: it has only a GraphQL key, or Buffer's
+    v1 API is past its retirement. The message says so and what still works."""
 
 
 class Forbidden(BridgeError):

@@ -99,6 +99,8 @@ class Profile(Base):
     formatted_username: Mapped[str] = mapped_column(String(255), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="")
     schedules: Mapped[list[Any]] = mapped_column(default=list)
+    # days Buffer's GraphQL API reports paused (they keep their times); v1 reports none
+    paused_days: Mapped[list[Any]] = mapped_column(default=list)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -200,6 +202,7 @@ class Snapshot(Base):
     profile_id: Mapped[str] = mapped_column(String(24))
     taken_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     schedules: Mapped[list[Any]] = mapped_column(default=list)
+    paused_days: Mapped[list[Any]] = mapped_column(default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))

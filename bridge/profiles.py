@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bridge import models
+from bridge import models, schedules
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.buffer.models import is_profile_id
 from bridge.config import Settings
@@ -20,8 +20,10 @@ _SERVICE_REF = re.compile(r"^([a-z_]+):@?(\S+)$", re.IGNORECASE)
 
 
 def ensure_accounts(session: Session, settings: Settings) -> None:
-    """Record every configured account (name and token variable, never the token)."""
-    for name, var in settings.buffer_token_vars.items():
+    """Record every configured account: its name and the variable that holds its v1 token
+    (or, for a GraphQL-only account, its API key), never the secret itself."""
+    for name in settings.account_names():
+        var = settings.buffer_token_vars.get(name) or settings.buffer_key_vars[name]
         account = session.get(models.Account, name)
         if account is None:
             session.add(models.Account(name=name, token_var=var))
@@ -43,12 +45,20 @@ def upsert(
         row.formatted_username = profile.formatted_username
         row.timezone = profile.timezone
         row.schedules = [s.to_json() for s in profile.schedules]
+        row.paused_days = list(profile.paused_days)
         row.data = profile.to_json()
         row.seen_at = now
         session.add(row)
         rows.append(row)
     session.flush()
     return rows
+
+
+def week_of(profile: models.Profile) -> schedules.Week:
+    """A cached profile's schedules, with the days Buffer reports paused.
+
+    Raises InvalidSchedule when Buffer sent schedules that cannot be read."""
+    return schedules.from_buffer(profile.schedules).with_pauses(profile.paused_days or ())
 
 
 def check_ref(ref: str, field: str = "profile") -> str:

@@ -13,36 +13,47 @@ sleeping inside the limiter; that is the dozen lines of Lua below.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
 
 from bridge.config import RateLimit
 
-# KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix.
-# Returns 0 when n slots were taken, else the seconds (as a string) until they may be.
+# KEYS: one sorted set per window; ARGV = n (slots wanted), member prefix, then each
+# window's limit and period (s). All windows are checked before any slot is taken, so a
+# refusal costs nothing. Returns 0 when n slots were taken in every window, else the
+# seconds (as a string) until the slowest window has room for all n.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local limit = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-local used = redis.call('ZCARD', KEYS[1])
-if used + n <= limit then
-  for i = 1, n do
-    redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. t[1] .. t[2] .. ':' .. i)
+local n = tonumber(ARGV[1])
+local wait = 0
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[1 + 2 * i])
+  local period = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - period)
+  local used = redis.call('ZCARD', KEYS[i])
+  if used + n > limit then
+    -- the (used + n - limit)-th oldest entry must leave this window first
+    local idx = used + n - limit - 1
+    local oldest = redis.call('ZRANGE', KEYS[i], idx, idx, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + period - now
+    if w < 0.001 then w = 0.001 end
+    if w > wait then wait = w end
   end
-  redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000) + 1000)
-  return '0'
 end
--- the (used + n - limit)-th oldest entry must leave the window first
-local idx = used + n - limit - 1
-local oldest = redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + period - now
-if wait < 0.001 then wait = 0.001 end
-return tostring(wait)
+if wait > 0 then
+  return tostring(wait)
+end
+for i = 1, #KEYS do
+  local period = tonumber(ARGV[2 + 2 * i])
+  for j = 1, n do
+    redis.call('ZADD', KEYS[i], now, ARGV[2] .. ':' .. t[1] .. t[2] .. ':' .. j)
+  end
+  redis.call('PEXPIRE', KEYS[i], math.ceil(period * 1000) + 1000)
+end
+return '0'
 """
 
 
@@ -63,8 +74,18 @@ def _ignore_wait(_seconds: float) -> None:
     """The default `on_wait`: nobody is told."""
 
 
+def window_keys(access_token: str, limits: Sequence[RateLimit]) -> list[str]:
+    """The Redis keys of a token's windows: one window keeps `token_key`; several are told
+    apart by their period (Buffer's GraphQL API counts 15 minutes and 24 hours)."""
+    base = token_key(access_token)
+    if len(limits) == 1:
+        return [base]
+    return [f"{base}:{limit.period:g}s" for limit in limits]
+
+
 class RateLimiter:
-    """Hands out Buffer request slots per token; never sleeps, says how long to wait.
+    """Hands out Buffer request slots per token under one or several windows (all must
+    have room); never sleeps, says how long to wait.
 
     `on_wait` hears every answer of `acquire` (0.0 included), e.g. to feed a metric;
     the wiring that builds the limiter (bridge.services) chooses it, so this module
@@ -73,11 +94,15 @@ class RateLimiter:
     def __init__(
         self,
         client: redis.Redis,
-        limit: RateLimit,
+        limit: RateLimit | Sequence[RateLimit],
         on_wait: Callable[[float], None] = _ignore_wait,
     ) -> None:
         self.redis = client
-        self.limit = limit
+        self.limits = (limit,) if isinstance(limit, RateLimit) else tuple(limit)
+        if not self.limits:
+            raise ValueError("a rate limiter needs at least one window")
+        # the tightest count: no request for more slots than this can ever be granted
+        self.limit = min(self.limits, key=lambda window: window.limit)
         self.on_wait = on_wait
         self._script: Any = client.register_script(_ACQUIRE)
         self._counter = 0
@@ -90,9 +115,10 @@ class RateLimiter:
             raise ValueError(f"cannot take {n} slots at once under a limit of {self.limit}")
         self._counter += 1
         member = f"{id(self):x}{self._counter}"
+        windows = [(w.limit, w.period + RESERVE_MARGIN) for w in self.limits]
         result = self._script(
-            keys=[token_key(access_token)],
-            args=[self.limit.limit, self.limit.period + RESERVE_MARGIN, n, member],
+            keys=window_keys(access_token, self.limits),
+            args=[n, member, *(value for window in windows for value in window)],
         )
         wait = float(cast(bytes | str, result))
         self.on_wait(wait)

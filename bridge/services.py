@@ -8,8 +8,10 @@ import threading
 import redis
 
 from bridge import metrics
+from bridge.buffer.backend import AccountBackend, GraphQLBackend, HybridBackend, V1Backend
 from bridge.buffer.client import BufferClient, OnCall
-from bridge.config import Settings, token_var
+from bridge.buffer.graphql import GraphQLClient
+from bridge.config import Settings, key_var, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError
 from bridge.queue import Queue
@@ -30,11 +32,15 @@ class Services:
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
         self.limiter = RateLimiter(
-            self.redis, settings.buffer_rate_limit, on_wait=metrics.observe_rate_limit_wait
+            self.redis, settings.rate_limits("v1"), on_wait=metrics.observe_rate_limit_wait
+        )
+        self.graphql_limiter = RateLimiter(
+            self.redis, settings.rate_limits("graphql"), on_wait=metrics.observe_rate_limit_wait
         )
         self.queue = Queue(settings, self.redis)
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
         self._clients: dict[str, BufferClient] = {}
+        self._graphql_clients: dict[str, GraphQLClient] = {}
         self._lock = threading.Lock()
 
     def buffer_token(self, account: str) -> str:
@@ -61,10 +67,63 @@ class Services:
                 self._clients[account] = client
             return client
 
+    def buffer_api_key(self, account: str) -> str:
+        """The GraphQL API key of `account` (never stored). Raises ConfigError when the
+        account has none or it is empty."""
+        key = self.settings.buffer_api_key(account)
+        if not key:
+            raise ConfigError(f"{key_var(account)} is empty")
+        return key
+
+    def graphql(self, account: str) -> GraphQLClient:
+        """`account`'s GraphQL client, made on first use and shared like `buffer`."""
+        with self._lock:
+            client = self._graphql_clients.get(account)
+            if client is None:
+                client = GraphQLClient(
+                    self.buffer_api_key(account),
+                    url=self.settings.buffer_graphql_url,
+                    timeout=self.settings.buffer_timeout,
+                    on_call=self.on_buffer_call,
+                )
+                self._graphql_clients[account] = client
+            return client
+
+    def backend(self, account: str) -> AccountBackend:
+        """`account` through the API(s) it is configured for (v1, GraphQL or both).
+
+        Raises ConfigError for an account named by neither BUFFER_ACCESS_TOKEN_<NAME>
+        nor BUFFER_API_KEY_<NAME>."""
+        api = self.settings.account_api(account)
+        sunset = self.settings.buffer_v1_sunset
+        v1 = V1Backend(
+            account,
+            lambda: self.buffer(account),
+            lambda: self.buffer_token(account),
+            self.limiter,
+            sunset,
+        )
+        graphql = GraphQLBackend(
+            account,
+            lambda: self.graphql(account),
+            lambda: self.buffer_api_key(account),
+            self.graphql_limiter,
+            self.redis,
+            sunset,
+        )
+        if api == "v1":
+            return v1
+        if api == "graphql":
+            return graphql
+        return HybridBackend(v1, graphql)
+
     def close(self) -> None:
         """Release connections (tests, shutdown)."""
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+        for graphql in self._graphql_clients.values():
+            graphql.close()
+        self._graphql_clients.clear()
         self.db.dispose()
         self.redis.close()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge import models, profiles, schedules
+from bridge.buffer.backend import BudgetExhausted
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
 from bridge.models import utcnow
 from bridge.retry import backoff
@@ -63,10 +64,11 @@ def record(
     reason: str,
     job_id: int | None = None,
 ) -> models.Snapshot:
-    """Store a snapshot of `week`."""
+    """Store a snapshot of `week` (its times in Buffer's v1 shape, its pauses beside)."""
     snapshot = models.Snapshot(
         profile_id=profile_id,
-        schedules=schedules.to_buffer(week),
+        schedules=schedules.to_buffer(week.unpaused()),
+        paused_days=list(week.paused_days()),
         content_hash=content_hash(week),
         reason=reason,
         job_id=job_id,
@@ -88,25 +90,29 @@ def record_if_changed(session: Session, profile_id: str, week: schedules.Week) -
 
 
 def take_account(services: Services, account: str) -> SnapshotOutcome:
-    """Refresh the profile cache of `account` and snapshot what changed (1 Buffer call)."""
+    """Refresh the profile cache of `account` and snapshot what changed: one v1 call, or
+    one GraphQL call per organization (organizations cached hourly), whatever the number
+    of profiles. `retry_in` is set when the rate limit says wait, `error` when Buffer
+    refused."""
     outcome = SnapshotOutcome(account)
-    token = services.buffer_token(account)
-    wait = services.limiter.acquire(token, 1)
-    if wait > 0:
-        outcome.retry_in = wait
-        return outcome
+    backend = services.backend(account)
+    calls_before = _calls(services, account)
     try:
-        outcome.buffer_calls = 1
-        found = services.buffer(account).profiles()
+        found = backend.profiles()
+    except BudgetExhausted as wait:
+        outcome.retry_in = wait.seconds
+        return outcome
     except BufferAPIError as error:
         outcome.error = error
         return outcome
+    finally:
+        outcome.buffer_calls = _calls(services, account) - calls_before
     with services.db.session() as session:
         profiles.ensure_accounts(session, services.settings)
         for row in profiles.upsert(session, account, found, utcnow()):
             outcome.profiles += 1
             try:
-                week = schedules.from_buffer(row.schedules)
+                week = profiles.week_of(row)
             except InvalidSchedule:
                 continue  # Buffer sent something we cannot read; keep the raw cache only
             if record_if_changed(session, row.id, week):
@@ -227,9 +233,17 @@ def restore_target(session: Session, profile_id: str, snapshot_id: int | None) -
     return previous
 
 
+def _calls(services: Services, account: str) -> int:
+    """Buffer calls made so far by this process's clients of `account` (both APIs)."""
+    api = services.settings.account_api(account)
+    v1 = services.buffer(account).calls if api in ("v1", "both") else 0
+    graphql = services.graphql(account).calls if api in ("graphql", "both") else 0
+    return v1 + graphql
+
+
 def week_of(snapshot: models.Snapshot) -> schedules.Week:
-    """The schedules a snapshot holds."""
-    return schedules.from_buffer(snapshot.schedules)
+    """The schedules a snapshot holds, with its paused days."""
+    return schedules.from_buffer(snapshot.schedules).with_pauses(snapshot.paused_days or ())
 
 
 def to_json(snapshot: models.Snapshot, previous: models.Snapshot | None = None) -> dict[str, Any]:
@@ -241,6 +255,7 @@ def to_json(snapshot: models.Snapshot, previous: models.Snapshot | None = None) 
         "reason": snapshot.reason,
         "job_id": snapshot.job_id,
         "schedules": snapshot.schedules,
+        "paused_days": list(snapshot.paused_days or ()),
         "summary": schedules.summary(week_of(snapshot)),
         "content_hash": snapshot.content_hash,
     }

@@ -49,7 +49,7 @@ def test_schedules_show(runner, env, ref) -> None:
         ({}, ["schedules", "show", "not a ref"], "invalid profile reference"),
         ({"BUFFER_API_URL": "http://127.0.0.1:{port}/1/"}, ["profiles"], "Buffer is unreachable"),
         ({"BUFFER_RATE_LIMIT": "lots"}, ["profiles"], "BUFFER_RATE_LIMIT='lots'"),
-        ({"BUFFER_ACCESS_TOKEN": ""}, ["profiles"], "no Buffer access token"),
+        ({"BUFFER_ACCESS_TOKEN": ""}, ["profiles"], "no Buffer account"),
     ],
 )
 def test_one_line_errors(runner, env, overrides, args, message) -> None:

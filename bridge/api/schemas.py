@@ -128,6 +128,9 @@ class ProfileSchema(Schema):
     timezone = fields.String(metadata={"example": "Europe/London"})
     label = fields.String(metadata={"example": "twitter:brand"})
     schedules = fields.List(fields.Nested(ScheduleEntrySchema))
+    paused_days = fields.List(
+        fields.String(), metadata={"description": "days paused in Buffer (they keep their times)"}
+    )
     seen_at = fields.DateTime()
 
 
@@ -160,10 +163,11 @@ class SchedulesViewSchema(Schema):
 
 
 class DayChangeSchema(Schema):
-    """One day's times before and after."""
+    """One day's times before and after, and whether it was paused or resumed."""
 
     before = fields.List(fields.String())
     after = fields.List(fields.String())
+    pause = fields.String(metadata={"enum": ["paused", "resumed"]})
 
 
 class SnapshotSchema(Schema):
@@ -177,6 +181,7 @@ class SnapshotSchema(Schema):
     )
     job_id = fields.Integer(allow_none=True)
     schedules = fields.List(fields.Nested(ScheduleEntrySchema))
+    paused_days = fields.List(fields.String())
     summary = fields.String()
     content_hash = fields.String()
     diff = fields.Dict(keys=fields.String(), values=fields.Nested(DayChangeSchema))
@@ -201,6 +206,39 @@ class JobListSchema(Schema):
 
     jobs = fields.List(fields.Nested(JobSchema), required=True)
     next_before = fields.Integer(allow_none=True)
+
+
+class OrganizationSchema(Schema):
+    """A Buffer organization (GraphQL): profiles belong to one."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class AccountSchema(Schema):
+    """A Buffer account behind the bridge and what it can do."""
+
+    name = fields.String(required=True, metadata={"example": "default"})
+    api = fields.String(required=True, metadata={"enum": ["v1", "graphql", "both"]})
+    reads_through = fields.String(metadata={"enum": ["v1", "graphql"]})
+    can_read = fields.Boolean(required=True)
+    can_write = fields.Boolean(required=True)
+    write_refusal = fields.String(allow_none=True)
+    organizations = fields.List(
+        fields.Nested(OrganizationSchema),
+        allow_none=True,
+        metadata={"description": "as last read from Buffer's GraphQL API; null for v1"},
+    )
+    profiles = fields.Integer(metadata={"description": "profiles in the bridge's cache"})
+    v1_sunset = fields.String(allow_none=True, metadata={"example": "2027-02-01"})
+    v1_days_left = fields.Integer(allow_none=True)
+    notice = fields.String(allow_none=True)
+
+
+class AccountListSchema(Schema):
+    """Every Buffer account the caller may see."""
+
+    accounts = fields.List(fields.Nested(AccountSchema), required=True)
 
 
 class MeSchema(Schema):

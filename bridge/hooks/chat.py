@@ -128,7 +128,7 @@ def _profiles(command: commands.Command, client: models.ApiClient) -> str:
 def _summary(profile: models.Profile) -> str:
     """The cached schedules of a profile in one line."""
     try:
-        return schedules.summary(schedules.from_buffer(profile.schedules))
+        return schedules.summary(profiles.week_of(profile))
     except BridgeError:
         return "schedules not readable"
 

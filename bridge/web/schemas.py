@@ -78,6 +78,9 @@ class AcceptedSchema(Schema):
     accounts = fields.List(fields.String(), metadata={"description": "snapshot: accounts"})
     jobs = fields.List(fields.Integer(), metadata={"description": "snapshot: one job each"})
     replayed = fields.Boolean(metadata={"description": "an Idempotency-Key seen before"})
+    notice = fields.String(
+        metadata={"description": "something to act on soon, e.g. Buffer retiring its v1 API"}
+    )
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 

@@ -1,0 +1,68 @@
+"""The Buffer accounts behind the bridge, as users need to see them: which API each uses,
+whether it can still change schedules, and how long v1 has left."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bridge import auth, models, profiles
+from bridge.buffer.backend import GraphQLBackend, HybridBackend
+from bridge.services import Services
+
+
+def overview(
+    services: Services, client: models.ApiClient | None = None, today: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """One entry per configured account: name, api, can_read, can_write, why not, its
+    organizations (as last read, GraphQL only), its profile count, the v1 sunset and the
+    days left. A client scoped to some profiles sees only the accounts of those profiles,
+    counted by what it may see. No Buffer call is made."""
+    today = today or models.utcnow().date()
+    counts = _profile_counts(services, client)
+    entries = []
+    for name in services.settings.account_names():
+        if client is not None and client.profiles is not None and name not in counts:
+            continue
+        backend = services.backend(name)
+        abilities = backend.capabilities(today)
+        entries.append(
+            {
+                "name": name,
+                "api": abilities.api,
+                "reads_through": abilities.read_api,
+                "can_read": True,
+                "can_write": abilities.can_write,
+                "write_refusal": abilities.write_refusal,
+                "organizations": _organizations(backend),
+                "profiles": counts.get(name, 0),
+                "v1_sunset": abilities.v1_sunset.isoformat() if abilities.v1_sunset else None,
+                "v1_days_left": abilities.v1_days_left,
+                "notice": abilities.notice(),
+            }
+        )
+    return entries
+
+
+def _profile_counts(services: Services, client: models.ApiClient | None) -> dict[str, int]:
+    """Cached profiles per account (only those `client` may see, when it is scoped)."""
+    with services.db.session() as session:
+        if client is None or client.profiles is None:
+            query = select(models.Profile.account, func.count()).group_by(models.Profile.account)
+            return {account: int(count) for account, count in session.execute(query)}
+        counts: dict[str, int] = {}
+        for profile in profiles.list_cached(session):
+            if auth.can_see(client, profile):
+                counts[profile.account] = counts.get(profile.account, 0) + 1
+        return counts
+
+
+def _organizations(backend: Any) -> list[dict[str, str]] | None:
+    """The account's organizations as last read (GraphQL accounts), else None."""
+    graphql = backend.graphql if isinstance(backend, HybridBackend) else backend
+    if not isinstance(graphql, GraphQLBackend):
+        return None
+    found = graphql.cached_organizations()
+    return [{"id": o.id, "name": o.name} for o in found] if found is not None else None

@@ -1,0 +1,308 @@
+"""One Buffer account through the API(s) it has: what it can do, and the calls the rest of
+the bridge makes. Buffer retires v1 on BUFFER_V1_SUNSET; its GraphQL API reads schedules
+but (as of its published reference) cannot write them:
+
+    the account has      reads: profiles, schedules, snapshots     writes
+    a v1 token           v1                                        v1, until the sunset
+    a GraphQL key        GraphQL                                   none
+    both                 GraphQL (its own budget spares v1's)      v1, until the sunset
+
+`AccountBackend` is the one interface (a Protocol); `V1Backend` and `GraphQLBackend` are
+its two implementations and `HybridBackend` joins them. The day Buffer publishes a
+schedule mutation, `GraphQLBackend.write_schedules` is the one method to write.
+
+Every call first takes its slots from the API's rate limiter (shared through Redis by
+every process) and raises `BudgetExhausted` with the wait instead of calling Buffer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from bridge import schedules
+from bridge.buffer.client import BufferClient
+from bridge.buffer.graphql import GraphQLClient
+from bridge.buffer.models import Organization, Profile
+from bridge.errors import BridgeError, WritesUnavailable
+
+log = logging.getLogger(__name__)
+
+ORGANIZATIONS_TTL = 3600  # seconds: organizations change rarely; refreshed at most hourly
+
+
+class BudgetExhausted(BridgeError):
+    """Our own limiter says Buffer's budget for this key is spent for now: wait `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Buffer's rate limit for this account is reached; wait {seconds:.1f}s")
+        self.seconds = seconds
+
+
+class Slots(Protocol):
+    """A rate limiter: take `n` slots of a key's budget; 0.0 when taken, else the wait."""
+
+    def acquire(self, key: str, n: int = 1) -> float: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an account can do today, and which API does it."""
+
+    account: str
+    api: str  # "v1", "graphql" or "both": what is configured
+    read_api: str  # the API reads go through
+    can_write: bool
+    write_refusal: str | None  # why it cannot write, in words a person understands
+    v1_sunset: dt.date | None
+    v1_days_left: int | None
+
+    def notice(self) -> str | None:
+        """The warning a change answer carries while writes depend on v1, None otherwise."""
+        if not self.can_write or self.v1_sunset is None or self.api == "graphql":
+            return None
+        return (
+            f"Buffer retires the v1 API on {self.v1_sunset.isoformat()} "
+            f"({self.v1_days_left} days from now): after that this bridge can still read, "
+            "snapshot and detect drift on account "
+            f"{self.account!r} through Buffer's GraphQL API (set BUFFER_API_KEY), but it cannot "
+            "change posting schedules until Buffer offers a way to"
+        )
+
+
+def write_refusal(account: str, api: str, sunset: dt.date | None) -> str:
+    """Why `account` cannot change posting schedules, and what still works."""
+    if api == "graphql":
+        why = "it is configured with a GraphQL API key only, and Buffer's current API cannot"
+    else:
+        day = sunset.isoformat() if sunset else "its retirement"
+        why = f"Buffer retired the v1 API on {day}, and Buffer's current API cannot"
+    return (
+        f"account {account!r} cannot change posting schedules: {why} change posting "
+        "schedules yet. The bridge can still read profiles and schedules, take snapshots "
+        "and detect changes made in Buffer."
+    )
+
+
+class AccountBackend(Protocol):
+    """Buffer, for one account."""
+
+    account: str
+
+    def capabilities(self, today: dt.date) -> Capabilities: ...
+
+    def profiles(self) -> list[Profile]:
+        """Every profile of the account with its schedules (a snapshot's read)."""
+        ...
+
+    def profile(self, profile_id: str) -> Profile:
+        """One profile with its schedules, now."""
+        ...
+
+    def read_for_write(self, profile_id: str) -> schedules.Week:
+        """The schedules a write would replace, read through the API that writes."""
+        ...
+
+    def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
+        """Make `week` the profile's schedules. Raises WritesUnavailable where it cannot."""
+        ...
+
+
+class V1Backend:
+    """An account with a v1 access token: reads and writes through v1 until the sunset."""
+
+    api = "v1"
+
+    def __init__(
+        self,
+        account: str,
+        client: Callable[[], BufferClient],
+        token: Callable[[], str],
+        slots: Slots,
+        sunset: dt.date | None,
+    ) -> None:
+        self.account = account
+        self._client = client
+        self._token = token
+        self._slots = slots
+        self.sunset = sunset
+
+    def capabilities(self, today: dt.date) -> Capabilities:
+        past = self.sunset is not None and today >= self.sunset
+        return Capabilities(
+            account=self.account,
+            api=self.api,
+            read_api="v1",
+            can_write=not past,
+            write_refusal=write_refusal(self.account, "v1", self.sunset) if past else None,
+            v1_sunset=self.sunset,
+            v1_days_left=max(0, (self.sunset - today).days) if self.sunset else None,
+        )
+
+    def take(self, n: int) -> None:
+        """Take `n` v1 slots for this token, or raise BudgetExhausted."""
+        wait = self._slots.acquire(self._token(), n)
+        if wait > 0:
+            raise BudgetExhausted(wait)
+
+    def profiles(self) -> list[Profile]:
+        self.take(1)
+        return self._client().profiles()
+
+    def profile(self, profile_id: str) -> Profile:
+        self.take(1)
+        return self._client().profile(profile_id)
+
+    def read_for_write(self, profile_id: str) -> schedules.Week:
+        """Buffer's schedules through v1 (no slot taken: a sync reserves its two up front)."""
+        entries = self._client().schedules(profile_id)
+        return schedules.from_buffer(entry.to_json() for entry in entries)
+
+    def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
+        """Write through v1 (no slot taken: a sync reserves its two up front). Pauses cannot
+        be written through v1; Buffer keeps the pauses it has."""
+        self._client().update_schedules(profile_id, schedules.to_buffer(week.unpaused()))
+
+
+class GraphQLBackend:
+    """An account with a GraphQL API key: every read; no writes (no schedule mutation)."""
+
+    api = "graphql"
+
+    def __init__(
+        self,
+        account: str,
+        client: Callable[[], GraphQLClient],
+        key: Callable[[], str],
+        slots: Slots,
+        cache: redis.Redis,
+        sunset: dt.date | None,
+    ) -> None:
+        self.account = account
+        self._client = client
+        self._key = key
+        self._slots = slots
+        self._cache = cache
+        self.sunset = sunset
+
+    def capabilities(self, today: dt.date) -> Capabilities:
+        return Capabilities(
+            account=self.account,
+            api=self.api,
+            read_api="graphql",
+            can_write=False,
+            write_refusal=write_refusal(self.account, "graphql", self.sunset),
+            v1_sunset=self.sunset,
+            v1_days_left=max(0, (self.sunset - today).days) if self.sunset else None,
+        )
+
+    def take(self, n: int) -> None:
+        """Take `n` GraphQL slots (every window) for this key, or raise BudgetExhausted.
+
+        The client's last RateLimit headers may only make the bridge wait longer."""
+        wait = self._slots.acquire(self._key(), n)
+        hint = self._client().last_rate_limit
+        if wait <= 0 and hint is not None and hint.wait() > 0:
+            wait = hint.wait()
+        if wait > 0:
+            raise BudgetExhausted(wait)
+
+    def cached_organizations(self) -> list[Organization] | None:
+        """The organizations last read from Buffer (None when not read within the hour)."""
+        cached = _cache_get(self._cache, self._organizations_key)
+        if cached is None:
+            return None
+        return [Organization(id=o["id"], name=o["name"]) for o in cached]
+
+    @property
+    def _organizations_key(self) -> str:
+        return f"bridge:graphql:organizations:{self.account}"
+
+    def organizations(self) -> list[Organization]:
+        """The key's organizations, from a cache refreshed at most every ORGANIZATIONS_TTL."""
+        cached = self.cached_organizations()
+        if cached is not None:
+            return cached
+        key = self._organizations_key
+        self.take(1)
+        found = self._client().organizations()
+        _cache_set(self._cache, key, [{"id": o.id, "name": o.name} for o in found])
+        return found
+
+    def profiles(self) -> list[Profile]:
+        """One Channels query per organization (and Organizations at most hourly)."""
+        organizations = self.organizations()
+        if organizations:
+            self.take(len(organizations))
+        found: list[Profile] = []
+        for organization in organizations:
+            found.extend(self._client().channels(organization.id))
+        return found
+
+    def profile(self, profile_id: str) -> Profile:
+        self.take(1)
+        return self._client().channel(profile_id)
+
+    def read_for_write(self, profile_id: str) -> schedules.Week:
+        raise WritesUnavailable(write_refusal(self.account, "graphql", self.sunset))
+
+    def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
+        raise WritesUnavailable(write_refusal(self.account, "graphql", self.sunset))
+
+
+class HybridBackend:
+    """Both: reads through GraphQL (its own budget), writes through v1 until the sunset."""
+
+    api = "both"
+
+    def __init__(self, v1: V1Backend, graphql: GraphQLBackend) -> None:
+        self.account = v1.account
+        self.v1 = v1
+        self.graphql = graphql
+
+    def capabilities(self, today: dt.date) -> Capabilities:
+        writes = self.v1.capabilities(today)
+        return Capabilities(
+            account=self.account,
+            api=self.api,
+            read_api="graphql",
+            can_write=writes.can_write,
+            write_refusal=writes.write_refusal,
+            v1_sunset=writes.v1_sunset,
+            v1_days_left=writes.v1_days_left,
+        )
+
+    def profiles(self) -> list[Profile]:
+        return self.graphql.profiles()
+
+    def profile(self, profile_id: str) -> Profile:
+        return self.graphql.profile(profile_id)
+
+    def read_for_write(self, profile_id: str) -> schedules.Week:
+        return self.v1.read_for_write(profile_id)
+
+    def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
+        self.v1.write_schedules(profile_id, week)
+
+
+def _cache_get(client: redis.Redis, key: str) -> Any:
+    """A cached JSON value, or None when absent or Redis cannot answer."""
+    try:
+        raw = client.get(key)
+    except redis.RedisError:
+        return None
+    return json.loads(raw) if raw else None
+
+
+def _cache_set(client: redis.Redis, key: str, value: Any) -> None:
+    """Cache a JSON value for ORGANIZATIONS_TTL; a Redis outage only costs a later call."""
+    try:
+        client.set(key, json.dumps(value), ex=ORGANIZATIONS_TTL)
+    except redis.RedisError as error:
+        log.warning("cannot cache Buffer organizations: %s", error)
