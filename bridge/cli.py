@@ -213,11 +213,17 @@ def sandbox(
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data-dir", default="var", show_default=True, help="SQLite file, Redis, logs")
-def dev(port: int, data_dir: str) -> None:
+@click.option(
+    "--graphql-only",
+    is_flag=True,
+    envvar="BRIDGE_DEV_GRAPHQL_ONLY",
+    help="the sandbox without v1: see what an account with only a GraphQL key can do",
+)
+def dev(port: int, data_dir: str, graphql_only: bool) -> None:
     """Everything on one machine: web, worker, beat, Redis (and the sandbox without a token)."""
     from bridge.devserver import run_dev
 
-    sys.exit(run_dev(port, data_dir))
+    sys.exit(run_dev(port, data_dir, graphql_only))
 
 
 @main.command()

@@ -1,7 +1,8 @@
 """`bridge dev`: everything on one machine, supervised together.
 
 SQLite in the data directory, migrations applied, a private redis-server, the
-Buffer sandbox when no BUFFER_ACCESS_TOKEN is set, then web + worker + beat as
+Buffer sandbox (v1 and GraphQL, or GraphQL only with --graphql-only) when neither
+BUFFER_ACCESS_TOKEN nor BUFFER_API_KEY is set, then web + worker + beat as
 child processes. Ctrl-C stops every child; a child that dies is reported and
 stops the rest, so a broken piece is never silently missing.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 import click
 
 SANDBOX_TOKEN = "sandbox-token"
+SANDBOX_KEY = "sandbox-key"
 DEV_CLIENT = "dev"
 STOP_TIMEOUT = 15.0
 
@@ -75,9 +77,10 @@ def _bridge_command(*args: str) -> list[str]:
 class DevSupervisor:
     """Starts the pieces, watches them, and stops them all together."""
 
-    def __init__(self, port: int, data_dir: Path) -> None:
+    def __init__(self, port: int, data_dir: Path, graphql_only: bool = False) -> None:
         self.port = port
         self.data_dir = data_dir
+        self.graphql_only = graphql_only
         self.children: list[Child] = []
         self.env = dict(os.environ)
         self.env.setdefault("LOG_FORMAT", "text")
@@ -136,13 +139,22 @@ class DevSupervisor:
         wait_for(lambda: _port_open(port), "redis-server")
 
     def start_sandbox(self) -> bool:
-        """The Buffer sandbox with demo profiles, unless a real token is configured."""
-        if self.env.get("BUFFER_ACCESS_TOKEN") or self.env.get("BUFFER_ACCESS_TOKEN_FILE"):
+        """The Buffer sandbox with demo profiles, unless a real token or key is configured.
+
+        Both of Buffer's APIs, as an account with a v1 token and a GraphQL key has them
+        (reads through GraphQL, writes through v1); with `graphql_only`, v1 answers as a
+        retired API and the account has only its key, so changes are refused with 409."""
+        configured = ("BUFFER_ACCESS_TOKEN", "BUFFER_API_KEY")
+        if any(self.env.get(var) or self.env.get(f"{var}_FILE") for var in configured):
             return False
         port = free_port()
-        self.spawn("sandbox", _bridge_command("sandbox", "--port", str(port)))
-        self.env["BUFFER_API_URL"] = f"http://127.0.0.1:{port}/1/"
-        self.env["BUFFER_ACCESS_TOKEN"] = SANDBOX_TOKEN
+        command = _bridge_command("sandbox", "--port", str(port))
+        self.spawn("sandbox", [*command, "--graphql-only"] if self.graphql_only else command)
+        self.env["BUFFER_GRAPHQL_URL"] = f"http://127.0.0.1:{port}/graphql"
+        self.env["BUFFER_API_KEY"] = SANDBOX_KEY
+        if not self.graphql_only:
+            self.env["BUFFER_API_URL"] = f"http://127.0.0.1:{port}/1/"
+            self.env["BUFFER_ACCESS_TOKEN"] = SANDBOX_TOKEN
         wait_for(lambda: _port_open(port), "the Buffer sandbox")
         return True
 
@@ -214,12 +226,15 @@ class DevSupervisor:
                 child.process.wait()
 
 
-def banner(port: int, token: str, sandbox: bool) -> str:
+def banner(port: int, token: str, sandbox: bool, graphql_only: bool = False) -> str:
     """What a new user needs: where things are, a token, and one curl that changes a schedule."""
     base = f"http://127.0.0.1:{port}"
+    apis = " (GraphQL API only)" if graphql_only else " (v1 and GraphQL APIs)"
     lines = [
         "",
-        "buffer-bridge is running" + (" against the built-in Buffer sandbox" if sandbox else ""),
+        "buffer-bridge is running"
+        + (f" against the built-in Buffer sandbox{apis}" if sandbox else ""),
+        f"  accounts:      {base}/v1/accounts  (which API each uses, whether it can write)",
         f"  API docs:      {base}/docs",
         f"  OpenAPI:       {base}/openapi.json",
         f"  health:        {base}/healthz  {base}/readyz   metrics: {base}/metrics",
@@ -234,21 +249,26 @@ def banner(port: int, token: str, sandbox: bool) -> str:
         "Then follow the job at the URL in the Location header. Ctrl-C stops everything.",
         "",
     ]
+    if graphql_only:
+        lines[-2:-1] = [
+            "Buffer's GraphQL API cannot change posting schedules: this answers 409 and says",
+            "what still works (profiles, schedules, snapshots). Ctrl-C stops everything.",
+        ]
     return "\n".join(lines)
 
 
-def run_dev(port: int, data_dir: str) -> int:
+def run_dev(port: int, data_dir: str, graphql_only: bool = False) -> int:
     """Run everything until Ctrl-C; the exit status says whether a child died."""
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    supervisor = DevSupervisor(port, directory)
+    supervisor = DevSupervisor(port, directory, graphql_only)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         supervisor.start_redis()
         sandbox = supervisor.start_sandbox()
         token = supervisor.prepare_store()
         supervisor.start_services()
-        click.echo(banner(port, token, sandbox))
+        click.echo(banner(port, token, sandbox, graphql_only and sandbox))
         return supervisor.watch()
     except KeyboardInterrupt:
         click.echo("\nbridge dev: stopping")

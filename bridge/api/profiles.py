@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from bridge import catalog, changes, schedules, snapshots
+from bridge import catalog, changes, profiles, schedules, snapshots
 from bridge.api.schemas import (
     HistorySchema,
     PatchSchedulesSchema,
@@ -23,6 +23,8 @@ from bridge.api.schemas import (
     SnapshotListArgs,
     change_request,
 )
+from bridge.buffer.backend import BudgetExhausted
+from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
 from bridge.web.answers import accepted
@@ -80,15 +82,18 @@ class ProfileSchedules(MethodView):
     def get(self, ref: str) -> dict[str, Any]:
         """Buffer's current schedules (from the cache, marked stale, if Buffer cannot answer)."""
         profile = catalog.readable(services(), current_client(), ref)
-        entries, stale_reason = _live_schedules(profile)
-        shown = entries if entries is not None else profile.schedules
-        week = schedules.from_buffer(shown)
+        live, stale_reason = _live_profile(profile)
+        if live is not None:
+            entries = [s.to_json() for s in live.schedules]
+            week = schedules.from_buffer(entries).with_pauses(live.paused_days)
+        else:
+            entries, week = profile.schedules, profiles.week_of(profile)
         view: dict[str, Any] = {
             "profile_id": profile.id,
-            "schedules": shown,
+            "schedules": entries,
             "summary": schedules.summary(week),
             "week": schedules.week_to_json(week),
-            "stale": entries is None,
+            "stale": live is None,
         }
         if stale_reason:
             view["stale_reason"] = stale_reason
@@ -108,15 +113,15 @@ class ProfileSchedules(MethodView):
         return _submit(change_request(ref, body))
 
 
-def _live_schedules(profile: Profile) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """Buffer's schedules now, or (None, why) when Buffer cannot be asked or cannot answer.
+def _live_profile(profile: Profile) -> tuple[BufferProfile | None, str | None]:
+    """The profile as Buffer has it now (through the account's read API), or (None, why)
+    when the rate limit or Buffer's availability says to show the cache instead.
 
     Raises BufferAPIError for a refusal a retry cannot mend (e.g. the profile is gone)."""
-    svc = services()
-    if svc.limiter.acquire(svc.buffer_token(profile.account), 1) > 0:
-        return None, "rate limit reached; showing the cached schedules"
     try:
-        return [s.to_json() for s in svc.buffer(profile.account).schedules(profile.id)], None
+        return services().backend(profile.account).profile(profile.id), None
+    except BudgetExhausted:
+        return None, "rate limit reached; showing the cached schedules"
     except BufferAPIError as error:
         if not error.retryable:
             raise
