@@ -4,6 +4,7 @@
     ├── ConfigError                 a malformed setting (stops start-up, one line; HTTP 503)
     ├── InvalidInput                bad input from outside: `field` names what is wrong (HTTP 422)
     │   ├── InvalidSchedule         a day, time or schedule that does not parse
+    │   ├── MalformedBody           a body that cannot be read at all (HTTP 400)
     │   └── InvalidFields           a body that failed its schema: every field's messages
     ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
     │   └── ProfileNotFound
@@ -66,6 +67,13 @@ class InvalidSchedule(InvalidInput):
     def __init__(self, message: str, token: str | None = None, field: str | None = None) -> None:
         super().__init__(message, field)
         self.token = token
+
+
+class MalformedBody(InvalidInput):
+    """The body cannot be read at all (HTTP 400): JSON that breaks off or nests too deep,
+    text that is not UTF-8."""
+
+    http_status = 400
 
 
 class InvalidFields(InvalidInput):
