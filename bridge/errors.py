@@ -9,7 +9,7 @@
     ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
     │   └── ProfileNotFound
     ├── Conflict                    e.g. an Idempotency-Key reused with another body (HTTP 409)
-    ├── Forbidden                   outside the caller's scopes (HTTP 403)
+    ├── Forbidden                   e.g. a read-only client asking for a change (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
     └── BufferAPIError              Buffer refused or was unreachable (HTTP 502)
@@ -105,7 +105,8 @@ class Conflict(BridgeError):
 
 
 class Forbidden(BridgeError):
-    """The caller is authenticated but outside its scopes."""
+    """The caller is authenticated but may not do this (a read-only client asking for a
+    change). A profile outside its scopes is ProfileNotFound instead: 404 reveals nothing."""
 
     http_status = 403
 

@@ -54,6 +54,8 @@ _DAY_HINT = "use mon..sun, ranges like mon-fri, weekdays, weekends or daily"
 # "mon - fri", "mon to fri" and en/em-dash ranges all become "mon-fri" before splitting.
 _DASHES = frozenset("-\u2013\u2014")
 _RANGE_WORDS = ("through", "thru", "to")  # longest first; matched as whole words
+# where a separator, or the whitespace before one, may start: one character class
+_RANGE_START = re.compile(r"[\s\-\u2013\u2014tT]")
 _SPLIT = re.compile(r"[\s,;&+]+")
 _CONJUNCTIONS = frozenset({"and"})
 
@@ -90,7 +92,12 @@ def _join_ranges(text: str) -> str:
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
-        j = i
+        found = _RANGE_START.search(text, i)  # text before it is copied as it is
+        if found is None:
+            out.append(text[i:])
+            break
+        out.append(text[i : found.start()])
+        i = j = found.start()
         while j < n and text[j].isspace():
             j += 1
         sep = 1 if j < n and text[j] in _DASHES else _range_word_at(text, j)
