@@ -17,9 +17,11 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     from bridge.config import load_settings
     from bridge.services import Services
     from bridge.web.errors import Api
+    from bridge.web.request import Request
 
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.request_class = Request  # 413 for an over-long body however it is framed
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="buffer-bridge",

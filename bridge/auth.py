@@ -11,7 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge import models, profiles
-from bridge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from bridge.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ProfileNotFound,
+    Unauthorized,
+)
 from bridge.models import utcnow
 
 TOKEN_PREFIX = "bb_"
@@ -46,18 +53,23 @@ def create_client(
     slack_user: str | None = None,
     mattermost_token: str | None = None,
 ) -> tuple[models.ApiClient, str]:
-    """Create a client; returns it and its token (shown once, never stored)."""
+    """Create a client; returns it and its token (shown once, never stored).
+
+    `profile_refs` (ids, `service:username`, `@username`) are resolved against the profile
+    cache and stored as profile ids, so a profile that later takes a name in scope does
+    not fall into it. Raises InvalidInput naming a reference that names no profile."""
     name = name.strip()
     if not name or len(name) > 128 or not name.isprintable():
         raise InvalidInput("a client name of 1 to 128 printable characters is required", "name")
     if session.scalars(select(models.ApiClient).where(models.ApiClient.name == name)).first():
         raise Conflict(f"a client named {name!r} already exists")
     refs = [profiles.check_ref(ref, "profiles") for ref in profile_refs or [] if ref.strip()]
+    ids = list(dict.fromkeys(_scope_id(session, ref) for ref in refs))
     token = new_token()
     client = models.ApiClient(
         name=name,
         token_hash=hash_token(token),
-        profiles=refs or None,
+        profiles=ids or None,
         read_only=read_only,
         signing_secret=new_signing_secret() if signing_secret else None,
         slack_team=slack_team or None,
@@ -68,6 +80,18 @@ def create_client(
     session.add(client)
     session.flush()
     return client, token
+
+
+def _scope_id(session: Session, ref: str) -> str:
+    """The id of the cached profile `ref` names (InvalidInput naming it otherwise)."""
+    try:
+        return profiles.resolve(session, ref).id
+    except ProfileNotFound as error:
+        raise InvalidInput(
+            f"{error.message}: a scope must name one known profile (refresh the cache "
+            "with `bridge profiles`, or give its id)",
+            "profiles",
+        ) from None
 
 
 def authenticate(session: Session, token: str | None) -> models.ApiClient:
@@ -120,13 +144,15 @@ def can_see_id(session: Session, client: models.ApiClient, profile_id: str | Non
 
 
 def check_read(client: models.ApiClient, profile: models.Profile) -> None:
-    """Forbidden unless the client may read `profile`."""
+    """ProfileNotFound unless the client may read `profile`: outside its scopes is
+    answered as "unknown", so a scoped caller learns nothing of what else exists."""
     if not can_see(client, profile):
-        raise Forbidden(f"client {client.name!r} may not use profile {profiles.label(profile)}")
+        raise ProfileNotFound(f"unknown profile {profile.id!r}")
 
 
 def check_write(client: models.ApiClient, profile: models.Profile | None = None) -> None:
-    """Forbidden unless the client may change `profile` (or anything, when None)."""
+    """Forbidden unless the client may change anything (a read-only client: saying so
+    reveals nothing); ProfileNotFound for a `profile` outside its scopes."""
     if client.read_only:
         raise Forbidden(f"client {client.name!r} is read-only")
     if profile is not None:

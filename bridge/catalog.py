@@ -9,6 +9,9 @@ rate limit.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from bridge import auth, models, profiles, snapshots
 from bridge.errors import BridgeError
 from bridge.services import Services
@@ -16,21 +19,29 @@ from bridge.services import Services
 REFRESH_ON_MISS_EVERY = 30  # seconds, per account
 
 
-def resolve(services: Services, ref: str, field: str = "profile") -> models.Profile:
-    """The cached profile `ref` names, refreshing the cache once if it is unknown.
+def resolve(
+    services: Services,
+    ref: str,
+    field: str = "profile",
+    client: models.ApiClient | None = None,
+) -> models.Profile:
+    """The cached profile `ref` names, refreshing the cache once if it is unknown; with
+    `client`, only among the profiles it may see.
 
-    Raises InvalidInput (a malformed reference, naming `field`) or ProfileNotFound."""
+    Raises InvalidInput (a malformed reference, naming `field`) or ProfileNotFound, the
+    same for a profile outside the client's scopes as for one that does not exist."""
     profiles.check_ref(ref, field)
+    visible = None if client is None else partial(auth.can_see, client)
     with services.db.session() as session:
         try:
-            return profiles.resolve(session, ref)
+            return profiles.resolve(session, ref, visible)
         except BridgeError:
             pass
     for account in services.settings.account_names():
         if _may_refresh(services, account):
             snapshots.take_account(services, account)
     with services.db.session() as session:
-        return profiles.resolve(session, ref)
+        return profiles.resolve(session, ref, visible)
 
 
 def _may_refresh(services: Services, account: str) -> bool:
@@ -43,20 +54,28 @@ def _may_refresh(services: Services, account: str) -> bool:
         return True
 
 
-def readable(services: Services, client: models.ApiClient, ref: str) -> models.Profile:
-    """The profile `ref` names, if `client` may read it (Forbidden otherwise)."""
-    profile = resolve(services, ref)
-    auth.check_read(client, profile)
-    return profile
+def readable(
+    services: Services, client: models.ApiClient, ref: str, field: str = "profile"
+) -> models.Profile:
+    """The profile `ref` names, if `client` may read it: ProfileNotFound (404) otherwise,
+    so a scoped caller cannot tell a profile outside its scopes from one that is not there."""
+    return resolve(services, ref, field, client)
 
 
 def writable(services: Services, client: models.ApiClient, ref: str) -> models.Profile:
     """The profile `ref` names, if `client` may change it (Forbidden for a read-only client
-    before any lookup, and for a profile outside its scopes)."""
+    before any lookup, which reveals nothing; ProfileNotFound as `readable` otherwise)."""
     auth.check_write(client)
-    profile = resolve(services, ref)
-    auth.check_write(client, profile)
-    return profile
+    return resolve(services, ref, "profile", client)
+
+
+def visible_ids(services: Services, client: models.ApiClient) -> list[str] | None:
+    """The ids of the cached profiles `client` may see; None for a client scoped to every
+    profile. Lists filter on these in SQL, before their limit."""
+    if client.profiles is None:
+        return None
+    with services.db.session() as session:
+        return [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
 
 
 def visible(
@@ -74,3 +93,22 @@ def visible(
     if not found and not refresh:
         return visible(services, client, refresh=True)
     return [p for p in found if auth.can_see(client, p)], stale
+
+
+def scoped_job_result(
+    services: Services, client: models.ApiClient, job: models.Job
+) -> dict[str, Any] | None:
+    """A job's result as `client` may see it. An account snapshot's result lists every
+    changed profile of the account: a scoped client sees only the ids in its scopes, and
+    a count of only those profiles."""
+    result = job.result
+    if client.profiles is None or not result or job.profile_id is not None:
+        return result
+    with services.db.session() as session:
+        mine = [p.id for p in profiles.list_cached(session, job.account) if auth.can_see(client, p)]
+    scoped = dict(result)
+    if "changed" in scoped:
+        scoped["changed"] = [pid for pid in scoped["changed"] or [] if pid in mine]
+    if "profiles" in scoped:
+        scoped["profiles"] = len(mine)
+    return scoped

@@ -107,8 +107,9 @@ def submit(
 ) -> Submitted:
     """Store `request` as a job for `client` and wake a worker.
 
-    Raises Forbidden (read-only client, or a profile outside its scopes), NotFound (an
-    unknown profile or snapshot), Conflict (an Idempotency-Key reused for another change).
+    Raises Forbidden (a read-only client), NotFound (an unknown profile or snapshot, and
+    a profile outside the client's scopes, answered alike), Conflict (an Idempotency-Key
+    reused for another change).
     A key seen before with the same change returns the first job, `created` False."""
     auth.check_write(client)
     if request.action == "snapshot":

@@ -276,10 +276,11 @@ def clients_create(name: str, profiles: str, read_only: bool, **options: Any) ->
     from bridge import auth
 
     svc = _services()
+    refs = [ref.strip() for ref in profiles.split(",") if ref.strip()]
+    if refs and not _all_cached(svc, refs):
+        _refresh_cache(svc)  # scopes are stored as ids: a new profile must be known first
     with svc.db.session() as session:
-        client, token = auth.create_client(
-            session, name, profiles.split(","), read_only=read_only, **options
-        )
+        client, token = auth.create_client(session, name, refs, read_only=read_only, **options)
         scopes = auth.scopes(client)
         secret = client.signing_secret
     click.echo(f"created client {name!r}: profiles={scopes['profiles']} read_only={read_only}")
@@ -289,10 +290,50 @@ def clients_create(name: str, profiles: str, read_only: bool, **options: Any) ->
     click.echo(token)
 
 
+def _all_cached(svc: Any, refs: list[str]) -> bool:
+    """True when every reference names one profile of the cache."""
+    from bridge import profiles
+    from bridge.errors import BridgeError
+
+    with svc.db.session() as session:
+        try:
+            for ref in refs:
+                profiles.resolve(session, ref)
+        except BridgeError:
+            return False
+    return True
+
+
+def _refresh_cache(svc: Any) -> None:
+    """Fill the profile cache from Buffer (one GET /profiles per account)."""
+    from bridge import profiles
+    from bridge.models import utcnow
+
+    found = _buffer_profiles(svc.settings)
+    with svc.db.session() as session:
+        profiles.ensure_accounts(session, svc.settings)
+        for account in {a for a, _p in found}:
+            profiles.upsert(session, account, [p for a, p in found if a == account], utcnow())
+
+
+def _scope_text(session: Any, refs: list[str] | None) -> str:
+    """A client's scopes for the table: each profile id with its name, `all` for none."""
+    from bridge import models, profiles
+
+    if not refs:
+        return "all"
+    shown = []
+    for ref in refs:
+        row = session.get(models.Profile, ref)
+        # a scope the migration could not resolve is still a name, matched as before
+        shown.append(f"{ref} ({profiles.label(row)})" if row is not None else f"{ref} (by name)")
+    return ",".join(shown)
+
+
 @clients.command("list")
 @friendly
 def clients_list() -> None:
-    """List clients (never their tokens)."""
+    """List clients (never their tokens); scopes as profile ids with their names."""
     from bridge import auth
 
     svc = _services()
@@ -300,7 +341,7 @@ def clients_list() -> None:
         rows = [
             (
                 c.name,
-                ",".join(c.profiles) if c.profiles else "all",
+                _scope_text(session, c.profiles),
                 "read-only" if c.read_only else "read-write",
                 "revoked" if c.revoked else "active",
                 c.slack_team or "",

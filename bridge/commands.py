@@ -40,6 +40,9 @@ _ALIASES = {"rm": "remove", "delete": "remove", "unset": "clear", "status": "job
 # ids are database keys: ASCII digits only, short enough to fit a BIGINT
 _ID = re.compile(r"#?([0-9]{1,18})", re.ASCII)
 MAX_TEXT = 2000
+# the longest run of words read as days ("mon and tue and ... and sun" is 13): a bound,
+# so finding where the days end is linear in the text, not quadratic
+MAX_DAY_WORDS = 24
 
 
 class UsageError(Exception):
@@ -164,7 +167,7 @@ def _days(name: str, words: list[str]) -> tuple[tuple[str, ...], list[str]]:
     best: tuple[str, ...] = ()
     end = 0
     first_error: InvalidInput | None = None
-    for i in range(1, len(words) + 1):
+    for i in range(1, min(len(words), MAX_DAY_WORDS) + 1):
         try:
             best, end = schedule_grammar.parse_days(" ".join(words[:i])), i
         except InvalidInput as error:

@@ -4,12 +4,13 @@
     ├── ConfigError                 a malformed setting (stops start-up, one line; HTTP 503)
     ├── InvalidInput                bad input from outside: `field` names what is wrong (HTTP 422)
     │   ├── InvalidSchedule         a day, time or schedule that does not parse
+    │   ├── MalformedBody           a body that cannot be read at all (HTTP 400)
     │   └── InvalidFields           a body that failed its schema: every field's messages
     ├── NotFound                    an unknown profile, job, snapshot or client (HTTP 404)
     │   └── ProfileNotFound
     ├── Conflict                    e.g. an Idempotency-Key reused with another body (HTTP 409)
     │   └── WritesUnavailable       the account cannot change schedules (GraphQL only, v1 retired)
-    ├── Forbidden                   outside the caller's scopes (HTTP 403)
+    ├── Forbidden                   e.g. a read-only client asking for a change (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
     └── BufferAPIError              Buffer refused or was unreachable (HTTP 502)
@@ -69,6 +70,13 @@ class InvalidSchedule(InvalidInput):
         self.token = token
 
 
+class MalformedBody(InvalidInput):
+    """The body cannot be read at all (HTTP 400): JSON that breaks off or nests too deep,
+    text that is not UTF-8."""
+
+    http_status = 400
+
+
 class InvalidFields(InvalidInput):
     """A body that failed its schema: marshmallow's `{field: [message]}` for every field."""
 
@@ -103,7 +111,8 @@ class WritesUnavailable(Conflict):
 
 
 class Forbidden(BridgeError):
-    """The caller is authenticated but outside its scopes."""
+    """The caller is authenticated but may not do this (a read-only client asking for a
+    change). A profile outside its scopes is ProfileNotFound instead: 404 reveals nothing."""
 
     http_status = 403
 

@@ -23,11 +23,14 @@ def label(job: models.Job, profile_label: str | None = None) -> str:
     return f"job {job.id} ({who})"
 
 
-def describe(job: models.Job, profile_label: str | None = None) -> str:
-    """One or two lines: what changed, or why nothing could be."""
+def describe(
+    job: models.Job, profile_label: str | None = None, result: dict[str, Any] | None = None
+) -> str:
+    """One or two lines: what changed, or why nothing could be (`result`, when given,
+    instead of the job's own: the view of it a scoped caller may see)."""
     name = label(job, profile_label)
     if job.status == models.SUCCEEDED:
-        return f"Done, {name}: {_changed(job.result)}"
+        return f"Done, {name}: {_changed(result if result is not None else job.result)}"
     if job.status == models.FAILED:
         return f"Failed, {name}: {explain_error(job)}"
     return f"Still {job.status}, {name}: the change will be made when Buffer allows"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from bridge.config import Settings
 from bridge.errors import InvalidInput, ProfileNotFound
 
 _SERVICE_REF = re.compile(r"^([a-z_]+):@?(\S+)$", re.IGNORECASE)
+MAX_REF = 255  # longer than any service:username; checked before any pattern or query
 
 
 def ensure_accounts(session: Session, settings: Settings) -> None:
@@ -62,10 +63,17 @@ def week_of(profile: models.Profile) -> schedules.Week:
 
 
 def check_ref(ref: str, field: str = "profile") -> str:
-    """Validate the shape of a profile reference (not whether it exists)."""
+    """Validate the shape of a profile reference (not whether it exists).
+
+    Raises InvalidInput naming `field` for an empty, over-long or unprintable reference
+    (a NUL would reach the database as an error, not a lookup)."""
     ref = (ref or "").strip()
     if not ref:
         raise InvalidInput("a profile is required: an id, service:username or @username", field)
+    if len(ref) > MAX_REF:
+        raise InvalidInput(f"a profile reference has at most {MAX_REF} characters", field)
+    if not ref.isprintable():
+        raise InvalidInput("a profile reference has only printable characters", field)
     if is_profile_id(ref) or (ref.startswith("@") and len(ref) > 1) or _SERVICE_REF.match(ref):
         return ref
     raise InvalidInput(
@@ -75,15 +83,20 @@ def check_ref(ref: str, field: str = "profile") -> str:
     )
 
 
-def resolve(session: Session, ref: str) -> models.Profile:
-    """The cached profile `ref` names; ProfileNotFound when none (or several) match."""
+def resolve(
+    session: Session, ref: str, visible: Callable[[models.Profile], bool] | None = None
+) -> models.Profile:
+    """The cached profile `ref` names; ProfileNotFound when none (or several) match.
+
+    With `visible`, profiles it refuses count as not there: the answer for one outside a
+    caller's scopes is the answer for one that does not exist, word for word."""
     ref = check_ref(ref)
     if is_profile_id(ref):
         row = session.get(models.Profile, ref.lower())
-        if row is None:
+        if row is None or (visible is not None and not visible(row)):
             raise ProfileNotFound(f"unknown profile {ref!r}")
         return row
-    matches = list(session.scalars(_ref_query(ref)))
+    matches = [p for p in session.scalars(_ref_query(ref)) if visible is None or visible(p)]
     if not matches:
         raise ProfileNotFound(f"unknown profile {ref!r}")
     if len(matches) > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,12 +195,19 @@ def get(session: Session, snapshot_id: int) -> models.Snapshot:
 
 
 def listing(
-    session: Session, profile_id: str | None = None, limit: int = 100, before_id: int | None = None
+    session: Session,
+    profile_id: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+    within: Collection[str] | None = None,
 ) -> list[models.Snapshot]:
-    """Snapshots, newest first, optionally of one profile."""
+    """Snapshots, newest first, optionally of one profile; with `within`, only of those
+    profile ids (a caller's scopes), filtered in the query so `limit` counts what is shown."""
     query = select(models.Snapshot).order_by(models.Snapshot.id.desc()).limit(limit)
     if profile_id:
         query = query.where(models.Snapshot.profile_id == profile_id)
+    if within is not None:
+        query = query.where(models.Snapshot.profile_id.in_(list(within)))
     if before_id:
         query = query.where(models.Snapshot.id < before_id)
     return list(session.scalars(query))

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
-from bridge import auth
+from bridge import auth, snapshots
 from tests.test_api_flow import DOCS_PROFILE, job_done
 
 PATCH_URL = "/v1/profiles/@skinnyoteam/schedules"
 
 
 def make_client(services: Any, name: str, **kwargs: Any) -> dict[str, str]:
+    if kwargs.get("profile_refs"):  # scopes are resolved to ids: the cache must know them
+        snapshots.take_account(services, "default")
     with services.db.session() as session:
         _client, token = auth.create_client(session, name, **kwargs)
     return {"Authorization": f"Bearer {token}"}
@@ -126,7 +128,7 @@ def test_scopes_and_read_only(client, services) -> None:
         json={"days": "mon", "times": ["09:00"]},
         headers=scoped,
     )
-    assert denied.status_code == 403
+    assert denied.status_code == 404  # outside the scopes answers as unknown
     read_only = client.patch(PATCH_URL, json={"days": "mon", "times": ["09:00"]}, headers=reader)
     assert read_only.status_code == 403 and "read-only" in read_only.get_json()["message"]
     assert client.post("/v1/snapshots", json={}, headers=reader).status_code == 403

@@ -69,7 +69,7 @@ def test_clients_lifecycle(runner, env) -> None:
     token = created.output.strip().splitlines()[-1]
     assert token.startswith("bb_") and len(token) > 40
     listed = runner.invoke(main, ["clients", "list"], env=env)
-    assert "zap" in listed.output and "@skinnyoteam" in listed.output
+    assert "zap" in listed.output and "4eb854340acb04e870000010" in listed.output
     assert token not in listed.output
     again = runner.invoke(main, ["clients", "create", "zap"], env=env)
     assert again.exit_code == 1 and "already exists" in again.output

@@ -83,7 +83,7 @@ def test_client_tokens_are_hashed_scoped_and_revocable(db: Database) -> None:
         solo = profiles.resolve(session, "@solo")
         other = profiles.resolve(session, "twitter:brand")
         auth.check_write(found, solo)
-        with pytest.raises(Forbidden):
+        with pytest.raises(ProfileNotFound):  # outside the scopes answers as unknown
             auth.check_read(found, other)
         with pytest.raises(Conflict):
             auth.create_client(session, "zap")

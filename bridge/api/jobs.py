@@ -8,13 +8,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from bridge import auth, catalog, jobs, models, profiles
+from bridge import auth, catalog, jobs, models
 from bridge.api.schemas import JobListArgs, JobListSchema
 from bridge.errors import NotFound
-from bridge.web.caller import current_client, services
+from bridge.web.caller import authenticate_first, current_client, services
 from bridge.web.schemas import JobSchema
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Jobs")
+authenticate_first(blp)
 
 
 @blp.route("/<int:job_id>", endpoint="Job")
@@ -48,10 +49,10 @@ class JobList(MethodView):
             query = query.where(models.Job.status == status)
         if before:
             query = query.where(models.Job.id < before)
+        within = catalog.visible_ids(services(), client)
+        if within is not None:  # in the query, before the limit: a page is never short
+            query = query.where(models.Job.profile_id.in_(within))
         with services().db.session() as session:
-            if client.profiles is not None:
-                visible = [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
-                query = query.where(models.Job.profile_id.in_(visible))
             found_jobs = list(session.scalars(query.limit(limit + 1)))
         more = len(found_jobs) > limit
         return {

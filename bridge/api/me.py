@@ -9,9 +9,10 @@ from flask_smorest import Blueprint
 
 from bridge import auth
 from bridge.api.schemas import MeSchema
-from bridge.web.caller import current_client, services
+from bridge.web.caller import authenticate_first, current_client, services
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The caller")
+authenticate_first(blp)
 
 
 @blp.route("")

@@ -28,12 +28,13 @@ from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
 from bridge.web.answers import accepted
-from bridge.web.caller import current_client, idempotency_key, services
+from bridge.web.caller import authenticate_first, current_client, idempotency_key, services
 from bridge.web.schemas import AcceptedSchema
 
 blp = Blueprint(
     "profiles", __name__, url_prefix="/v1/profiles", description="Profiles and schedules"
 )
+authenticate_first(blp)
 RECENT_JOBS = 20
 # one route, two shapes: the full listing, or dropdown choices (`?format=choices`)
 _LIST_OR_CHOICES = {

@@ -16,10 +16,11 @@ from bridge.api.schemas import (
 )
 from bridge.errors import NotFound
 from bridge.web.answers import accepted
-from bridge.web.caller import current_client, services
+from bridge.web.caller import authenticate_first, current_client, services
 from bridge.web.schemas import AcceptedSchema
 
 blp = Blueprint("snapshots", __name__, url_prefix="/v1/snapshots", description="Snapshots")
+authenticate_first(blp)
 
 
 @blp.route("")
@@ -30,12 +31,11 @@ class SnapshotList(MethodView):
         """Snapshots newest first, of one profile with `?profile=`; `before` pages on."""
         client = current_client()
         profile_id = catalog.readable(services(), client, profile).id if profile else None
+        within = catalog.visible_ids(services(), client)
         with services().db.session() as session:
-            items = snapshots.listing(session, profile_id, limit + 1, before)
+            items = snapshots.listing(session, profile_id, limit + 1, before, within)
             more = len(items) > limit
             items = items[:limit]
-            if client.profiles is not None:
-                items = [s for s in items if auth.can_see_id(session, client, s.profile_id)]
             return {
                 "snapshots": [snapshots.to_json(s) for s in items],
                 "next_before": items[-1].id if more and items else None,

@@ -13,15 +13,10 @@ from urllib.parse import parse_qsl
 
 from flask import Request
 
-from bridge.errors import InvalidInput
+from bridge.errors import MalformedBody
+from bridge.web.request import check_json_depth
 
 FLAT_SEPARATOR = "__"  # Zapier's separator for flattened nested keys
-
-
-class MalformedBody(InvalidInput):
-    """The body cannot be read at all (HTTP 400), e.g. JSON that breaks off."""
-
-    http_status = 400
 
 
 def read(request: Request) -> dict[str, Any]:
@@ -49,7 +44,9 @@ def parse_text(text: str) -> dict[str, Any]:
 
 
 def parse_json(text: str) -> dict[str, Any]:
-    """A JSON object; a 400 naming line and column when it breaks."""
+    """A JSON object; a 400 naming line and column when it breaks, or when it nests
+    deeper than any webhook needs (json.loads would recurse until RecursionError)."""
+    check_json_depth(text)
     try:
         value = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as error:

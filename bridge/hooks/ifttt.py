@@ -13,8 +13,10 @@ from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
+from bridge.web.caller import authenticate_first
 
 blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
+authenticate_first(blp, webhook.authenticated)
 VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
 
 

@@ -45,6 +45,16 @@ def command_token(form_token: str | None) -> str | None:
     return form_token
 
 
+@blp.before_request
+def _header_token_first() -> None:
+    """A token sent as `Authorization: Token` is checked before the form is read (401
+    without reading it). A token sent only in the form can be checked only after."""
+    token = command_token(None)
+    if token is not None:
+        with services().db.session() as session:
+            auth.by_mattermost_token(session, token)
+
+
 @blp.route("", methods=["POST"])
 @blp.response(200, ChatMessageSchema)
 @blp.doc(**doc(MattermostCommandSchema))

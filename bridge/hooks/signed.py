@@ -18,13 +18,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bridge import deliveries, models
 from bridge.errors import BridgeError, Forbidden, InvalidInput, Unauthorized
 from bridge.hooks import body, webhook
-from bridge.web.caller import services
+from bridge.web.caller import authenticate_first, services
 from bridge.web.errors import render
 from bridge.web.schemas import AcceptedSchema
 
 blp = Blueprint(
     "signed", __name__, url_prefix="/hooks/signed", description="Standard Webhooks (signed)"
 )
+authenticate_first(blp, webhook.authenticated)
 REPLAY_HEADER = "Webhook-Replayed"
 MAX_WEBHOOK_ID = 255
 

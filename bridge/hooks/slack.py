@@ -25,8 +25,10 @@ from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, lo
 from bridge.web.caller import services
 
 blp = Blueprint("slack", __name__, url_prefix="/chat/slack", description="Slack slash commands")
-# Slack's link markup: <@U123|brand>, <#C123|general>, <https://x|label>, <https://x>
-_MENTION = re.compile(r"<@[A-Z0-9]+\|([^>]+)>")
+# Slack's link markup: <@U123|brand>, <#C123|general>, <https://x|label>, <https://x>.
+# No class may cross a '<': each match attempt then stops at the next one, so a text
+# of many unclosed '<@U1|' scans linearly instead of once per '<' to the end.
+_MENTION = re.compile(r"<@[A-Z0-9]+\|([^<>]+)>")
 _LINK = re.compile(r"<[^<>|]+\|([^<>]+)>|<([^<>|]+)>")
 
 
@@ -50,9 +52,13 @@ def verify() -> None:
     if not secret:
         raise ServiceUnavailable("Slack commands are off: set SLACK_SIGNING_SECRET to enable them")
     raw = request.get_data(cache=True)  # the exact bytes Slack signed, before any parsing
+    signature = request.headers.get("X-Slack-Signature", "")
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if not (signature.isascii() and stamp.isascii()):  # hmac cannot compare them: not Slack's
+        raise Unauthorized("the Slack signature is missing, wrong or older than 5 minutes")
     try:
         valid = SignatureVerifier(secret).is_valid_request(raw, dict(request.headers))
-    except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
+    except (ValueError, TypeError):  # a timestamp that is not a number, a body not UTF-8
         valid = False
     if not valid:
         raise Unauthorized("the Slack signature is missing, wrong or older than 5 minutes")

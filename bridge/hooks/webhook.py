@@ -17,7 +17,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from bridge import changes, commands, models, outcome
+from bridge import catalog, changes, commands, models, outcome
 from bridge.errors import InvalidFields, InvalidInput
 from bridge.hooks import redact
 from bridge.web.answers import accepted
@@ -63,7 +63,7 @@ class WebhookChangeSchema(Schema):
     days = DaysField(load_default=None, metadata={"example": "weekdays"})
     times = TimesField(allow_empty=True, load_default=None, metadata={"example": "9am, 5pm"})
     snapshot_id = SnapshotRefField(load_default=None)
-    idempotency_key = fields.String(load_default=None)
+    idempotency_key = fields.String(load_default=None, validate=validate.Length(max=255))
 
     @pre_load
     def _tidy(self, data: Any, **kwargs: Any) -> Any:
@@ -151,12 +151,16 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
     finished = changes.wait_for(services(), submitted.job.id, wait) if wait else None
     if finished is None:
         return accepted(submitted.job, **body)
-    return finished_answer(finished, body)
+    return finished_answer(finished, body, client)
 
 
-def finished_answer(job: models.Job, body: dict[str, Any]) -> Response:
-    """200 with the outcome of a job that succeeded; 502 in the error shape if Buffer refused."""
-    view = {**body, **JobSchema().dump(job), "outcome": outcome.describe(job, body.get("profile"))}
+def finished_answer(job: models.Job, body: dict[str, Any], client: models.ApiClient) -> Response:
+    """200 with the outcome of a job that succeeded; 502 in the error shape if Buffer refused.
+    What it lists is cut to `client`'s scopes, as `GET /v1/jobs/<id>` is."""
+    job_view = JobSchema().dump(job)
+    job_view["result"] = catalog.scoped_job_result(services(), client, job)
+    said = outcome.describe(job, body.get("profile"), job_view["result"])
+    view = {**body, **job_view, "outcome": said}
     if job.status == models.SUCCEEDED:
         return jsonify(view)
     # the error shape's "status" is the HTTP phrase; the job's own status stays readable

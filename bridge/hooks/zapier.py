@@ -13,8 +13,10 @@ from flask import request
 from flask_smorest import Blueprint
 
 from bridge.hooks import body, webhook
+from bridge.web.caller import authenticate_first
 
 blp = Blueprint("zapier", __name__, url_prefix="/hooks/zapier", description="Zapier webhooks")
+authenticate_first(blp, webhook.authenticated)
 
 
 @blp.route("", methods=["POST", "PUT"])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Blueprint, current_app, g, request
 
 from bridge import auth, jobs, models
 from bridge.errors import InvalidInput
 from bridge.services import Services
+from bridge.web.request import check_request_json
 
 
 def services() -> Services:
@@ -44,3 +46,21 @@ def idempotency_key(body_key: Any = None) -> str | None:
     if key is not None and not isinstance(key, str):
         raise InvalidInput("must be a string", "idempotency_key")
     return jobs.check_idempotency_key(key)
+
+
+def authenticate_first(
+    blueprint: Blueprint, find_client: Callable[[], models.ApiClient] = current_client
+) -> None:
+    """Authenticate every request of `blueprint` from its headers (or path token) before
+    its view runs, so no body is read or parsed (flask-smorest's `@blp.arguments` parses
+    before the view) for a caller without a valid token; then refuse JSON nested too deep.
+
+    Raises Unauthorized (401) without a valid token, MalformedBody (400) for such JSON."""
+
+    def before() -> None:
+        if request.method == "OPTIONS":
+            return
+        find_client()
+        check_request_json()
+
+    blueprint.before_request(before)

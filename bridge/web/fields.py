@@ -12,6 +12,13 @@ from bridge import schedule_grammar
 from bridge.errors import InvalidSchedule
 
 PROFILE_REF_MAX = 255
+# Caps on what a caller may send, checked before any parsing: far above real use
+# ("Mondays, Tuesdays and Wednesdays"; a day's 25 posting times), far below a body's 64 KiB.
+DAYS_MAX_CHARS = 200  # a days string, or one entry of a days list
+DAYS_MAX_ITEMS = 50  # entries of a days list
+TIMES_MAX_CHARS = 1000  # a times string ("9am, 12:30, 5pm, ...")
+TIMES_MAX_ITEMS = 100  # entries of a times list
+TIME_MAX_CHARS = 32  # one entry of a times list ("12:30 p.m." is 10)
 
 
 class StrictSchema(Schema):
@@ -25,6 +32,7 @@ class DaysField(fields.Field):
     """Days as a list or one string: `mon`, `mon-fri`, `weekdays`, `["mon", "wed"]`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        _check_size(value, DAYS_MAX_CHARS, DAYS_MAX_ITEMS, DAYS_MAX_CHARS)
         return _domain(schedule_grammar.parse_days, value)
 
 
@@ -36,7 +44,19 @@ class TimesField(fields.Field):
         self.allow_empty = allow_empty
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        _check_size(value, TIMES_MAX_CHARS, TIMES_MAX_ITEMS, TIME_MAX_CHARS)
         return _domain(schedule_grammar.parse_times, value, allow_empty=self.allow_empty)
+
+
+def _check_size(value: Any, max_chars: int, max_items: int, max_item_chars: int) -> None:
+    """ValidationError (422 naming the field) for a string or list over its caps."""
+    if isinstance(value, str) and len(value) > max_chars:
+        raise ValidationError(f"at most {max_chars} characters")
+    if isinstance(value, list):
+        if len(value) > max_items:
+            raise ValidationError(f"at most {max_items} entries")
+        if any(isinstance(v, str) and len(v) > max_item_chars for v in value):
+            raise ValidationError(f"each entry has at most {max_item_chars} characters")
 
 
 def _domain(parse: Callable[..., Any], value: Any, **kwargs: Any) -> Any:

@@ -1,7 +1,7 @@
 """Paused days on cached profiles and snapshots (Buffer's GraphQL API reports them)
 
-Revision ID: 0003g
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-27 21:30:00
 
 Existing rows came from v1, which has no pauses: they get an empty list.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003g"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
