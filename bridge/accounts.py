@@ -10,7 +10,37 @@ from sqlalchemy import func, select
 
 from bridge import auth, models, profiles
 from bridge.buffer.backend import GraphQLBackend, HybridBackend
+from bridge.config import Settings, key_var
 from bridge.services import Services
+
+
+def startup_warnings(settings: Settings, today: dt.date | None = None) -> list[str]:
+    """One line per account whose writes end or have ended with Buffer's v1 API, for the
+    logs of every process that starts (web, worker)."""
+    today = today or models.utcnow().date()
+    sunset = settings.buffer_v1_sunset
+    lines = []
+    for name in settings.account_names():
+        api = settings.account_api(name)
+        if api == "graphql":
+            lines.append(
+                f"account {name!r} has only a GraphQL API key: it reads, snapshots and detects "
+                "drift, but Buffer's GraphQL API cannot change posting schedules (changes: 409)"
+            )
+        elif sunset is not None and settings.v1_past_sunset(today):
+            reads = "reads go through GraphQL" if api == "both" else f"set {key_var(name)} to read"
+            lines.append(
+                f"account {name!r}: Buffer retired the v1 API on {sunset.isoformat()}; changes "
+                f"are refused (409) and {reads}"
+            )
+        elif sunset is not None:
+            days = settings.v1_days_left(today)
+            keep = "" if api == "both" else f"; set {key_var(name)} to keep reading after it"
+            lines.append(
+                f"account {name!r}: Buffer retires the v1 API on {sunset.isoformat()} ({days} "
+                f"days): the bridge can change schedules only until then{keep}"
+            )
+    return lines
 
 
 def overview(

@@ -67,9 +67,12 @@ def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
         """Redact the master's own log records too, and start with an empty metrics
         directory: files left by a previous run would be summed into /metrics."""
         from bridge import logs
+        from bridge.accounts import startup_warnings
 
         logs.register_secrets(logs.settings_secrets(settings))
         logs.install_scrubber()
+        for line in startup_warnings(settings):
+            server.log.warning(line)
         if directory is None:
             server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows one worker")
             return

@@ -6,11 +6,18 @@ environment is read only when Celery first configures it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+)
 
 from bridge import logs
 from bridge.config import Settings, load_settings
@@ -66,6 +73,15 @@ def configure(app: Celery, config: Settings) -> None:
 def _on_configure(sender: Celery, **_: Any) -> None:
     """Read the environment the first time Celery needs its configuration."""
     configure(sender, settings())
+
+
+@worker_init.connect
+def _warn_about_buffer_apis(**_: Any) -> None:
+    """Say once, when the worker starts, which accounts lose (or lack) schedule writes."""
+    from bridge.accounts import startup_warnings
+
+    for line in startup_warnings(settings()):
+        logging.getLogger("bridge.accounts").warning(line)
 
 
 @worker_process_init.connect
