@@ -13,6 +13,11 @@ import redis
 from redis.exceptions import LockError
 
 
+def lock_key(profile_id: str) -> str:
+    """The Redis key of `profile_id`'s lock (it exists while someone holds the lock)."""
+    return f"bridge:lock:profile:{profile_id}"
+
+
 class ProfileLock:
     """The lock of one profile, held for `ttl` seconds at most, so a killed worker cannot
     hold it for ever.
@@ -21,7 +26,7 @@ class ProfileLock:
     lock while the thread that took it waits on Buffer."""
 
     def __init__(self, client: redis.Redis, profile_id: str, ttl: float) -> None:
-        self.key = f"bridge:lock:profile:{profile_id}"
+        self.key = lock_key(profile_id)
         self._lock = client.lock(self.key, timeout=ttl, blocking=False, thread_local=False)
 
     def acquire(self) -> bool:

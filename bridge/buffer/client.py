@@ -283,17 +283,14 @@ class BufferClient:
             response.close()
             if time.monotonic() >= due:
                 raise BufferUnavailable(
-                    f"Buffer did not answer within the {self.deadline:g}s deadline",
-                    status=response.status_code,
+                    f"Buffer did not answer within the {self.deadline:g}s deadline"
                 ) from None
             if isinstance(exc, TimeoutError | Urllib3Timeout):
                 raise BufferUnavailable(
-                    "Buffer did not answer in time (read timeout mid-answer)",
-                    status=response.status_code,
+                    "Buffer did not answer in time (read timeout mid-answer)"
                 ) from None
             raise BufferUnavailable(
-                f"could not reach Buffer (connection broken mid-answer: {type(exc).__name__})",
-                status=response.status_code,
+                f"could not reach Buffer (connection broken mid-answer: {type(exc).__name__})"
             ) from None
         # what requests' own `content` does once it has read a body
         response._content = b"".join(chunks)
