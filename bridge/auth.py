@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import models, profiles
+from bridge import followups, models, profiles
 from bridge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from bridge.models import utcnow
 
@@ -45,14 +45,23 @@ def create_client(
     slack_channel: str | None = None,
     slack_user: str | None = None,
     mattermost_token: str | None = None,
+    mattermost_url: str | None = None,
 ) -> tuple[models.ApiClient, str]:
-    """Create a client; returns it and its token (shown once, never stored)."""
+    """Create a client; returns it and its token (shown once, never stored).
+
+    `mattermost_url` is the Mattermost server's base URL: the only place its follow-ups
+    may go (InvalidInput unless http(s) with a host, no credentials, query or fragment)."""
     name = name.strip()
     if not name or len(name) > 128 or not name.isprintable():
         raise InvalidInput("a client name of 1 to 128 printable characters is required", "name")
     if session.scalars(select(models.ApiClient).where(models.ApiClient.name == name)).first():
         raise Conflict(f"a client named {name!r} already exists")
     refs = [profiles.check_ref(ref, "profiles") for ref in profile_refs or [] if ref.strip()]
+    if mattermost_url:
+        try:
+            mattermost_url = followups.check_mattermost_url(mattermost_url)
+        except ValueError as error:
+            raise InvalidInput(f"--mattermost-url: {error}", "mattermost_url") from None
     token = new_token()
     client = models.ApiClient(
         name=name,
@@ -64,6 +73,7 @@ def create_client(
         slack_channel=slack_channel or None,
         slack_user=slack_user or None,
         mattermost_token_hash=hash_token(mattermost_token) if mattermost_token else None,
+        mattermost_url=mattermost_url or None,
     )
     session.add(client)
     session.flush()

@@ -198,11 +198,25 @@ class Job(Base):
     def _record_error(self, message: str | None, status: int | None, code: int | None) -> None:
         self.error_message, self.error_status, self.error_code = message, status, code
 
+    def note_followup(self, state: str, reason: str | None = None, attempt: bool = False) -> None:
+        """Record how telling someone the outcome went (`notify.state`: pending, sent,
+        refused, gave_up), counting an attempt when `attempt`; the job itself is unchanged."""
+        notify = dict(self.notify or {})
+        notify["state"] = state
+        if attempt:
+            notify["attempts"] = int(notify.get("attempts", 0)) + 1
+            notify["attempted_at"] = utcnow().isoformat()
+        if reason is not None:
+            notify["reason"] = reason
+        self.notify = notify  # a new dict: JSON columns do not track changes in place
+
     def _finish(self, status: str) -> None:
         self.status = status
         self.finished_at = utcnow()
         self.next_attempt_at = None
         self.planned = None
+        if self.notify:
+            self.note_followup("pending")  # the reconciler re-sends it if its task is lost
 
 
 class Snapshot(Base):

@@ -14,10 +14,11 @@ DOCS_PROFILE = "4eb854340acb04e870000010"
 
 
 @pytest.fixture
-def linked(services: Any) -> str:
-    """A client linked to the Mattermost command token; its name."""
+def linked(services: Any, receiver: Any) -> str:
+    """A client linked to the Mattermost command token, on the `receiver`'s server; its name."""
+    server = receiver.url.split("/commands/", 1)[0]
     with services.db.session() as session:
-        auth.create_client(session, "mattermost", mattermost_token=TOKEN)
+        auth.create_client(session, "mattermost", mattermost_token=TOKEN, mattermost_url=server)
     return "mattermost"
 
 
