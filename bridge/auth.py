@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import models, profiles
+from bridge import followups, models, profiles
 from bridge.errors import (
     Conflict,
     Forbidden,
@@ -52,12 +52,15 @@ def create_client(
     slack_channel: str | None = None,
     slack_user: str | None = None,
     mattermost_token: str | None = None,
+    mattermost_url: str | None = None,
 ) -> tuple[models.ApiClient, str]:
     """Create a client; returns it and its token (shown once, never stored).
 
     `profile_refs` (ids, `service:username`, `@username`) are resolved against the profile
     cache and stored as profile ids, so a profile that later takes a name in scope does
-    not fall into it. Raises InvalidInput naming a reference that names no profile."""
+    not fall into it. Raises InvalidInput naming a reference that names no profile.
+    `mattermost_url` is the Mattermost server's base URL: the only place its follow-ups
+    may go (InvalidInput unless http(s) with a host, no credentials, query or fragment)."""
     name = name.strip()
     if not name or len(name) > 128 or not name.isprintable():
         raise InvalidInput("a client name of 1 to 128 printable characters is required", "name")
@@ -65,6 +68,11 @@ def create_client(
         raise Conflict(f"a client named {name!r} already exists")
     refs = [profiles.check_ref(ref, "profiles") for ref in profile_refs or [] if ref.strip()]
     ids = list(dict.fromkeys(_scope_id(session, ref) for ref in refs))
+    if mattermost_url:
+        try:
+            mattermost_url = followups.check_mattermost_url(mattermost_url)
+        except ValueError as error:
+            raise InvalidInput(f"--mattermost-url: {error}", "mattermost_url") from None
     token = new_token()
     client = models.ApiClient(
         name=name,
@@ -76,6 +84,7 @@ def create_client(
         slack_channel=slack_channel or None,
         slack_user=slack_user or None,
         mattermost_token_hash=hash_token(mattermost_token) if mattermost_token else None,
+        mattermost_url=mattermost_url or None,
     )
     session.add(client)
     session.flush()

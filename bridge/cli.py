@@ -270,6 +270,11 @@ def clients() -> None:
 @click.option("--slack-channel", default=None, help="only commands from this Slack channel")
 @click.option("--slack-user", default=None, help="only commands from this Slack user")
 @click.option("--mattermost-token", default=None, help="the Mattermost slash command's token")
+@click.option(
+    "--mattermost-url",
+    default=None,
+    help="the Mattermost server's base URL (https://chat.example.com): follow-ups go only there",
+)
 @friendly
 def clients_create(name: str, profiles: str, read_only: bool, **options: Any) -> None:
     """Create a client; its token is printed once, as the last line."""

@@ -109,6 +109,9 @@ class Settings:
     web_timeout: int = 60
     web_graceful_timeout: int = 30
     forwarded_allow_ips: str = DEFAULT_FORWARDED_ALLOW_IPS
+    # hosts chat follow-ups may reach despite the https/allow-list/public-address rules:
+    # for tests and local development only (bridge/followups.py)
+    followup_private_hosts: frozenset[str] = frozenset()
     # the raw environment the tokens are read from (never logged, never stored)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -293,6 +296,12 @@ def _parse_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _host_list(value: str) -> frozenset[str]:
+    """`127.0.0.1, localhost, [::1]` -> the host names as URLs' hostnames read them."""
+    hosts = (h.strip().lower().removeprefix("[").removesuffix("]") for h in value.split(","))
+    return frozenset(h for h in hosts if h)
+
+
 def _value(environ: Mapping[str, str], var: str, default: str) -> str:
     """`var` stripped, or `default` when it is unset or blank (an env file's `VAR=`)."""
     return environ.get(var, "").strip() or default
@@ -402,6 +411,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "GUNICORN_GRACEFUL_TIMEOUT", _value(env, "GUNICORN_GRACEFUL_TIMEOUT", "30")
         ),
         forwarded_allow_ips=_value(env, "FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS),
+        followup_private_hosts=_host_list(_value(env, "FOLLOWUP_ALLOW_PRIVATE_HOSTS", "")),
         environ=env,
     )
     if settings.sync_backoff_max > MAX_BACKOFF:
@@ -441,7 +451,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         DEFAULT_BUFFER_V1_SUNSET,
         "day Buffer's v1 API stops answering: writes end then (`none`: no date logic)",
     ),
-    "BUFFER_TIMEOUT": ("5,30", "seconds to connect, read before a Buffer call gives up"),
+    "BUFFER_TIMEOUT": (
+        "5,30",
+        "seconds to connect, read before a Buffer call gives up; their sum bounds a whole call",
+    ),
     "REDIS_URL": (DEFAULT_REDIS_URL, "Redis for the task queue, locks and the rate limiter"),
     "DATABASE_URL": (DEFAULT_DATABASE_URL, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),
     "SLACK_SIGNING_SECRET": ("(none)", "Slack app signing secret; /chat/slack is off without it"),
@@ -465,5 +478,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "FORWARDED_ALLOW_IPS": (
         DEFAULT_FORWARDED_ALLOW_IPS,
         "proxies whose X-Forwarded-* headers gunicorn trusts (`*`: any)",
+    ),
+    "FOLLOWUP_ALLOW_PRIVATE_HOSTS": (
+        "(none)",
+        "tests and local development only: hosts chat follow-ups may reach over http or "
+        "at private addresses (never set in production)",
     ),
 }

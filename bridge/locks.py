@@ -7,8 +7,15 @@ interface bridge.sync needs: a non-blocking `acquire` and a `release` that never
 
 from __future__ import annotations
 
+import threading
+
 import redis
 from redis.exceptions import LockError
+
+
+def lock_key(profile_id: str) -> str:
+    """The Redis key of `profile_id`'s lock (it exists while someone holds the lock)."""
+    return f"bridge:lock:profile:{profile_id}"
 
 
 class ProfileLock:
@@ -19,7 +26,7 @@ class ProfileLock:
     lock while the thread that took it waits on Buffer."""
 
     def __init__(self, client: redis.Redis, profile_id: str, ttl: float) -> None:
-        self.key = f"bridge:lock:profile:{profile_id}"
+        self.key = lock_key(profile_id)
         self._lock = client.lock(self.key, timeout=ttl, blocking=False, thread_local=False)
 
     def acquire(self) -> bool:
@@ -47,3 +54,47 @@ class ProfileLock:
         except LockError:  # LockNotOwnedError included
             return False
         return True
+
+
+class Renewer:
+    """Keeps a held ProfileLock alive while a sync works: a daemon thread extends it to
+    `ttl` every `ttl / 3` seconds, so a long (but deadline-bound) Buffer call cannot
+    outlive it. If an extension fails the lock is lost for good (another holder may
+    have it): `held()` then answers False and the sync must stop acting for the profile.
+
+    Use as a context manager around the locked work; leaving it stops the thread."""
+
+    def __init__(self, lock: ProfileLock, ttl: float) -> None:
+        self.lock = lock
+        self.ttl = ttl
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"renew {lock.key}", daemon=True)
+
+    def __enter__(self) -> Renewer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                extended = self.lock.extend(self.ttl)
+            except redis.RedisError:  # Redis unreachable: we cannot tell, so act as lost
+                extended = False
+            if not extended:
+                self._lost.set()
+                return
+
+    def held(self) -> bool:
+        """True while the lock is still ours: never lost by the renewer, and owned in Redis
+        now (asked of Redis, so call it right before acting: a write, recording success)."""
+        if self._lost.is_set():
+            return False
+        try:
+            return self.lock.owned()
+        except redis.RedisError:
+            return False

@@ -135,11 +135,16 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
+    # when the current (or last) attempt started: the reconciler's measure of a stuck one
+    attempt_started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     next_attempt_at: Mapped[dt.datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # where to tell someone the outcome (e.g. a Slack response_url); never a secret
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the Buffer write an attempt was about to make ({"before", "after"} in Buffer's
+    # shape), kept before writing so a re-run after a crash can tell the write landed
+    planned: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         UniqueConstraint("client", "idempotency_key", name="uq_jobs_idempotency"),
@@ -152,10 +157,18 @@ class Job(Base):
         return self.status in (SUCCEEDED, FAILED)
 
     def start(self) -> None:
-        """Count one more attempt and mark it running (`started_at` keeps the first start)."""
+        """Count one more attempt and mark it running (`started_at` keeps the first start,
+        `attempt_started_at` this one's)."""
+        now = utcnow()
         self.status = RUNNING
         self.attempts = (self.attempts or 0) + 1
-        self.started_at = self.started_at or utcnow()
+        self.started_at = self.started_at or now
+        self.attempt_started_at = now
+
+    def plan(self, before: list[Any], after: list[Any]) -> None:
+        """Note, while running, the Buffer write this attempt is about to make (Buffer's
+        schedules before and after), so that a re-run after a crash can report it."""
+        self.planned = {"before": before, "after": after}
 
     def succeed(self, result: dict[str, Any] | None = None) -> None:
         """Finish successfully with `result`; an error from an earlier attempt is cleared."""
@@ -187,10 +200,25 @@ class Job(Base):
     def _record_error(self, message: str | None, status: int | None, code: int | None) -> None:
         self.error_message, self.error_status, self.error_code = message, status, code
 
+    def note_followup(self, state: str, reason: str | None = None, attempt: bool = False) -> None:
+        """Record how telling someone the outcome went (`notify.state`: pending, sent,
+        refused, gave_up), counting an attempt when `attempt`; the job itself is unchanged."""
+        notify = dict(self.notify or {})
+        notify["state"] = state
+        if attempt:
+            notify["attempts"] = int(notify.get("attempts", 0)) + 1
+            notify["attempted_at"] = utcnow().isoformat()
+        if reason is not None:
+            notify["reason"] = reason
+        self.notify = notify  # a new dict: JSON columns do not track changes in place
+
     def _finish(self, status: str) -> None:
         self.status = status
         self.finished_at = utcnow()
         self.next_attempt_at = None
+        self.planned = None
+        if self.notify:
+            self.note_followup("pending")  # the reconciler re-sends it if its task is lost
 
 
 class Snapshot(Base):
@@ -229,6 +257,8 @@ class ApiClient(Base):
     slack_channel: Mapped[str | None] = mapped_column(String(64))
     slack_user: Mapped[str | None] = mapped_column(String(64))
     mattermost_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # the Mattermost server's base URL: follow-ups go there and nowhere else
+    mattermost_url: Mapped[str | None] = mapped_column(String(255))
 
     deliveries: Mapped[list[WebhookDelivery]] = relationship(back_populates="api_client")
 

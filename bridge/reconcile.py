@@ -1,7 +1,10 @@
 """The reconciler: re-wake any profile whose operations have waited too long.
 
 Redis is not the source of truth; a lost message, a killed worker or a flushed
-Redis leaves operations queued in the database, and this finds them.
+Redis leaves operations queued in the database, and this finds them. It leaves alone
+what is in hand: an attempt that started less than RECONCILE_AFTER ago, and a profile
+whose lock is held (a sync is running) or whose pending flag is set (a sync task is on
+its way; the flag expires after PENDING_TTL, so a lost task is still found).
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from bridge import metrics, models
+from bridge import followups, metrics, models
+from bridge.locks import lock_key
 from bridge.models import utcnow
-from bridge.queue import SNAPSHOT_ACCOUNT
+from bridge.queue import SNAPSHOT_ACCOUNT, pending_key
 from bridge.services import Services
 
 
@@ -25,8 +29,11 @@ def _overdue(services: Services, now: dt.datetime | None = None) -> Any:
     return or_(
         and_(op.status == models.QUEUED, op.created_at < cutoff),
         and_(op.status == models.RETRYING, op.next_attempt_at < cutoff),
-        # a worker died mid-sync: its lock has expired by now
-        and_(op.status == models.RUNNING, op.started_at < cutoff),
+        # a worker died mid-attempt (rows from before attempt_started_at: their first start)
+        and_(
+            op.status == models.RUNNING,
+            func.coalesce(op.attempt_started_at, op.started_at) < cutoff,
+        ),
     )
 
 
@@ -49,13 +56,19 @@ def stale_snapshot_jobs(
 
 
 def rewake(services: Services) -> list[str]:
-    """Wake a sync for every stale profile and resend stale snapshot jobs; returns the
-    profiles."""
-    found = stale_profiles(services)
+    """Wake a sync for every stale profile, resend stale snapshot jobs and follow-ups left
+    pending; returns the profiles."""
+    found = [p for p in stale_profiles(services) if not _in_hand(services, p)]
     jobs = stale_snapshot_jobs(services)
-    metrics.count_rewakes(len(found) + len(jobs))
+    notices = followups.resend_overdue(services)
+    metrics.count_rewakes(len(found) + len(jobs) + len(notices))
     for profile_id in found:
         services.queue.wake(profile_id, force=True)
     for account, job_id in jobs:
         services.queue.send(SNAPSHOT_ACCOUNT, account, job_id)
     return found
+
+
+def _in_hand(services: Services, profile_id: str) -> bool:
+    """True when a sync of `profile_id` holds its lock or a sync task is already queued."""
+    return bool(services.redis.exists(lock_key(profile_id), pending_key(profile_id)))

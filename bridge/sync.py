@@ -4,6 +4,16 @@ Under a per-profile lock: read Buffer's schedules (1 call), fold the queued
 operations in id order, write only if the result differs (1 call), record
 before/after snapshots and each operation's own before/after/diff. Retry
 decisions are returned, not slept on: the Celery task turns them into countdowns.
+
+The lock is fenced, not just taken: every Buffer call has a total deadline shorter
+than the lock's life, a renewer thread extends the lock while the sync runs, and the
+sync asks Redis whether the lock is still its own right before the write and right
+before recording any outcome. A sync that lost its lock writes nothing and records
+nothing (another holder owns the profile's jobs now) and runs again shortly.
+
+Before writing, each job notes the write it is about to make (`Job.plan`): a worker
+killed after Buffer accepted the write leaves that note, and the re-run, finding
+Buffer already holding the planned result, reports the change that happened.
 """
 
 from __future__ import annotations
@@ -17,9 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge import logs, metrics, models, schedules, snapshots
-from bridge.errors import BufferAPIError, InvalidSchedule
+from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
-from bridge.locks import ProfileLock
+from bridge.locks import ProfileLock, Renewer
 from bridge.models import utcnow
 from bridge.queue import NOTIFY, PENDING_TTL, pending_key
 from bridge.retry import backoff
@@ -35,32 +45,51 @@ CALLS_PER_SYNC = 2  # one read, at most one write: both slots are taken before t
 class SyncOutcome:
     """What a sync did; `retry_in` set means: run again after that many seconds."""
 
-    state: str  # idle | busy | settling | rate_limited | succeeded | retrying | failed
+    # idle | busy | settling | rate_limited | succeeded | retrying | failed | lost_lock
+    state: str
     retry_in: float | None = None
     job_ids: list[int] = field(default_factory=list)
     buffer_calls: int = 0
 
 
+LOCK_MARGIN = 30.0  # seconds of lock life beyond two Buffer calls at their deadlines
+
+
+class _LockLost(Exception):
+    """The profile lock stopped being ours before an outcome was recorded."""
+
+
 def lock_ttl(services: Services) -> float:
-    """Long enough for two Buffer calls at their full timeouts, plus margin."""
+    """Long enough for two Buffer calls at their full deadlines (connect + read each),
+    plus margin; the renewer extends it while the sync runs."""
     connect, read = services.settings.buffer_timeout
-    return CALLS_PER_SYNC * (connect + read) + 30.0
+    return CALLS_PER_SYNC * (connect + read) + LOCK_MARGIN
 
 
 def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
     """Bring Buffer in line with `profile_id`'s queued operations."""
-    lock = ProfileLock(services.redis, profile_id, lock_ttl(services))
+    ttl = lock_ttl(services)
+    lock = ProfileLock(services.redis, profile_id, ttl)
     if not lock.acquire():
         return SyncOutcome("busy", retry_in=BUSY_RETRY)
     try:
-        settle = _settle_time(services, profile_id)
-        if settle is not None:
-            # a burst is still arriving: keep the flag so it queues no further tasks
-            services.redis.set(pending_key(profile_id), "1", ex=PENDING_TTL)
-            return SyncOutcome("settling", retry_in=settle)
-        # cleared before reading the log: an operation stored after this wakes a follow-up
-        services.redis.delete(pending_key(profile_id))
-        return _sync_locked(services, profile_id)
+        with Renewer(lock, ttl) as guard:
+            settle = _settle_time(services, profile_id)
+            if settle is not None:
+                # a burst is still arriving: keep the flag so it queues no further tasks
+                services.redis.set(pending_key(profile_id), "1", ex=PENDING_TTL)
+                return SyncOutcome("settling", retry_in=settle)
+            # cleared before reading the log: an operation stored after this wakes a follow-up
+            services.redis.delete(pending_key(profile_id))
+            try:
+                return _sync_locked(services, profile_id, guard)
+            except _LockLost:
+                log.warning(
+                    "sync of %s lost its lock: nothing written or recorded, retrying",
+                    profile_id,
+                    extra={"profile_id": profile_id},
+                )
+                return SyncOutcome("lost_lock", retry_in=BUSY_RETRY)
     finally:
         lock.release()
 
@@ -105,39 +134,111 @@ def _pending(session: Session, profile_id: str) -> list[models.Job]:
 
 
 @metrics.timed_sync
-def _sync_locked(services: Services, profile_id: str) -> SyncOutcome:
-    """The sync itself, with the lock held."""
+def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOutcome:
+    """The sync itself, with the lock held; raises _LockLost once the lock is gone."""
     with services.db.session() as session:
         jobs = _pending(session, profile_id)
         if not jobs:
             return SyncOutcome("idle")
         account = jobs[0].account
-        wait = services.limiter.acquire(services.buffer_token(account), CALLS_PER_SYNC)
-        if wait > 0:
-            return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
-        _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
-        operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
-        for job in (j for j in jobs if j.id in operations):
-            job.start()
+        refusal = _write_refusal(services, account)
+        if refusal is None:
+            wait = services.limiter.acquire(services.buffer_token(account), CALLS_PER_SYNC)
+            if wait > 0:
+                return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
+            _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
+            operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
+            started = [job for job in jobs if job.id in operations]
+            for job in started:
+                job.start()
+            planned = [job.planned for job in started if job.planned]
+    if refusal is not None:
+        return _fail_all(services, profile_id, refusal, guard)
     job_ids = [job.id for job in jobs if job.id in operations]
     logs.bind_jobs(job_ids)
-    client = services.buffer(account)
+    backend = services.backend(account)
     calls = 0
     try:
         calls += 1
-        current = client.schedules(profile_id)
-        before = schedules.from_buffer(entry.to_json() for entry in current)
+        now = backend.read_for_write(profile_id)
+        before = _landed_before(planned, now)
         after = schedules.fold(before, operations.values())
-        if after != before:
+        if after != now:
+            _plan(services, job_ids, before, after, guard)
             calls += 1
-            client.update_schedules(profile_id, schedules.to_buffer(after))
+            backend.write_schedules(profile_id, after)
     except BufferAPIError as error:
-        return _failed_attempt(services, profile_id, job_ids, error, calls)
+        return _failed_attempt(services, profile_id, job_ids, error, calls, guard)
     except InvalidSchedule as error:  # Buffer sent schedules we cannot read
         wrapped = BufferAPIError(f"unreadable schedules from Buffer: {error.message}", status=200)
-        return _failed_attempt(services, profile_id, job_ids, wrapped, calls)
-    _succeeded(services, profile_id, operations, before, after, calls)
+        return _failed_attempt(services, profile_id, job_ids, wrapped, calls, guard)
+    _succeeded(services, profile_id, operations, before, after, calls, guard)
     return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
+
+
+def _fence(guard: Renewer) -> None:
+    """Raise _LockLost unless the profile lock is still ours (asked of Redis now)."""
+    if not guard.held():
+        raise _LockLost
+
+
+def _landed_before(planned: list[dict[str, Any]], now: schedules.Week) -> schedules.Week:
+    """What Buffer held before this batch's writes: `now`, unless an earlier attempt planned
+    a write whose result Buffer holds now (its worker died after Buffer accepted it), in
+    which case that plan's `before` (so the re-run reports the change that happened)."""
+    for plan in reversed(planned):
+        try:
+            if schedules.from_buffer(plan["after"]) == now:
+                return schedules.from_buffer(plan["before"])
+        except (InvalidSchedule, KeyError, TypeError):
+            continue
+    return now
+
+
+def _plan(
+    services: Services,
+    job_ids: list[int],
+    before: schedules.Week,
+    after: schedules.Week,
+    guard: Renewer,
+) -> None:
+    """Note on every job the write about to be made, committed before the write; raises
+    _LockLost (nothing noted) when the lock is no longer ours."""
+    with services.db.session() as session:
+        for job in (session.get(models.Job, i) for i in job_ids):
+            if job is not None:
+                job.plan(schedules.to_buffer(before), schedules.to_buffer(after))
+        _fence(guard)  # the last look before the write: a lost lock never writes
+
+
+def _write_refusal(services: Services, account: str) -> str | None:
+    """Why no job of `account` can be applied, whatever the retries, or None when they can:
+    its token variable was removed, it has only a GraphQL key, or v1 is past its sunset."""
+    try:
+        abilities = services.backend(account).capabilities(utcnow().date())
+        if abilities.can_write:
+            services.buffer_token(account)  # ConfigError when the variable is empty
+            return None
+    except ConfigError as error:
+        return f"Buffer account {account!r} is not configured: {error.message}"
+    return abilities.write_refusal or f"account {account!r} cannot change posting schedules"
+
+
+def _fail_all(services: Services, profile_id: str, why: str, guard: Renewer) -> SyncOutcome:
+    """Fail the profile's jobs for good with `why`: no retry can help, and the reconciler
+    would otherwise wake them every minute for ever."""
+    with services.db.session() as session:
+        jobs = _pending(session, profile_id)
+        for job in jobs:
+            job.fail(why)
+            metrics.count_operation(job)
+        failed = [job.id for job in jobs]
+        notify = [job.id for job in jobs if job.notify]
+        _fence(guard)
+    for job_id in notify:
+        services.queue.send(NOTIFY, job_id)
+    log.error("sync of %s: %s", profile_id, why, extra={"profile_id": profile_id})
+    return SyncOutcome("failed", job_ids=failed)
 
 
 def _give_up_on_exhausted(jobs: list[models.Job], max_attempts: int) -> None:
@@ -168,8 +269,10 @@ def _succeeded(
     before: schedules.Week,
     after: schedules.Week,
     calls: int,
+    guard: Renewer,
 ) -> None:
-    """Record snapshots, the cache and every job's own before/after/diff."""
+    """Record snapshots, the cache and every job's own before/after/diff; raises _LockLost
+    (and records nothing) when the lock is no longer ours."""
     with services.db.session() as session:
         first_job = min(operations) if operations else None
         if after != before:
@@ -188,6 +291,7 @@ def _succeeded(
             job.succeed(_result(job_before, state, before, after, calls, len(operations)))
             metrics.count_operation(job)
         notify = [job_id for job_id in operations if _wants_notice(session, job_id)]
+        _fence(guard)  # checked last, right before the commit
     for job_id in notify:
         services.queue.send(NOTIFY, job_id)
 
@@ -223,9 +327,15 @@ def _wants_notice(session: Session, job_id: int) -> bool:
 
 
 def _failed_attempt(
-    services: Services, profile_id: str, job_ids: list[int], error: BufferAPIError, calls: int
+    services: Services,
+    profile_id: str,
+    job_ids: list[int],
+    error: BufferAPIError,
+    calls: int,
+    guard: Renewer,
 ) -> SyncOutcome:
-    """Retry later (retryable, attempts left) or fail the jobs with Buffer's error."""
+    """Retry later (retryable, attempts left) or fail the jobs with Buffer's error; raises
+    _LockLost (and records nothing) when the lock is no longer ours."""
     max_attempts = services.settings.sync_max_attempts
     retry_in: float | None = None
     with services.db.session() as session:
@@ -241,6 +351,7 @@ def _failed_attempt(
                 job.fail(error.message, error.status, error.code)
                 metrics.count_operation(job)
         notify = [job.id for job in jobs if retry_in is None and job.notify]
+        _fence(guard)
     for job_id in notify:
         services.queue.send(NOTIFY, job_id)
     log.warning(

@@ -208,6 +208,8 @@ def settings(
         "BUFFER_TIMEOUT": "2,5",
         "RECONCILE_AFTER": "1s",
         "SYNC_SETTLE": "0",  # tests sync at once; test_sync covers the settling on its own
+        # follow-ups go to the local `receiver`; test_followups checks the production default
+        "FOLLOWUP_ALLOW_PRIVATE_HOSTS": "127.0.0.1",
     }
     return make_settings(**{**usual, **extra_settings})
 
@@ -283,13 +285,17 @@ class Receiver:
         self.received: list[dict[str, Any]] = []
         self.failures = 0  # answer this many posts with `fail_status` first
         self.fail_status = 500
+        self.redirect_to: str | None = None  # answer every post with a 307 to there
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length) or b"{}")
-                if receiver.failures > 0:
+                if receiver.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                elif receiver.failures > 0:
                     receiver.failures -= 1
                     self.send_response(receiver.fail_status)
                 else:

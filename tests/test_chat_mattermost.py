@@ -14,10 +14,11 @@ DOCS_PROFILE = "4eb854340acb04e870000010"
 
 
 @pytest.fixture
-def linked(services: Any) -> str:
-    """A client linked to the Mattermost command token; its name."""
+def linked(services: Any, receiver: Any) -> str:
+    """A client linked to the Mattermost command token, on the `receiver`'s server; its name."""
+    server = receiver.url.split("/commands/", 1)[0]
     with services.db.session() as session:
-        auth.create_client(session, "mattermost", mattermost_token=TOKEN)
+        auth.create_client(session, "mattermost", mattermost_token=TOKEN, mattermost_url=server)
     return "mattermost"
 
 
@@ -94,3 +95,48 @@ def test_change_without_response_url_is_queued_without_follow_up(client, linked,
     job_id = text.split("(job ")[1].split(")")[0]
     job = client.get(f"/v1/jobs/{job_id}", headers=auth_headers).get_json()
     assert job["source"] == "mattermost" and job["client"] == "mattermost"
+
+
+def _production(services: Any) -> Any:
+    """Switch `services` to the production default (no private-host allowance)."""
+    import dataclasses
+
+    real = services.settings
+    services.settings = dataclasses.replace(real, followup_private_hosts=frozenset())
+    return real
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/internal-admin",
+        "https://169.254.169.254/latest/meta-data",
+        "https://other.example.com/hooks/x",
+    ],
+)
+def test_a_response_url_off_the_clients_server_queues_nothing(client, services, url):
+    """Issue 9, item 5: Mattermost follow-ups go only to the client's configured server."""
+    with services.db.session() as session:
+        auth.create_client(
+            session, "mm-prod", mattermost_token=TOKEN, mattermost_url="https://chat.example.com"
+        )
+    real = _production(services)
+    try:
+        response = client.post(
+            "/chat/mattermost", data=mm_form("set @skinnyoteam sat 10am", response_url=url)
+        )
+    finally:
+        services.settings = real
+    assert response.status_code == 200
+    text = response.get_json()["text"]
+    assert text.startswith("Sorry:") and "nothing was queued" in text
+
+
+def test_a_client_without_a_mattermost_url_is_told_there_is_no_follow_up(client, services):
+    with services.db.session() as session:
+        auth.create_client(session, "mm-bare", mattermost_token=TOKEN)
+    form = mm_form("set @skinnyoteam sat 10am", response_url="https://chat.example.com/hooks/x")
+    response = client.post("/chat/mattermost", data=form)
+    text = response.get_json()["text"]
+    assert text.startswith("Queued:")
+    assert "will not be posted here" in text and "--mattermost-url" in text

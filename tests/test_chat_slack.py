@@ -242,3 +242,31 @@ def test_slack_markup_is_read_as_typed():
     assert (
         plain_text("a &amp; b &lt;c&gt; <https://x.y|x.y> <#C1|general>") == "a & b <c> x.y general"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/internal-admin",
+        "https://10.0.0.7/commands/x",
+        "https://evil.example.com/commands/x",
+        "http://hooks.slack.com/commands/T0001/1/x",
+    ],
+)
+def test_a_response_url_outside_slack_is_422(client, services, slack_client, url):
+    """Issue 9, item 5: only https://hooks.slack.com/ is taken (production default)."""
+    response = _production_command(client, services, "set @skinnyoteam sat 10am", url)
+    assert response.status_code == 422
+    assert "response_url" in response.get_json()["errors"]
+
+
+def _production_command(client: Any, services: Any, text: str, url: str) -> Any:
+    """A signed command with the production default (no private-host allowance)."""
+    import dataclasses
+
+    real = services.settings
+    services.settings = dataclasses.replace(real, followup_private_hosts=frozenset())
+    try:
+        return command(client, text, response_url=url)
+    finally:
+        services.settings = real

@@ -119,6 +119,8 @@ def test_reconciler_rewakes_are_counted(services):
         profile = session.get(models.Profile, DOCS_PROFILE)
     operation = schedules.Operation.from_json({"kind": "clear", "days": ["sat"]})
     jobs.submit(services, jobs.NewJob(profile=profile, operation=operation, source="rest"))
+    # the wake's pending flag has expired (the reconciler leaves a profile alone while it is set)
+    services.redis.delete(f"bridge:pending:{DOCS_PROFILE}")
     before = metrics.REWAKES._value.get()
     wait_until(lambda: reconcile.rewake(services), timeout=5, interval=0.2)
     assert metrics.REWAKES._value.get() == before + 1

@@ -14,7 +14,12 @@ Rules it keeps:
 * one `requests.Session` with connection pooling and no automatic retries:
   a request that reached Buffer is never repeated here (retries, with backoff
   and the rate limit, belong to the Celery tasks);
-* an explicit `(connect, read)` timeout on every request, never None;
+* an explicit `(connect, read)` timeout on every request, never None, and a
+  total deadline per call (by default connect + read): requests' read timeout
+  bounds each socket read, not the call, so a Buffer answer dribbled a byte at a
+  time could otherwise outlive the sync's profile lock. The body is streamed and
+  reading stops at the deadline; a call past it is a retryable BufferUnavailable
+  (the headers are read under the per-read timeout, shortened to what is left);
 * the access token travels only in the `Authorization: Bearer` header, never
   in a URL, a body, a log line or an error message;
 * every failure is one of the `BufferAPIError` classes of `bridge.errors`
@@ -29,6 +34,7 @@ The data shapes live in `bridge.buffer.models`, the form body in
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
@@ -38,6 +44,8 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from bridge.buffer.encoding import encode_schedules
 from bridge.buffer.errors import (
@@ -56,6 +64,7 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.bufferapp.com/1/"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
+_CHUNK = 64 * 1024
 
 # on_call(label, HTTP status or None when no answer came, seconds taken)
 OnCall = Callable[[str, int | None, float], None]
@@ -96,12 +105,15 @@ class BufferClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         on_call: OnCall | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Check the settings and prepare the session; no request is made here.
 
-        Raises ConfigError for an empty token or one holding whitespace or control
-        characters, a base URL that is not http(s), or a timeout that is not a pair
-        of positive seconds. A given `session` stays the caller's to close.
+        `deadline` bounds each whole call, answer body included (default: connect +
+        read seconds). Raises ConfigError for an empty token or one holding whitespace
+        or control characters, a base URL that is not http(s), a timeout that is not a
+        pair of positive seconds, or a deadline that is not positive. A given `session`
+        stays the caller's to close.
         """
         if not isinstance(access_token, str) or not access_token.strip():
             raise ConfigError("Buffer access token is empty")
@@ -112,6 +124,9 @@ class BufferClient:
             raise ConfigError(f"Buffer API URL must start with https:// or http://: {base_url!r}")
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout = _check_timeout(timeout)
+        self.deadline = sum(self.timeout) if deadline is None else float(deadline)
+        if not 0 < self.deadline < float("inf"):
+            raise ConfigError(f"Buffer call deadline must be positive seconds: {deadline!r}")
         self._auth = _BearerAuth(access_token)
         self._owns_session = session is None
         self.session = session if session is not None else _new_session()
@@ -218,6 +233,8 @@ class BufferClient:
         status: int | None = None
         self.calls += 1
         started = time.perf_counter()
+        due = time.monotonic() + self.deadline
+        connect, read = self.timeout
         try:
             response = self.session.request(
                 method,
@@ -225,12 +242,14 @@ class BufferClient:
                 data=data,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 auth=self._auth,
-                timeout=self.timeout,
+                timeout=(connect, max(min(read, self.deadline), 0.001)),
                 # A redirect means a wrong base URL; following it could turn the POST
                 # into a GET or carry the token elsewhere. Report it instead.
                 allow_redirects=False,
+                stream=True,
             )
             status = response.status_code
+            self._read_body(response, due)
             return response
         except requests.RequestException as exc:
             raise error_from_exception(exc) from None
@@ -238,6 +257,45 @@ class BufferClient:
             elapsed = time.perf_counter() - started
             log.debug("buffer %s %s -> %s in %.3fs", method, label, status, elapsed)
             self._report(label, status, elapsed)
+
+    def _read_body(self, response: requests.Response, due: float) -> None:
+        """Read the streamed body into `response.content`, giving up at `due` (monotonic).
+
+        Raises BufferUnavailable past the deadline or when the connection breaks
+        mid-body; the half-read connection is then closed, never pooled again."""
+        raw = response.raw
+        if raw is None or getattr(response, "_content_consumed", False):
+            return  # already read (a test double's response)
+        sock = _socket_of(response)
+        chunks: list[bytes] = []
+        try:
+            while True:
+                left = due - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("deadline")
+                if sock is not None:
+                    sock.settimeout(min(left, self.timeout[1]))
+                chunk = raw.read1(_CHUNK)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except (OSError, Urllib3Error) as exc:
+            response.close()
+            if time.monotonic() >= due:
+                raise BufferUnavailable(
+                    f"Buffer did not answer within the {self.deadline:g}s deadline"
+                ) from None
+            if isinstance(exc, TimeoutError | Urllib3Timeout):
+                raise BufferUnavailable(
+                    "Buffer did not answer in time (read timeout mid-answer)"
+                ) from None
+            raise BufferUnavailable(
+                f"could not reach Buffer (connection broken mid-answer: {type(exc).__name__})"
+            ) from None
+        # what requests' own `content` does once it has read a body
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # returns the connection to the pool (the body is read in full)
 
     def _report(self, label: str, status: int | None, elapsed: float) -> None:
         """Tell on_call about a request; a broken metrics hook must not fail a Buffer call."""
@@ -272,6 +330,14 @@ def _new_session() -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)  # the local sandbox
     return session
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response (urllib3 2), to bound each read by the deadline;
+    None when it cannot be reached, and reads are then bounded by the read timeout."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _check_timeout(timeout: tuple[float, float]) -> tuple[float, float]:

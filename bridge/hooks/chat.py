@@ -17,6 +17,7 @@ from bridge import (
     catalog,
     changes,
     commands,
+    followups,
     jobs,
     models,
     outcome,
@@ -24,7 +25,7 @@ from bridge import (
     schedules,
     snapshots,
 )
-from bridge.errors import BridgeError, InvalidFields, NotFound
+from bridge.errors import BridgeError, InvalidFields, InvalidInput, NotFound
 from bridge.web.caller import services
 
 HISTORY_LINES = 5
@@ -32,10 +33,24 @@ PROFILE_LINES = 25
 
 
 class ResponseUrl(fields.Url):
-    """A follow-up URL: http(s), any host (Slack's, or a local receiver in tests)."""
+    """A follow-up URL (http(s)). With `kind="slack"` it must also be Slack's
+    (https://hooks.slack.com/, 422 otherwise); a Mattermost URL is checked against the
+    client's server once the client is known (`follow_up`)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, kind: str | None = None, **kwargs: Any) -> None:
         super().__init__(require_tld=False, schemes={"http", "https"}, **kwargs)
+        self.kind = kind
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        url = super()._deserialize(value, attr, data, **kwargs)
+        if url is not None and self.kind is not None:
+            try:
+                followups.check_target(
+                    self.kind, url, None, services().settings.followup_private_hosts
+                )
+            except followups.RefusedTarget as refused:
+                raise ValidationError(str(refused)) from None
+        return url
 
 
 def load_form(schema: Schema) -> dict[str, Any]:
@@ -85,9 +100,33 @@ def run(
     if command.name == "help":
         return commands.help_text(command.topic)
     if command.is_change:
-        notify = {"kind": source, "response_url": response_url} if response_url else None
-        return _change(command, client, source, notify)
+        notify, later = follow_up(client, source, response_url)
+        return _change(command, client, source, notify, later)
     return _READERS[command.name](command, client)
+
+
+def follow_up(
+    client: models.ApiClient, source: str, response_url: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """(the job's notify target, what to tell the person about the outcome).
+
+    A Mattermost client without a configured server URL gets no follow-ups, and is told
+    so; a URL that is not an allowed target (another host, a private address) refuses
+    the command (InvalidInput), as it can only come from a forged request."""
+    if not response_url:
+        return None, ""
+    try:
+        followups.check_target(
+            source,
+            response_url,
+            client.mattermost_url,
+            services().settings.followup_private_hosts,
+        )
+    except followups.RefusedTarget as refused:
+        if source == "mattermost" and not client.mattermost_url:
+            return None, f" The outcome will not be posted here: {refused}."
+        raise InvalidInput(f"{refused}; nothing was queued", field="response_url") from None
+    return {"kind": source, "response_url": response_url}, " I'll post the outcome here."
 
 
 def _change(
@@ -95,10 +134,10 @@ def _change(
     client: models.ApiClient,
     source: str,
     notify: dict[str, Any] | None,
+    later: str,
 ) -> str:
     """Queue a schedule change and say so; the outcome follows via the response URL."""
     submitted = changes.submit(services(), client, command.change(), source, notify=notify)
-    later = " I'll post the outcome here." if notify else ""
     return f"Queued: {_queued_text(command, submitted)} (job {submitted.job.id}).{later}"
 
 

@@ -43,7 +43,7 @@ class SlashCommandSchema(Schema):
     user_id = fields.String(load_default=None)
     command = fields.String(load_default="/buffer")
     text = fields.String(load_default="")
-    response_url = ResponseUrl(load_default=None)
+    response_url = ResponseUrl(kind="slack", load_default=None)
 
 
 def verify() -> None:
