@@ -16,6 +16,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     from bridge.api import health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
+    from bridge.web import limits
     from bridge.web.errors import Api
 
     settings = settings or load_settings()
@@ -47,6 +48,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)
+    limits.init_app(app, settings.wait_max_concurrent)
     logs.init_app(app)
     metrics.init_app(app)
     return app

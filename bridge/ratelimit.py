@@ -20,18 +20,19 @@ import redis
 
 from bridge.config import RateLimit
 
-# KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix.
-# Returns 0 when n slots were taken, else the seconds (as a string) until they may be.
+# KEYS[1] = window key; ARGV = limit, period (s), n (slots wanted), member prefix, reserve
+# (slots that must stay free after these n are taken). Returns 0 when n slots were taken,
+# else the seconds (as a string) until they may be.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[3]) + tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
 local used = redis.call('ZCARD', KEYS[1])
 if used + n <= limit then
-  for i = 1, n do
+  for i = 1, tonumber(ARGV[3]) do
     redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. t[1] .. t[2] .. ':' .. i)
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000) + 1000)
@@ -51,12 +52,13 @@ return tostring(wait)
 # this much longer than the period keeps our window from ending before Buffer's: without
 # it, a limiter running at the limit drew 429s (docs/BENCHMARKS.md, benchmark c).
 RESERVE_MARGIN = 0.25
+KEY_PREFIX = "bridge:ratelimit"
 
 
-def token_key(access_token: str) -> str:
+def token_key(access_token: str, prefix: str = KEY_PREFIX) -> str:
     """The Redis key of a token's window: a hash, so the token never leaves the process."""
     digest = hashlib.sha256(access_token.encode()).hexdigest()[:16]
-    return f"bridge:ratelimit:{digest}"
+    return f"{prefix}:{digest}"
 
 
 def _ignore_wait(_seconds: float) -> None:
@@ -68,31 +70,52 @@ class RateLimiter:
 
     `on_wait` hears every answer of `acquire` (0.0 included), e.g. to feed a metric;
     the wiring that builds the limiter (bridge.services) chooses it, so this module
-    depends on nothing of ours but the config."""
+    depends on nothing of ours but the config.
+
+    `reserve` slots of every window are kept for writes: `acquire` (a sync) may take
+    every slot, `acquire_read` (a read on behalf of a caller: a live schedules read, a
+    profile refresh, a snapshot) only while more than `reserve` stay free after it, so
+    reads can never starve writes (BUFFER_WRITE_RESERVE). `prefix` names the keys, so
+    the same limiter serves other windows (per API client, bridge.web.limits)."""
 
     def __init__(
         self,
         client: redis.Redis,
         limit: RateLimit,
         on_wait: Callable[[float], None] = _ignore_wait,
+        reserve: int = 0,
+        prefix: str = KEY_PREFIX,
     ) -> None:
+        if not 0 <= reserve < limit.limit:
+            raise ValueError(f"a reserve of {reserve} leaves no slot of {limit} for reads")
         self.redis = client
         self.limit = limit
         self.on_wait = on_wait
+        self.reserve = reserve
+        self.prefix = prefix
         self._script: Any = client.register_script(_ACQUIRE)
         self._counter = 0
 
     def acquire(self, access_token: str, n: int = 1) -> float:
         """Take `n` slots for `access_token` atomically: 0.0 when they were taken, else the
         seconds until all `n` may be (nothing is taken then). Raises ValueError when `n`
-        exceeds the limit, since such a request could never be granted."""
+        exceeds the limit, since such a request could never be granted; redis.RedisError
+        when Redis cannot be asked."""
+        return self._acquire(access_token, n, 0)
+
+    def acquire_read(self, access_token: str) -> float:
+        """Take one slot for a read, as `acquire`, only while `reserve` slots stay free
+        after it; else the seconds until one does (nothing is taken then)."""
+        return self._acquire(access_token, 1, self.reserve)
+
+    def _acquire(self, access_token: str, n: int, reserve: int) -> float:
         if n > self.limit.limit:
             raise ValueError(f"cannot take {n} slots at once under a limit of {self.limit}")
         self._counter += 1
         member = f"{id(self):x}{self._counter}"
         result = self._script(
-            keys=[token_key(access_token)],
-            args=[self.limit.limit, self.limit.period + RESERVE_MARGIN, n, member],
+            keys=[token_key(access_token, self.prefix)],
+            args=[self.limit.limit, self.limit.period + RESERVE_MARGIN, n, member, reserve],
         )
         wait = float(cast(bytes | str, result))
         self.on_wait(wait)

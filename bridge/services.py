@@ -30,11 +30,18 @@ class Services:
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
         self.limiter = RateLimiter(
-            self.redis, settings.buffer_rate_limit, on_wait=metrics.observe_rate_limit_wait
+            self.redis,
+            settings.buffer_rate_limit,
+            on_wait=metrics.observe_rate_limit_wait,
+            reserve=settings.buffer_write_reserve,
+        )
+        # requests per API client (bridge.web.limits): the same window, other keys
+        self.client_limiter = RateLimiter(
+            self.redis, settings.client_rate_limit, prefix="bridge:client-rate"
         )
         self.queue = Queue(settings, self.redis)
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
-        self._clients: dict[str, BufferClient] = {}
+        self._clients: dict[tuple[str, bool], BufferClient] = {}
         self._lock = threading.Lock()
 
     def buffer_token(self, account: str) -> str:
@@ -49,16 +56,28 @@ class Services:
     def buffer(self, account: str) -> BufferClient:
         """`account`'s Buffer client, made on first use and shared by every thread of this
         process (one connection pool per account). Raises ConfigError as buffer_token."""
+        return self._buffer(account, for_request=False)
+
+    def buffer_for_request(self, account: str) -> BufferClient:
+        """`account`'s Buffer client for calls a caller waits on (a web request): the short
+        BUFFER_REQUEST_TIMEOUT, so a slow Buffer holds a web thread seconds, not half a
+        minute. Raises ConfigError as buffer_token."""
+        return self._buffer(account, for_request=True)
+
+    def _buffer(self, account: str, for_request: bool) -> BufferClient:
         with self._lock:
-            client = self._clients.get(account)
+            client = self._clients.get((account, for_request))
             if client is None:
+                settings = self.settings
                 client = BufferClient(
                     self.buffer_token(account),
-                    base_url=self.settings.buffer_api_url,
-                    timeout=self.settings.buffer_timeout,
+                    base_url=settings.buffer_api_url,
+                    timeout=settings.buffer_request_timeout
+                    if for_request
+                    else settings.buffer_timeout,
                     on_call=self.on_buffer_call,
                 )
-                self._clients[account] = client
+                self._clients[(account, for_request)] = client
             return client
 
     def close(self) -> None:

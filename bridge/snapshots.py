@@ -86,7 +86,7 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
     """Refresh the profile cache of `account` and snapshot what changed (1 Buffer call)."""
     outcome = SnapshotOutcome(account)
     token = services.buffer_token(account)
-    wait = services.limiter.acquire(token, 1)
+    wait = services.limiter.acquire_read(token)  # a read: it leaves the reserve to syncs
     if wait > 0:
         outcome.retry_in = wait
         return outcome

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 from typing import Any
 
+import redis
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -25,6 +29,7 @@ from bridge.api.schemas import (
 )
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
+from bridge.web import limits
 from bridge.web.answers import accepted
 from bridge.web.caller import current_client, idempotency_key, services
 from bridge.web.schemas import AcceptedSchema
@@ -32,6 +37,7 @@ from bridge.web.schemas import AcceptedSchema
 blp = Blueprint(
     "profiles", __name__, url_prefix="/v1/profiles", description="Profiles and schedules"
 )
+log = logging.getLogger(__name__)
 RECENT_JOBS = 20
 # one route, two shapes: the full listing, or dropdown choices (`?format=choices`)
 _LIST_OR_CHOICES = {
@@ -109,18 +115,44 @@ class ProfileSchedules(MethodView):
 
 
 def _live_schedules(profile: Profile) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """Buffer's schedules now, or (None, why) when Buffer cannot be asked or cannot answer.
+    """Buffer's schedules now (or as read in the last SCHEDULES_CACHE_TTL), or (None, why)
+    when Buffer cannot be asked or cannot answer.
 
+    A read takes a Buffer slot only while BUFFER_WRITE_RESERVE stay free for syncs, a
+    wait slot of this process (WAIT_MAX_CONCURRENT), and BUFFER_REQUEST_TIMEOUT at most.
     Raises BufferAPIError for a refusal a retry cannot mend (e.g. the profile is gone)."""
     svc = services()
-    if svc.limiter.acquire(svc.buffer_token(profile.account), 1) > 0:
-        return None, "rate limit reached; showing the cached schedules"
+    key = _cache_key(profile)
     try:
-        return [s.to_json() for s in svc.buffer(profile.account).schedules(profile.id)], None
+        cached = svc.redis.get(key) if svc.settings.schedules_cache_ttl else None
+        if cached is not None:
+            return json.loads(cached), None
+        wait = svc.limiter.acquire_read(svc.buffer_token(profile.account))
+    except redis.RedisError as error:
+        log.warning("schedules of %s from the cache: Redis is unavailable (%s)", profile.id, error)
+        return None, "the rate limiter is unavailable; showing the cached schedules"
+    if wait > 0:
+        return None, "rate limit reached; showing the cached schedules"
+    if not limits.try_wait_slot():
+        return None, "too many reads of Buffer in progress; showing the cached schedules"
+    try:
+        found = svc.buffer_for_request(profile.account).schedules(profile.id)
     except BufferAPIError as error:
         if not error.retryable:
             raise
         return None, f"Buffer could not be reached: {error.message}"
+    entries = [s.to_json() for s in found]
+    if svc.settings.schedules_cache_ttl:
+        with contextlib.suppress(redis.RedisError):
+            svc.redis.set(key, json.dumps(entries), px=int(svc.settings.schedules_cache_ttl * 1000))
+    return entries, None
+
+
+def _cache_key(profile: Profile) -> str:
+    """The Redis key of a profile's cached live read. It names when the bridge last wrote
+    or refreshed the profile (`seen_at`, set by every sync and snapshot), so a write by
+    the bridge makes the entry read before it unreachable at once."""
+    return f"bridge:live-schedules:{profile.id}:{profile.seen_at.timestamp():.6f}"
 
 
 def _submit(request: changes.ChangeRequest) -> Any:
