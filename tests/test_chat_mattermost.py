@@ -94,3 +94,14 @@ def test_change_without_response_url_is_queued_without_follow_up(client, linked,
     job_id = text.split("(job ")[1].split(")")[0]
     job = client.get(f"/v1/jobs/{job_id}", headers=auth_headers).get_json()
     assert job["source"] == "mattermost" and job["client"] == "mattermost"
+
+
+def test_a_request_cannot_be_replayed(client, linked) -> None:
+    """Issue 9 item 14: Mattermost signs nothing, so the same request (token, body and its
+    trigger_id) again is refused (409); a new command (new trigger_id) is accepted."""
+    form = mm_form("help")
+    assert client.post("/chat/mattermost", data=form).status_code == 200
+    replayed = client.post("/chat/mattermost", data=form)
+    assert replayed.status_code == 409
+    again = {**form, "trigger_id": "bm90LXRoZS1zYW1lLXRyaWdnZXI="}
+    assert client.post("/chat/mattermost", data=again).status_code == 200
