@@ -93,4 +93,3 @@ def test_beat_prunes_webhook_answers() -> None:
     from tasks import deliveries as task
 
     assert task.prune.name == "tasks.deliveries.prune"
-
