@@ -8,6 +8,7 @@ from flask import Flask
 
 __version__ = "0.2.0"
 MAX_BODY_BYTES = 64 * 1024
+DOCS_ASSETS = "/static/docs"  # bridge/static/docs, Flask's static folder
 
 
 def create_app(settings: Any = None, services: Any = None) -> Flask:
@@ -16,6 +17,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     from bridge.api import accounts, health, jobs, me, profiles, snapshots
     from bridge.config import load_settings
     from bridge.services import Services
+    from bridge.web import limits
     from bridge.web.errors import Api
     from bridge.web.request import Request
 
@@ -30,9 +32,11 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # pinned copies served from the package (scripts/vendor-docs-assets.sh): people
+        # paste tokens on these pages, so they load no third-party script
+        OPENAPI_SWAGGER_UI_URL=f"{DOCS_ASSETS}/swagger-ui/",
         OPENAPI_REDOC_PATH="/redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        OPENAPI_REDOC_URL=f"{DOCS_ASSETS}/redoc/redoc.standalone.js",
         # security declared once: every operation needs a client token unless it says not
         API_SPEC_OPTIONS={
             "security": [{"bearer": []}],
@@ -49,6 +53,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)
+    limits.init_app(app, settings.wait_max_concurrent)
     logs.init_app(app)
     metrics.init_app(app)
     return app

@@ -36,6 +36,8 @@ DEFAULT_HEARTBEAT_FILE = "/tmp/bridge-beat.heartbeat"
 DEFAULT_WEB_BIND = "0.0.0.0:8000"
 # gunicorn's own default: trust X-Forwarded-* only from a proxy on this machine
 DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+# a worker's own /metrics: this machine only unless the deployment says otherwise
+DEFAULT_WORKER_METRICS_HOST = "127.0.0.1"
 # 2 x cores + 1 is gunicorn's rule of thumb; the cap keeps a container, which sees the
 # host's cores, from starting dozens of processes
 MAX_DEFAULT_WEB_WORKERS = 8
@@ -86,6 +88,16 @@ class Settings:
     # the day v1 stops answering; None: BUFFER_V1_SUNSET=none, no date logic
     buffer_v1_sunset: date | None = V1_SUNSET
     buffer_timeout: tuple[float, float] = (5.0, 30.0)
+    # Buffer slots per window that reads on behalf of callers leave for syncs
+    buffer_write_reserve: int = 20
+    # (connect, read) of a Buffer call made while a caller waits (GET .../schedules)
+    buffer_request_timeout: tuple[float, float] = (2.0, 3.0)
+    # how long a live schedules read is served from Redis (0: not cached)
+    schedules_cache_ttl: float = 30.0
+    # requests per period one API client may make
+    client_rate_limit: RateLimit = RateLimit(600, 60.0)
+    # requests of one web process that may wait at once (`?wait=`)
+    wait_max_concurrent: int = 8
     redis_url: str = DEFAULT_REDIS_URL
     database_url: str = DEFAULT_DATABASE_URL
     slack_signing_secret: str | None = None
@@ -99,6 +111,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     worker_metrics_port: int = 9808  # 0: the worker serves no /metrics
+    worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
+    # bearer token /metrics of the web process asks for (None: open)
+    metrics_token: str | None = field(default=None, repr=False)
+    webhook_delivery_retention: float = 7 * 86400.0
     # where prometheus_client keeps metrics shared by several processes (None: in memory)
     prometheus_multiproc_dir: str | None = None
     beat_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
@@ -377,7 +393,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         buffer_v1_sunset=_parse_sunset(
             "BUFFER_V1_SUNSET", _value(env, "BUFFER_V1_SUNSET", DEFAULT_BUFFER_V1_SUNSET)
         ),
+        buffer_write_reserve=_parse_int(
+            "BUFFER_WRITE_RESERVE",
+            _value(env, "BUFFER_WRITE_RESERVE", str(v1_limits[0].limit // 3)),
+            minimum=0,
+        ),
         buffer_timeout=_parse_timeout("BUFFER_TIMEOUT", get("BUFFER_TIMEOUT", "5,30")),
+        buffer_request_timeout=_parse_timeout(
+            "BUFFER_REQUEST_TIMEOUT", _value(env, "BUFFER_REQUEST_TIMEOUT", "2,3")
+        ),
+        schedules_cache_ttl=_parse_delay(
+            "SCHEDULES_CACHE_TTL", _value(env, "SCHEDULES_CACHE_TTL", "30s")
+        ),
+        client_rate_limit=parse_rate_limit(
+            "CLIENT_RATE_LIMIT", _value(env, "CLIENT_RATE_LIMIT", "600/60s")
+        ),
+        wait_max_concurrent=_parse_int(
+            "WAIT_MAX_CONCURRENT", _value(env, "WAIT_MAX_CONCURRENT", "8")
+        ),
         redis_url=_parse_url(
             "REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL), ("redis", "rediss", "unix")
         ),
@@ -399,6 +432,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_port=_parse_int(
             "WORKER_METRICS_PORT", get("WORKER_METRICS_PORT", "9808"), minimum=0
         ),
+        worker_metrics_host=_value(env, "WORKER_METRICS_HOST", DEFAULT_WORKER_METRICS_HOST),
+        metrics_token=_read_secret(env, "METRICS_TOKEN") or None,
+        webhook_delivery_retention=parse_duration(
+            "WEBHOOK_DELIVERY_RETENTION", _value(env, "WEBHOOK_DELIVERY_RETENTION", "7d")
+        ),
         prometheus_multiproc_dir=_value(env, "PROMETHEUS_MULTIPROC_DIR", "") or None,
         beat_heartbeat_file=_value(env, "BEAT_HEARTBEAT_FILE", DEFAULT_HEARTBEAT_FILE),
         web_bind=_value(env, "GUNICORN_BIND", DEFAULT_WEB_BIND),
@@ -417,6 +455,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.sync_backoff_max > MAX_BACKOFF:
         # a countdown must stay under the broker's visibility timeout, or tasks run twice
         raise ConfigError(f"SYNC_BACKOFF_MAX: expected at most {MAX_BACKOFF:g}s (1h)")
+    if settings.buffer_write_reserve >= settings.buffer_rate_limit.limit:
+        raise ConfigError(
+            f"BUFFER_WRITE_RESERVE={settings.buffer_write_reserve}: expected fewer than the "
+            f"{settings.buffer_rate_limit.limit} requests of BUFFER_RATE_LIMIT, or reads get none"
+        )
+    if settings.wait_max_concurrent >= settings.web_threads:
+        raise ConfigError(
+            f"WAIT_MAX_CONCURRENT={settings.wait_max_concurrent}: expected fewer than the "
+            f"{settings.web_threads} GUNICORN_THREADS, so health checks always find a thread"
+        )
     for account in settings.buffer_token_vars:
         settings.buffer_token(account)  # a missing _FILE stops start-up now, not mid-sync
     for account in settings.buffer_key_vars:
@@ -455,6 +503,20 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "5,30",
         "seconds to connect, read before a Buffer call gives up; their sum bounds a whole call",
     ),
+    "BUFFER_WRITE_RESERVE": (
+        "a third of BUFFER_RATE_LIMIT (20)",
+        "Buffer requests per window that reads for callers leave to syncs (fewer than the limit)",
+    ),
+    "BUFFER_REQUEST_TIMEOUT": (
+        "2,3",
+        "seconds to connect, read for a Buffer call a caller waits on (GET .../schedules)",
+    ),
+    "SCHEDULES_CACHE_TTL": ("30s", "how long a live schedules read is served from Redis (0: off)"),
+    "CLIENT_RATE_LIMIT": ("600/60s", "requests one API client may make (429 with Retry-After)"),
+    "WAIT_MAX_CONCURRENT": (
+        "8",
+        "`?wait=` requests one web process holds at once (429 beyond; fewer than the threads)",
+    ),
     "REDIS_URL": (DEFAULT_REDIS_URL, "Redis for the task queue, locks and the rate limiter"),
     "DATABASE_URL": (DEFAULT_DATABASE_URL, "SQLAlchemy URL of the store (SQLite or PostgreSQL)"),
     "SLACK_SIGNING_SECRET": ("(none)", "Slack app signing secret; /chat/slack is off without it"),
@@ -469,6 +531,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "LOG_FORMAT": ("json", "json (one object per line) or text"),
     "PROMETHEUS_MULTIPROC_DIR": ("(none)", "directory for metrics shared by gunicorn workers"),
     "WORKER_METRICS_PORT": ("9808", "port where a worker serves its /metrics (0 turns it off)"),
+    "WORKER_METRICS_HOST": (
+        DEFAULT_WORKER_METRICS_HOST,
+        "address a worker's /metrics listens on (0.0.0.0 only on a private network)",
+    ),
+    "METRICS_TOKEN": ("(none)", "bearer token the web /metrics asks for (unset: open)"),
+    "WEBHOOK_DELIVERY_RETENTION": ("7d", "how long answered signed webhooks are remembered"),
     "BEAT_HEARTBEAT_FILE": (DEFAULT_HEARTBEAT_FILE, "file beat touches on every tick"),
     "GUNICORN_BIND": (DEFAULT_WEB_BIND, "address:port the web process listens on under gunicorn"),
     "GUNICORN_WORKERS": ("2 x cores + 1, at most 8", "gunicorn worker processes"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.errors import ServiceUnavailable
 
+log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# what callers are told: the driver's own words name hosts and ports, so they go to the log
+UNAVAILABLE = "the database is unavailable"
 
 
 def normalise_url(url: str) -> str:
@@ -57,12 +61,14 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error; DB outages become 503s."""
+        """A session committed on success and rolled back on error; DB outages become 503s
+        that say only that (the driver's message, with hosts and ports, is logged)."""
         try:
             with self.sessions.begin() as session:
                 yield session
         except OperationalError as exc:
-            raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
+            log.error("database unavailable: %s", exc.orig)
+            raise ServiceUnavailable(UNAVAILABLE) from exc
 
     def ping(self) -> None:
         """Raise ServiceUnavailable unless the database answers."""
@@ -70,7 +76,8 @@ class Database:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise ServiceUnavailable("the database is unavailable") from exc
+            log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
+            raise ServiceUnavailable(UNAVAILABLE) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""

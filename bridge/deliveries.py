@@ -1,11 +1,14 @@
 """Signed webhook deliveries already answered: a redelivery (same `webhook-id`) gets the
-first answer back and changes nothing, as Standard Webhooks senders expect."""
+first answer back and changes nothing, as Standard Webhooks senders expect. Answers older
+than WEBHOOK_DELIVERY_RETENTION are pruned by beat (senders redeliver for hours, a few
+days at most; the signature's own tolerance is minutes)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bridge import models
@@ -35,3 +38,13 @@ def remember(
             )
     except IntegrityError:
         pass  # a concurrent delivery of the same id was recorded first; its answer stands
+
+
+def prune(services: Services) -> int:
+    """Forget answers older than WEBHOOK_DELIVERY_RETENTION; how many were removed."""
+    cutoff = models.utcnow() - dt.timedelta(seconds=services.settings.webhook_delivery_retention)
+    with services.db.session() as session:
+        done = session.execute(
+            delete(models.WebhookDelivery).where(models.WebhookDelivery.created_at < cutoff)
+        )
+        return int(getattr(done, "rowcount", 0) or 0)

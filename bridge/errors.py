@@ -12,6 +12,7 @@
     │   └── WritesUnavailable       the account cannot change schedules (GraphQL only, v1 retired)
     ├── Forbidden                   e.g. a read-only client asking for a change (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
+    ├── TooManyRequests             over a client's rate limit or a wait cap (HTTP 429)
     ├── ServiceUnavailable          our own database is down (HTTP 503)
     └── BufferAPIError              Buffer refused or was unreachable (HTTP 502)
         ├── BufferBadRequest        400 (1003, 1004, 1006, 1012)
@@ -26,6 +27,7 @@ HTTP handlers map the tree to one JSON shape: {"code", "status", "message", "err
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -121,6 +123,17 @@ class Unauthorized(BridgeError):
     """No credentials, or credentials that are not valid."""
 
     http_status = 401
+
+
+class TooManyRequests(BridgeError):
+    """The caller is over its rate limit, or too many requests already wait; `retry_after`
+    is the whole seconds after which trying again may succeed (the Retry-After header)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class ServiceUnavailable(BridgeError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hmac
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -237,8 +238,14 @@ def init_app(app: Flask) -> None:
     services = app.extensions["bridge"]
     registry = scrape_registry(multiprocess_dir(services.settings), services.db)
 
+    token = services.settings.metrics_token
+
     def metrics_view() -> Response:
-        """The Prometheus exposition."""
+        """The Prometheus exposition; with METRICS_TOKEN set, only for `Bearer <token>`."""
+        if token and not _bearer_matches(request.headers.get("Authorization", ""), token):
+            from bridge.errors import Unauthorized
+
+            raise Unauthorized("/metrics needs the metrics token (METRICS_TOKEN)")
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     def count(response: Response) -> Response:
@@ -252,8 +259,19 @@ def init_app(app: Flask) -> None:
     app.after_request(count)
 
 
-def serve_worker_metrics(settings: Settings, addr: str = "0.0.0.0") -> None:
+def _bearer_matches(header: str, token: str) -> bool:
+    """True when `header` is `Bearer <token>` (compared in constant time)."""
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def serve_worker_metrics(settings: Settings, addr: str | None = None) -> None:
     """Serve every worker process's metrics on settings.worker_metrics_port from this (the
-    main) process, in a background thread. Raises OSError when the port is taken."""
+    main) process, in a background thread, on WORKER_METRICS_HOST (loopback unless the
+    deployment opens it: the server has no authentication). Raises OSError when the port
+    is taken."""
     registry = scrape_registry(multiprocess_dir(settings))
-    start_http_server(settings.worker_metrics_port, addr=addr, registry=registry)
+    host = addr or settings.worker_metrics_host
+    start_http_server(settings.worker_metrics_port, addr=host, registry=registry)

@@ -6,8 +6,9 @@ token; the token itself never reaches Redis, only a short hash of it. Time comes
 from the Redis server so that clocks on different machines do not matter.
 
 Written by hand: a sync reserves its read and its write together (n slots, taken
-atomically in Redis for every machine) and is told how long to wait rather than
-sleeping inside the limiter; that is the dozen lines of Lua below.
+atomically in Redis for every machine, in every window at once: Buffer's GraphQL API
+counts per 15 minutes and per day) and is told how long to wait rather than sleeping
+inside the limiter; that is the Lua below.
 """
 
 from __future__ import annotations
@@ -20,23 +21,25 @@ import redis
 
 from bridge.config import RateLimit
 
-# KEYS: one sorted set per window; ARGV = n (slots wanted), member prefix, then each
-# window's limit and period (s). All windows are checked before any slot is taken, so a
-# refusal costs nothing. Returns 0 when n slots were taken in every window, else the
-# seconds (as a string) until the slowest window has room for all n.
+# KEYS: one sorted set per window; ARGV = n (slots wanted), member prefix, reserve (slots
+# that must stay free in every window after these n are taken), then each window's limit
+# and period (s). All windows are checked before any slot is taken, so a refusal costs
+# nothing. Returns 0 when n slots were taken in every window, else the seconds (as a
+# string) until the slowest window has room for them.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local n = tonumber(ARGV[1])
+local needed = n + tonumber(ARGV[3])
 local wait = 0
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local period = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  local period = tonumber(ARGV[3 + 2 * i])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - period)
   local used = redis.call('ZCARD', KEYS[i])
-  if used + n > limit then
-    -- the (used + n - limit)-th oldest entry must leave this window first
-    local idx = used + n - limit - 1
+  if used + needed > limit then
+    -- the (used + needed - limit)-th oldest entry must leave this window first
+    local idx = used + needed - limit - 1
     local oldest = redis.call('ZRANGE', KEYS[i], idx, idx, 'WITHSCORES')
     local w = tonumber(oldest[2]) + period - now
     if w < 0.001 then w = 0.001 end
@@ -47,7 +50,7 @@ if wait > 0 then
   return tostring(wait)
 end
 for i = 1, #KEYS do
-  local period = tonumber(ARGV[2 + 2 * i])
+  local period = tonumber(ARGV[3 + 2 * i])
   for j = 1, n do
     redis.call('ZADD', KEYS[i], now, ARGV[2] .. ':' .. t[1] .. t[2] .. ':' .. j)
   end
@@ -62,22 +65,25 @@ return '0'
 # this much longer than the period keeps our window from ending before Buffer's: without
 # it, a limiter running at the limit drew 429s (docs/BENCHMARKS.md, benchmark c).
 RESERVE_MARGIN = 0.25
+KEY_PREFIX = "bridge:ratelimit"
 
 
-def token_key(access_token: str) -> str:
+def token_key(access_token: str, prefix: str = KEY_PREFIX) -> str:
     """The Redis key of a token's window: a hash, so the token never leaves the process."""
     digest = hashlib.sha256(access_token.encode()).hexdigest()[:16]
-    return f"bridge:ratelimit:{digest}"
+    return f"{prefix}:{digest}"
 
 
 def _ignore_wait(_seconds: float) -> None:
     """The default `on_wait`: nobody is told."""
 
 
-def window_keys(access_token: str, limits: Sequence[RateLimit]) -> list[str]:
+def window_keys(
+    access_token: str, limits: Sequence[RateLimit], prefix: str = KEY_PREFIX
+) -> list[str]:
     """The Redis keys of a token's windows: one window keeps `token_key`; several are told
     apart by their period (Buffer's GraphQL API counts 15 minutes and 24 hours)."""
-    base = token_key(access_token)
+    base = token_key(access_token, prefix)
     if len(limits) == 1:
         return [base]
     return [f"{base}:{limit.period:g}s" for limit in limits]
@@ -89,13 +95,21 @@ class RateLimiter:
 
     `on_wait` hears every answer of `acquire` (0.0 included), e.g. to feed a metric;
     the wiring that builds the limiter (bridge.services) chooses it, so this module
-    depends on nothing of ours but the config."""
+    depends on nothing of ours but the config.
+
+    `reserve` slots of every window are kept for writes: `acquire` (a sync) may take
+    every slot, `acquire_read` (a read on behalf of a caller: a live schedules read, a
+    profile refresh, a snapshot) only while more than `reserve` stay free after it, so
+    reads can never starve writes (BUFFER_WRITE_RESERVE). `prefix` names the keys, so
+    the same limiter serves other windows (per API client, bridge.web.limits)."""
 
     def __init__(
         self,
         client: redis.Redis,
         limit: RateLimit | Sequence[RateLimit],
         on_wait: Callable[[float], None] = _ignore_wait,
+        reserve: int = 0,
+        prefix: str = KEY_PREFIX,
     ) -> None:
         self.redis = client
         self.limits = (limit,) if isinstance(limit, RateLimit) else tuple(limit)
@@ -103,22 +117,35 @@ class RateLimiter:
             raise ValueError("a rate limiter needs at least one window")
         # the tightest count: no request for more slots than this can ever be granted
         self.limit = min(self.limits, key=lambda window: window.limit)
+        if not 0 <= reserve < self.limit.limit:
+            raise ValueError(f"a reserve of {reserve} leaves no slot of {self.limit} for reads")
         self.on_wait = on_wait
+        self.reserve = reserve
+        self.prefix = prefix
         self._script: Any = client.register_script(_ACQUIRE)
         self._counter = 0
 
     def acquire(self, access_token: str, n: int = 1) -> float:
         """Take `n` slots for `access_token` atomically: 0.0 when they were taken, else the
         seconds until all `n` may be (nothing is taken then). Raises ValueError when `n`
-        exceeds the limit, since such a request could never be granted."""
+        exceeds the limit, since such a request could never be granted; redis.RedisError
+        when Redis cannot be asked."""
+        return self._acquire(access_token, n, 0)
+
+    def acquire_read(self, access_token: str) -> float:
+        """Take one slot for a read, as `acquire`, only while `reserve` slots stay free
+        after it; else the seconds until one does (nothing is taken then)."""
+        return self._acquire(access_token, 1, self.reserve)
+
+    def _acquire(self, access_token: str, n: int, reserve: int) -> float:
         if n > self.limit.limit:
             raise ValueError(f"cannot take {n} slots at once under a limit of {self.limit}")
         self._counter += 1
         member = f"{id(self):x}{self._counter}"
         windows = [(w.limit, w.period + RESERVE_MARGIN) for w in self.limits]
         result = self._script(
-            keys=window_keys(access_token, self.limits),
-            args=[n, member, *(value for window in windows for value in window)],
+            keys=window_keys(access_token, self.limits, self.prefix),
+            args=[n, member, reserve, *(value for window in windows for value in window)],
         )
         wait = float(cast(bytes | str, result))
         self.on_wait(wait)

@@ -32,15 +32,22 @@ class Services:
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
         self.limiter = RateLimiter(
-            self.redis, settings.rate_limits("v1"), on_wait=metrics.observe_rate_limit_wait
+            self.redis,
+            settings.rate_limits("v1"),
+            on_wait=metrics.observe_rate_limit_wait,
+            reserve=settings.buffer_write_reserve,
         )
         self.graphql_limiter = RateLimiter(
             self.redis, settings.rate_limits("graphql"), on_wait=metrics.observe_rate_limit_wait
         )
+        # requests per API client (bridge.web.limits): the same window, other keys
+        self.client_limiter = RateLimiter(
+            self.redis, settings.client_rate_limit, prefix="bridge:client-rate"
+        )
         self.queue = Queue(settings, self.redis)
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
-        self._clients: dict[str, BufferClient] = {}
-        self._graphql_clients: dict[str, GraphQLClient] = {}
+        self._clients: dict[tuple[str, bool], BufferClient] = {}
+        self._graphql_clients: dict[tuple[str, bool], GraphQLClient] = {}
         self._lock = threading.Lock()
 
     def buffer_token(self, account: str) -> str:
@@ -55,16 +62,28 @@ class Services:
     def buffer(self, account: str) -> BufferClient:
         """`account`'s Buffer client, made on first use and shared by every thread of this
         process (one connection pool per account). Raises ConfigError as buffer_token."""
+        return self._buffer(account, for_request=False)
+
+    def buffer_for_request(self, account: str) -> BufferClient:
+        """`account`'s Buffer client for calls a caller waits on (a web request): the short
+        BUFFER_REQUEST_TIMEOUT, so a slow Buffer holds a web thread seconds, not half a
+        minute. Raises ConfigError as buffer_token."""
+        return self._buffer(account, for_request=True)
+
+    def _buffer(self, account: str, for_request: bool) -> BufferClient:
         with self._lock:
-            client = self._clients.get(account)
+            client = self._clients.get((account, for_request))
             if client is None:
+                settings = self.settings
                 client = BufferClient(
                     self.buffer_token(account),
-                    base_url=self.settings.buffer_api_url,
-                    timeout=self.settings.buffer_timeout,
+                    base_url=settings.buffer_api_url,
+                    timeout=settings.buffer_request_timeout
+                    if for_request
+                    else settings.buffer_timeout,
                     on_call=self.on_buffer_call,
                 )
-                self._clients[account] = client
+                self._clients[(account, for_request)] = client
             return client
 
     def buffer_api_key(self, account: str) -> str:
@@ -75,22 +94,26 @@ class Services:
             raise ConfigError(f"{key_var(account)} is empty")
         return key
 
-    def graphql(self, account: str) -> GraphQLClient:
-        """`account`'s GraphQL client, made on first use and shared like `buffer`."""
+    def graphql(self, account: str, for_request: bool = False) -> GraphQLClient:
+        """`account`'s GraphQL client, made on first use and shared like `buffer`; with
+        `for_request`, the one with the short BUFFER_REQUEST_TIMEOUT."""
         with self._lock:
-            client = self._graphql_clients.get(account)
+            client = self._graphql_clients.get((account, for_request))
             if client is None:
                 client = GraphQLClient(
                     self.buffer_api_key(account),
                     url=self.settings.buffer_graphql_url,
-                    timeout=self.settings.buffer_timeout,
+                    timeout=self.settings.buffer_request_timeout
+                    if for_request
+                    else self.settings.buffer_timeout,
                     on_call=self.on_buffer_call,
                 )
-                self._graphql_clients[account] = client
+                self._graphql_clients[(account, for_request)] = client
             return client
 
-    def backend(self, account: str) -> AccountBackend:
-        """`account` through the API(s) it is configured for (v1, GraphQL or both).
+    def backend(self, account: str, for_request: bool = False) -> AccountBackend:
+        """`account` through the API(s) it is configured for (v1, GraphQL or both); with
+        `for_request`, its calls use the short BUFFER_REQUEST_TIMEOUT (a caller waits).
 
         Raises ConfigError for an account named by neither BUFFER_ACCESS_TOKEN_<NAME>
         nor BUFFER_API_KEY_<NAME>."""
@@ -98,14 +121,14 @@ class Services:
         sunset = self.settings.buffer_v1_sunset
         v1 = V1Backend(
             account,
-            lambda: self.buffer(account),
+            lambda: self._buffer(account, for_request),
             lambda: self.buffer_token(account),
             self.limiter,
             sunset,
         )
         graphql = GraphQLBackend(
             account,
-            lambda: self.graphql(account),
+            lambda: self.graphql(account, for_request),
             lambda: self.buffer_api_key(account),
             self.graphql_limiter,
             self.redis,

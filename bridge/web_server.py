@@ -7,9 +7,11 @@ the same options. Every value comes from Settings (GUNICORN_*, FORWARDED_ALLOW_I
 
 Why these values:
 - gthread workers with many threads: a request waiting on a job (`?wait=`) may hold a
-  thread for up to 25 s, and /healthz must still find a free thread at once; requests
-  never call Buffer, so a thread is otherwise busy for milliseconds. 16 threads let
-  15 such waits share a process with the probes; add workers (processes) for more.
+  thread for up to 25 s, and a live schedules read a Buffer call (BUFFER_REQUEST_TIMEOUT,
+  a few seconds); /healthz must still find a free thread at once. Such requests share
+  WAIT_MAX_CONCURRENT (8) slots per process, fewer than the 16 threads, and beyond it
+  answer 429 (a read: the cache), so the probes and short requests always have threads
+  left; add workers (processes) for more waits.
 - timeout 60: a gthread worker's heartbeat comes from its main loop, not from requests,
   so this only restarts a worker that is truly stuck.
 - graceful timeout 30: a stop or reload lets a 25 s wait finish; the orchestrators'

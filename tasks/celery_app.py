@@ -26,8 +26,15 @@ from bridge.services import Services
 
 celery = Celery(
     "bridge",
-    include=["tasks.sync", "tasks.snapshots", "tasks.reconcile", "tasks.notify"],
+    include=[
+        "tasks.sync",
+        "tasks.snapshots",
+        "tasks.reconcile",
+        "tasks.notify",
+        "tasks.deliveries",
+    ],
 )
+PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -49,7 +56,7 @@ def services() -> Services:
 
 
 def beat_schedule(config: Settings) -> dict[str, Any]:
-    """The timers: snapshots, and the reconciler."""
+    """The timers: snapshots, the reconciler, and pruning old webhook answers."""
     return {
         "snapshot-all": {
             "task": "tasks.snapshots.snapshot_all",
@@ -58,6 +65,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         "reconcile": {
             "task": "tasks.reconcile.reconcile",
             "schedule": config.reconcile_interval,
+        },
+        "prune-deliveries": {
+            "task": "tasks.deliveries.prune",
+            "schedule": PRUNE_INTERVAL,
         },
     }
 

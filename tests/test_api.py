@@ -225,9 +225,13 @@ def test_restore_of_another_profiles_snapshot_is_404(client, auth_headers, celer
     assert response.status_code == 404
 
 
-def test_live_schedules_fall_back_to_the_cache(client, auth_headers, buffer_sandbox) -> None:
+def test_live_schedules_fall_back_to_the_cache(
+    client, auth_headers, buffer_sandbox, services
+) -> None:
     fresh = client.get(f"{PATCH_URL}", headers=auth_headers).get_json()
     assert fresh["stale"] is False
+    for key in services.redis.scan_iter("bridge:live-schedules:*"):
+        services.redis.delete(key)  # the live read's short cache: make the next one ask Buffer
     buffer_sandbox.sandbox.set_faults(error_rate=1.0)
     stale = client.get(f"{PATCH_URL}", headers=auth_headers).get_json()
     assert stale["stale"] is True and "stale_reason" in stale

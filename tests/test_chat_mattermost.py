@@ -140,3 +140,14 @@ def test_a_client_without_a_mattermost_url_is_told_there_is_no_follow_up(client,
     text = response.get_json()["text"]
     assert text.startswith("Queued:")
     assert "will not be posted here" in text and "--mattermost-url" in text
+
+
+def test_a_request_cannot_be_replayed(client, linked) -> None:
+    """Issue 9 item 14: Mattermost signs nothing, so the same request (token, body and its
+    trigger_id) again is refused (409); a new command (new trigger_id) is accepted."""
+    form = mm_form("help")
+    assert client.post("/chat/mattermost", data=form).status_code == 200
+    replayed = client.post("/chat/mattermost", data=form)
+    assert replayed.status_code == 409
+    again = {**form, "trigger_id": "bm90LXRoZS1zYW1lLXRyaWdnZXI="}
+    assert client.post("/chat/mattermost", data=again).status_code == 200

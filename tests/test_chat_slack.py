@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,7 +53,8 @@ def slack_form(
         "api_app_id": "A123456",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        # Slack makes a new trigger_id per command, so two commands never sign alike
+        "trigger_id": f"13345224609.738474920.{uuid.uuid4().hex}",
         **more,
     }
     return urlencode(fields)
@@ -270,3 +272,16 @@ def _production_command(client: Any, services: Any, text: str, url: str) -> Any:
         return command(client, text, response_url=url)
     finally:
         services.settings = real
+
+
+def test_a_signed_request_cannot_be_replayed(client, slack_client) -> None:
+    """Issue 9 item 14: within the 5 minutes a signature holds, the same request again is
+    refused (409), and nothing runs twice."""
+    body = slack_form("help")
+    headers = signed(body, age=60)
+    assert client.post("/chat/slack", data=body, headers=headers).status_code == 200
+    replayed = client.post("/chat/slack", data=body, headers=headers)
+    assert replayed.status_code == 409
+    assert "replay" in replayed.get_json()["message"]
+    fresh = slack_form("help")  # the same command typed again: a new request, accepted
+    assert client.post("/chat/slack", data=fresh, headers=signed(fresh)).status_code == 200

@@ -67,3 +67,18 @@ def test_readyz_names_both_when_both_are_down(app_with):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["message"] == "unavailable: database, redis"
+
+
+def test_database_outage_503_does_not_show_the_driver_message(app_with, redis_url, caplog):
+    """Issue 9 item 10: the 503 says "database unavailable"; host and port go to the log."""
+    port = free_port()
+    app = app_with(
+        DATABASE_URL=f"postgresql+psycopg://bridge@127.0.0.1:{port}/bridge", REDIS_URL=redis_url
+    )
+    response = app.test_client().get("/v1/me", headers={"Authorization": "Bearer bb_x"})
+    assert response.status_code == 503
+    message = response.get_json()["message"]
+    assert message == "the database is unavailable"
+    assert str(port) not in response.get_data(as_text=True)
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+    assert str(port) in caplog.text  # the detail is logged for the operator

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 from typing import Any
 
+import redis
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -24,9 +28,9 @@ from bridge.api.schemas import (
     change_request,
 )
 from bridge.buffer.backend import BudgetExhausted
-from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
+from bridge.web import limits
 from bridge.web.answers import accepted
 from bridge.web.caller import authenticate_first, current_client, idempotency_key, services
 from bridge.web.schemas import AcceptedSchema
@@ -35,6 +39,8 @@ blp = Blueprint(
     "profiles", __name__, url_prefix="/v1/profiles", description="Profiles and schedules"
 )
 authenticate_first(blp)
+
+log = logging.getLogger(__name__)
 RECENT_JOBS = 20
 # one route, two shapes: the full listing, or dropdown choices (`?format=choices`)
 _LIST_OR_CHOICES = {
@@ -85,8 +91,8 @@ class ProfileSchedules(MethodView):
         profile = catalog.readable(services(), current_client(), ref)
         live, stale_reason = _live_profile(profile)
         if live is not None:
-            entries = [s.to_json() for s in live.schedules]
-            week = schedules.from_buffer(entries).with_pauses(live.paused_days)
+            entries = live["schedules"]
+            week = schedules.from_buffer(entries).with_pauses(live["paused_days"])
         else:
             entries, week = profile.schedules, profiles.week_of(profile)
         view: dict[str, Any] = {
@@ -114,19 +120,51 @@ class ProfileSchedules(MethodView):
         return _submit(change_request(ref, body))
 
 
-def _live_profile(profile: Profile) -> tuple[BufferProfile | None, str | None]:
-    """The profile as Buffer has it now (through the account's read API), or (None, why)
-    when the rate limit or Buffer's availability says to show the cache instead.
+def _live_profile(profile: Profile) -> tuple[dict[str, Any] | None, str | None]:
+    """The profile's schedules and paused days as Buffer has them now (or as read in the
+    last SCHEDULES_CACHE_TTL), through the account's read API, or (None, why) when the
+    rate limit or Buffer's availability says to show the cache instead.
 
+    A read takes a Buffer slot only while BUFFER_WRITE_RESERVE stay free for syncs, a
+    wait slot of this process (WAIT_MAX_CONCURRENT), and BUFFER_REQUEST_TIMEOUT at most.
     Raises BufferAPIError for a refusal a retry cannot mend (e.g. the profile is gone)."""
+    svc = services()
+    key = _cache_key(profile)
     try:
-        return services().backend(profile.account).profile(profile.id), None
+        cached = svc.redis.get(key) if svc.settings.schedules_cache_ttl else None
+    except redis.RedisError as error:
+        log.warning("schedules of %s from the cache: Redis is unavailable (%s)", profile.id, error)
+        return None, "the rate limiter is unavailable; showing the cached schedules"
+    if cached is not None:
+        return json.loads(cached), None
+    if not limits.try_wait_slot():
+        return None, "too many reads of Buffer in progress; showing the cached schedules"
+    try:
+        found = svc.backend(profile.account, for_request=True).profile(profile.id)
     except BudgetExhausted:
         return None, "rate limit reached; showing the cached schedules"
+    except redis.RedisError as error:
+        log.warning("schedules of %s from the cache: Redis is unavailable (%s)", profile.id, error)
+        return None, "the rate limiter is unavailable; showing the cached schedules"
     except BufferAPIError as error:
         if not error.retryable:
             raise
         return None, f"Buffer could not be reached: {error.message}"
+    live = {
+        "schedules": [s.to_json() for s in found.schedules],
+        "paused_days": list(found.paused_days),
+    }
+    if svc.settings.schedules_cache_ttl:
+        with contextlib.suppress(redis.RedisError):
+            svc.redis.set(key, json.dumps(live), px=int(svc.settings.schedules_cache_ttl * 1000))
+    return live, None
+
+
+def _cache_key(profile: Profile) -> str:
+    """The Redis key of a profile's cached live read. It names when the bridge last wrote
+    or refreshed the profile (`seen_at`, set by every sync and snapshot), so a write by
+    the bridge makes the entry read before it unreachable at once."""
+    return f"bridge:live-schedules:{profile.id}:{profile.seen_at.timestamp():.6f}"
 
 
 def _submit(request: changes.ChangeRequest) -> Any:

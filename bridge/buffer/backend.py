@@ -46,9 +46,12 @@ class BudgetExhausted(BridgeError):
 
 
 class Slots(Protocol):
-    """A rate limiter: take `n` slots of a key's budget; 0.0 when taken, else the wait."""
+    """A rate limiter: take `n` slots of a key's budget (`acquire_read`: one, leaving the
+    writes' reserve free); 0.0 when taken, else the wait."""
 
     def acquire(self, key: str, n: int = 1) -> float: ...
+
+    def acquire_read(self, key: str) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -145,18 +148,19 @@ class V1Backend:
             v1_days_left=max(0, (self.sunset - today).days) if self.sunset else None,
         )
 
-    def take(self, n: int) -> None:
-        """Take `n` v1 slots for this token, or raise BudgetExhausted."""
-        wait = self._slots.acquire(self._token(), n)
+    def take_read(self) -> None:
+        """Take one v1 slot for a read, leaving BUFFER_WRITE_RESERVE to syncs, or raise
+        BudgetExhausted."""
+        wait = self._slots.acquire_read(self._token())
         if wait > 0:
             raise BudgetExhausted(wait)
 
     def profiles(self) -> list[Profile]:
-        self.take(1)
+        self.take_read()
         return self._client().profiles()
 
     def profile(self, profile_id: str) -> Profile:
-        self.take(1)
+        self.take_read()
         return self._client().profile(profile_id)
 
     def read_for_write(self, profile_id: str) -> schedules.Week:

@@ -8,6 +8,8 @@ flow is Slack's: an ephemeral answer at once, the outcome later via `response_ur
 
 from __future__ import annotations
 
+import json
+
 from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
@@ -15,8 +17,12 @@ from marshmallow import EXCLUDE, Schema, fields
 from bridge import auth
 from bridge.hooks import chat
 from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
+from bridge.web import replay
 from bridge.web.caller import services
 
+# Mattermost puts no time in a request: a replay is refused for this long (each command
+# carries a fresh trigger_id, so a user repeating a command is not one)
+REPLAY_MEMORY = 60 * 60
 blp = Blueprint(
     "mattermost", __name__, url_prefix="/chat/mattermost", description="Mattermost slash commands"
 )
@@ -59,8 +65,12 @@ def _header_token_first() -> None:
 @blp.response(200, ChatMessageSchema)
 @blp.doc(**doc(MattermostCommandSchema))
 def mattermost() -> Response:
-    """Run a slash command (401 when the token is not a linked client's)."""
+    """Run a slash command (401 when the token is not a linked client's, 409 for a request
+    seen before: a replay)."""
     form = load_form(MattermostCommandSchema())
+    token = command_token(form["token"])
     with services().db.session() as session:
-        client = auth.by_mattermost_token(session, command_token(form["token"]))
+        client = auth.by_mattermost_token(session, token)
+    seen = json.dumps([token, sorted(request.form.items(multi=True))]).encode()
+    replay.check_first(services(), "mattermost", seen, REPLAY_MEMORY)
     return ephemeral(chat.reply(form["text"], client, "mattermost", form["response_url"]))

@@ -22,8 +22,11 @@ from bridge import auth
 from bridge.errors import BridgeError, ServiceUnavailable, Unauthorized
 from bridge.hooks import chat
 from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
+from bridge.web import replay
 from bridge.web.caller import services
 
+# slack_sdk accepts a timestamp up to 5 minutes either side of now: remember that long
+REPLAY_MEMORY = 2 * 5 * 60
 blp = Blueprint("slack", __name__, url_prefix="/chat/slack", description="Slack slash commands")
 # Slack's link markup: <@U123|brand>, <#C123|general>, <https://x|label>, <https://x>.
 # No class may cross a '<': each match attempt then stops at the next one, so a text
@@ -75,8 +78,11 @@ def plain_text(text: str) -> str:
 @blp.response(200, ChatMessageSchema)
 @blp.doc(**doc(SlashCommandSchema))
 def slack() -> Response:
-    """Run a slash command; a change answers 'Queued' and its outcome follows."""
+    """Run a slash command; a change answers 'Queued' and its outcome follows (409 for a
+    signed request seen before: a replay)."""
     verify()
+    signature = request.headers.get("X-Slack-Signature", "").encode("utf-8", "replace")
+    replay.check_first(services(), "slack", signature, REPLAY_MEMORY)
     if request.form.get("ssl_check"):
         return Response(status=200)  # Slack checking the certificate: nothing to run
     form = load_form(SlashCommandSchema())

@@ -20,6 +20,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from bridge import catalog, changes, commands, models, outcome
 from bridge.errors import InvalidFields, InvalidInput
 from bridge.hooks import redact
+from bridge.web import limits
 from bridge.web.answers import accepted
 from bridge.web.caller import bearer_token, current_client, idempotency_key, services
 from bridge.web.errors import error_body
@@ -143,6 +144,8 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
     """Turn webhook fields into a job: (body, 202, Location), or the outcome as a Response
     (200, or 502 when Buffer refused) when the caller asked to wait and it came in time."""
     wait = wait_seconds()  # checked first: a bad ?wait must not leave a job behind
+    if wait:
+        limits.take_wait_slot()  # 429 beyond WAIT_MAX_CONCURRENT, before anything is stored
     change, body_key = read_change(data)
     submitted = changes.submit(
         services(), client, change, source, idempotency_key=idempotency_key(body_key)

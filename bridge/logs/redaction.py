@@ -63,7 +63,8 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """The configured secrets: every readable Buffer token and the Slack signing secret."""
+    """The configured secrets: every readable Buffer token, the Slack signing secret and
+    the metrics token."""
     found: list[str] = []
     for account in settings.buffer_token_vars:
         try:
@@ -72,6 +73,8 @@ def settings_secrets(settings: Settings) -> list[str]:
             continue
     if settings.slack_signing_secret:
         found.append(settings.slack_signing_secret)
+    if settings.metrics_token:
+        found.append(settings.metrics_token)
     return found
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, request
 from bridge import auth, jobs, models
 from bridge.errors import InvalidInput
 from bridge.services import Services
+from bridge.web import limits
 from bridge.web.request import check_request_json
 
 
@@ -30,11 +31,13 @@ def bearer_token() -> str | None:
 def current_client(token: str | None = None) -> models.ApiClient:
     """The client this request authenticates as (`token`, else the bearer token).
 
-    Raises Unauthorized (401) without a valid, unrevoked token. Cached for the request."""
+    Raises Unauthorized (401) without a valid, unrevoked token, TooManyRequests (429) over
+    the client's rate limit (counted once per request). Cached for the request."""
     if "api_client" not in g:
         with services().db.session() as session:
             g.api_client = auth.authenticate(session, token or bearer_token())
         g.client_name = g.api_client.name
+        limits.check_client_rate(services(), g.api_client)
     return g.api_client
 
 

@@ -15,7 +15,7 @@ from flask import Flask, current_app, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from bridge.errors import BridgeError, InvalidInput, ServiceUnavailable
+from bridge.errors import BridgeError, InvalidInput, ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_UNAVAILABLE = "30"  # seconds, on every 503
@@ -50,6 +50,8 @@ def render(error: BridgeError) -> tuple[int, dict[str, Any], dict[str, str]]:
         headers["WWW-Authenticate"] = 'Bearer realm="buffer-bridge"'
     if status == 503:
         headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
     return status, error_body(status, error.message, errors), headers
 
 
