@@ -124,6 +124,7 @@ class StackOptions:
     database_url: str | None = None  # PostgreSQL URL; SQLite in the temp dir when None
     keep: bool = False  # keep the temp dir (logs, database) for a post-mortem
     extra_env: dict[str, str] = field(default_factory=dict)
+    sandbox_args: list[str] = field(default_factory=list)  # e.g. ["--organizations", "3"]
 
 
 class Stack:
@@ -271,7 +272,7 @@ class Stack:
     def _start_sandbox(self) -> None:
         argv = [str(BIN / "bridge"), "sandbox", "--host", HOST, "--port", str(self.sandbox_port)]
         argv += ["--profiles", str(self.options.profiles), "--rate-limit", self.options.rate_limit]
-        argv += ["--token", f"{SANDBOX_TOKEN}=default"]
+        argv += ["--token", f"{SANDBOX_TOKEN}=default", *self.options.sandbox_args]
         proc = self.spawn("sandbox", argv)
         wait_until(
             lambda: self._answers(proc, self.sandbox_root + "__sandbox/faults"),

@@ -13,7 +13,8 @@ One vocabulary, the same word everywhere:
     restore    the profile goes back to snapshot `snapshot_id` (default: before the last change)
     snapshot   record the current schedules of the profile's account (one Buffer call)
 
-`set_days`, the webhooks' old name for `set`, is kept as an alias.
+`set_days`, the webhooks' old name for `set`, is kept as an alias. `pause` and `resume`
+are refused with the reason: Buffer has no way to write a pause.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from bridge.services import Services
 
 ACTIONS = ("replace", "set", "add", "remove", "clear", "restore", "snapshot")
 ALIASES = {"set_days": "set"}
+# asked for often, and impossible: Buffer has no way to write a pause (schedules.py says why)
+PAUSES = ("pause", "resume", "unpause")
 MAX_WAIT = 25  # seconds a caller may wait for the outcome: under Zapier's 30 s request limit
 POLL_INTERVAL = 0.2
 
@@ -53,6 +56,8 @@ class ChangeRequest:
 
         Raises InvalidInput naming the first field missing or not allowed."""
         action = ALIASES.get(self.action, self.action)
+        if action in PAUSES:
+            raise InvalidInput(schedules.PAUSE_NOT_WRITABLE, "action")
         if action not in ACTIONS:
             raise InvalidInput(f"must be one of: {', '.join(ACTIONS)}", "action")
         object.__setattr__(self, "action", action)

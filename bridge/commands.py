@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bridge import changes, profiles, schedule_grammar
+from bridge import changes, profiles, schedule_grammar, schedules
 from bridge.errors import InvalidInput
 
 USAGE: dict[str, str] = {
@@ -99,6 +99,8 @@ def parse(text: str) -> Command:
     if not words:
         return Command("help")
     verb = words[0].lower()
+    if verb in changes.PAUSES:
+        raise UsageError(f"{verb} is not possible: {schedules.PAUSE_NOT_WRITABLE}")
     name = _ALIASES.get(verb, verb)
     if name not in USAGE:
         raise UsageError(f"unknown command {_quote(words[0])}")

@@ -136,7 +136,8 @@ def retry_in(outcome: SnapshotOutcome, attempt: int) -> float | None:
     )
     if not retryable or attempt >= MAX_JOB_ATTEMPTS:
         return None
-    return outcome.retry_in or backoff(attempt, SNAPSHOT_BACKOFF_MAX)
+    told = getattr(outcome.error, "retry_after", None)  # Buffer's retryAfter: obeyed exactly
+    return outcome.retry_in or told or backoff(attempt, SNAPSHOT_BACKOFF_MAX)
 
 
 def finish_job(services: Services, job_id: int, outcome: SnapshotOutcome) -> float | None:

@@ -25,8 +25,8 @@ from bridge.buffer.graphql import (
     GraphQLRateLimited,
     GraphQLUnauthorized,
     RateLimitHint,
-    parse_rate_limit_headers,
 )
+from bridge.buffer.hints import parse_rate_limit_headers
 from bridge.buffer.models import Profile, Schedule
 from bridge.errors import (
     BufferAPIError,

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from bridge import changes, models
+from bridge import changes, models, schedules
 from bridge.web.fields import DaysField, StrictSchema, TimesField
 from bridge.web.schemas import JobSchema, ScheduleEntrySchema, WeekDays
 
@@ -15,6 +15,20 @@ LIST_LIMIT = 500
 ID_RANGE = validate.Range(min=1, max=models.MAX_ID)
 
 # --- what the API reads -----------------------------------------------------------------
+
+
+class NoPauses(StrictSchema):
+    """A body that may not ask to pause days: `paused` is refused saying why."""
+
+    paused = fields.Raw(
+        load_default=None,
+        metadata={"description": "refused: pauses cannot be written (Buffer has no field)"},
+    )
+
+    @validates_schema
+    def _no_pauses(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("paused"):
+            raise ValidationError(schedules.PAUSE_NOT_WRITABLE, "paused")
 
 
 class ScheduleEntryInput(StrictSchema):
@@ -26,7 +40,7 @@ class ScheduleEntryInput(StrictSchema):
     )
 
 
-class ReplaceSchedulesSchema(StrictSchema):
+class ReplaceSchedulesSchema(NoPauses):
     """PUT: the profile's whole posting schedule (action `replace`)."""
 
     schedules = fields.List(fields.Nested(ScheduleEntryInput), required=True)
@@ -51,7 +65,7 @@ class ReplaceSchedulesSchema(StrictSchema):
         return {"action": "replace", "week": week}
 
 
-class PatchSchedulesSchema(StrictSchema):
+class PatchSchedulesSchema(NoPauses):
     """PATCH: change some days, keep the rest. `mode` is the action: set (default), add,
     remove or clear."""
 

@@ -22,18 +22,20 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import redis
 
 from bridge import schedules
 from bridge.buffer.client import BufferClient
-from bridge.buffer.graphql import GraphQLClient
+from bridge.buffer.graphql import GraphQLClient, GraphQLRateLimited
 from bridge.buffer.models import Organization, Profile
 from bridge.errors import BridgeError, WritesUnavailable
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ORGANIZATIONS_TTL = 3600  # seconds: organizations change rarely; refreshed at most hourly
 
 
@@ -209,13 +211,31 @@ class GraphQLBackend:
     def take(self, n: int) -> None:
         """Take `n` GraphQL slots (every window) for this key, or raise BudgetExhausted.
 
-        The client's last RateLimit headers may only make the bridge wait longer."""
+        A 429's `retryAfter` holds every process off for exactly that long (remembered in
+        Redis); the client's last RateLimit headers may only make this process wait longer.
+        """
+        held = _hold_left(self._cache, self._hold_key)
+        if held > 0:
+            raise BudgetExhausted(held)
         wait = self._slots.acquire(self._key(), n)
         hint = self._client().last_rate_limit
         if wait <= 0 and hint is not None and hint.wait() > 0:
             wait = hint.wait()
         if wait > 0:
             raise BudgetExhausted(wait)
+
+    @property
+    def _hold_key(self) -> str:
+        return f"bridge:graphql:retry-after:{self.account}"
+
+    def _obeying(self, call: Callable[[], T]) -> T:
+        """`call()`; a 429 with `retryAfter` is remembered for every process, then re-raised."""
+        try:
+            return call()
+        except GraphQLRateLimited as error:
+            if error.retry_after:
+                _hold(self._cache, self._hold_key, error.retry_after)
+            raise
 
     def cached_organizations(self) -> list[Organization] | None:
         """The organizations last read from Buffer (None when not read within the hour)."""
@@ -235,7 +255,7 @@ class GraphQLBackend:
             return cached
         key = self._organizations_key
         self.take(1)
-        found = self._client().organizations()
+        found = self._obeying(lambda: self._client().organizations())
         _cache_set(self._cache, key, [{"id": o.id, "name": o.name} for o in found])
         return found
 
@@ -246,12 +266,12 @@ class GraphQLBackend:
             self.take(len(organizations))
         found: list[Profile] = []
         for organization in organizations:
-            found.extend(self._client().channels(organization.id))
+            found.extend(self._obeying(partial(self._client().channels, organization.id)))
         return found
 
     def profile(self, profile_id: str) -> Profile:
         self.take(1)
-        return self._client().channel(profile_id)
+        return self._obeying(lambda: self._client().channel(profile_id))
 
     def read_for_write(self, profile_id: str) -> schedules.Week:
         raise WritesUnavailable(write_refusal(self.account, "graphql", self.sunset))
@@ -293,6 +313,23 @@ class HybridBackend:
 
     def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
         self.v1.write_schedules(profile_id, week)
+
+
+def _hold(client: redis.Redis, key: str, seconds: float) -> None:
+    """Hold every process off this key's API for `seconds` (a 429's retryAfter)."""
+    try:
+        client.set(key, "1", px=max(1, int(seconds * 1000)))
+    except redis.RedisError as error:
+        log.warning("cannot share Buffer's retryAfter: %s", error)
+
+
+def _hold_left(client: redis.Redis, key: str) -> float:
+    """Seconds left of a hold (0.0 when none, or Redis cannot say)."""
+    try:
+        left = client.pttl(key)
+    except redis.RedisError:
+        return 0.0
+    return max(int(left), 0) / 1000 if isinstance(left, int) else 0.0
 
 
 def _cache_get(client: redis.Redis, key: str) -> Any:

@@ -27,7 +27,7 @@ from bridge.web.errors import error_body
 from bridge.web.fields import DaysField, ProfileRefField, SnapshotRefField, TimesField
 from bridge.web.schemas import AcceptedSchema, JobSchema, OutcomeSchema
 
-ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES)
+ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES)
 # the bodies a webhook takes, for /openapi.json: the fields as JSON or a form, or a command
 _BODIES = {
     "requestBody": {

@@ -14,6 +14,9 @@ tokens), organizations (each account's profiles split in order into
 `organizations` groups), paused days (kept beside the v1 objects, so v1 answers
 never show them; a v1 update changes times and leaves pauses alone, as a pause in
 Buffer's app keeps its times), and rate windows of their own (several at once).
+
+Past 400 lines on purpose: everything behind the one lock is here, so no other module
+can touch the state without it; seeding, faults, forms and the APIs live elsewhere.
 """
 
 from __future__ import annotations

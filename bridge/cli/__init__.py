@@ -1,0 +1,11 @@
+"""The `bridge` command: run the services, manage clients, look at profiles and schedules.
+
+One module per group of subcommands: `run` (serve, worker, beat, sandbox, dev,
+healthcheck), `store` (db, clients), `buffer` (profiles, schedules, accounts); `base`
+holds the group itself and what they share. Importing this package registers them all.
+"""
+
+from bridge.cli import buffer, run, store
+from bridge.cli.base import main
+
+__all__ = ["buffer", "main", "run", "store"]
