@@ -9,8 +9,9 @@ import redis
 
 from bridge import metrics
 from bridge.buffer.backend import AccountBackend, GraphQLBackend, HybridBackend, V1Backend
-from bridge.buffer.client import BufferClient, OnCall
+from bridge.buffer.client import BufferClient
 from bridge.buffer.graphql import GraphQLClient
+from bridge.buffer.http import OnCall
 from bridge.config import Settings, key_var, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError

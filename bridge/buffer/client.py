@@ -38,12 +38,9 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
-from types import TracebackType
 from typing import Any, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -54,6 +51,7 @@ from bridge.buffer.errors import (
     is_failure_body,
     json_body,
 )
+from bridge.buffer.http import BearerAuth, OnCall, SessionClient, check_timeout, new_session
 from bridge.buffer.models import Profile, Schedule, is_profile_id, kind_of
 from bridge.errors import BufferAPIError, BufferUnavailable, ConfigError, InvalidInput
 
@@ -65,9 +63,6 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.bufferapp.com/1/"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 _CHUNK = 64 * 1024
-
-# on_call(label, HTTP status or None when no answer came, seconds taken)
-OnCall = Callable[[str, int | None, float], None]
 
 
 def _version() -> str:
@@ -81,21 +76,7 @@ def _version() -> str:
 USER_AGENT = f"buffer-bridge/{_version()}"
 
 
-class _BearerAuth(AuthBase):
-    """Sets `Authorization: Bearer <token>`; as request-level auth it also beats ~/.netrc."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(***)"  # the token must not reach a log or a traceback
-
-
-class BufferClient:
+class BufferClient(SessionClient):
     """A client for one Buffer access token (one Buffer account)."""
 
     def __init__(
@@ -123,13 +104,13 @@ class BufferClient:
         if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
             raise ConfigError(f"Buffer API URL must start with https:// or http://: {base_url!r}")
         self.base_url = base_url.rstrip("/") + "/"
-        self.timeout = _check_timeout(timeout)
+        self.timeout = check_timeout(timeout)
         self.deadline = sum(self.timeout) if deadline is None else float(deadline)
         if not 0 < self.deadline < float("inf"):
             raise ConfigError(f"Buffer call deadline must be positive seconds: {deadline!r}")
-        self._auth = _BearerAuth(access_token)
+        self._auth = BearerAuth(access_token)
         self._owns_session = session is None
-        self.session = session if session is not None else _new_session()
+        self.session = session if session is not None else new_session()
         self.on_call = on_call
         self.calls = 0
 
@@ -297,40 +278,6 @@ class BufferClient:
         response._content_consumed = True  # type: ignore[attr-defined]
         response.close()  # returns the connection to the pool (the body is read in full)
 
-    def _report(self, label: str, status: int | None, elapsed: float) -> None:
-        """Tell on_call about a request; a broken metrics hook must not fail a Buffer call."""
-        if self.on_call is None:
-            return
-        try:
-            self.on_call(label, status, elapsed)
-        except Exception:
-            log.exception("on_call hook failed for buffer %s", label)
-
-    def close(self) -> None:
-        """Close the session if this client created it (a given session belongs to the caller)."""
-        if self._owns_session:
-            self.session.close()
-
-    def __enter__(self) -> BufferClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _new_session() -> requests.Session:
-    """A pooled session that never retries on its own: retries belong to the tasks."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)  # the local sandbox
-    return session
-
 
 def _socket_of(response: requests.Response) -> socket.socket | None:
     """The socket under a streamed response (urllib3 2), to bound each read by the deadline;
@@ -338,18 +285,6 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
     connection = getattr(response.raw, "connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
-
-
-def _check_timeout(timeout: tuple[float, float]) -> tuple[float, float]:
-    """`timeout` as a (connect, read) pair of floats; ConfigError unless both are positive."""
-    try:
-        connect, read = timeout
-        pair = (float(connect), float(read))
-    except (TypeError, ValueError):
-        raise ConfigError(f"Buffer timeout must be (connect, read) seconds: {timeout!r}") from None
-    if not all(0 < s < float("inf") for s in pair):
-        raise ConfigError(f"Buffer timeout must be positive seconds: {timeout!r}")
-    return pair
 
 
 def _checked_id(profile_id: str) -> str:

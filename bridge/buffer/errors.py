@@ -89,7 +89,9 @@ def error_from_response(response: requests.Response) -> BufferAPIError:
             message = "Buffer answered with a redirect (check BUFFER_API_URL)"
         elif 200 <= status < 300:
             message = "Buffer reported a failure"
-    return cls(_clean(message, response.request), status=status, code=code, response=response)
+    return cls(
+        clean_message(message, response.request), status=status, code=code, response=response
+    )
 
 
 def error_from_exception(exc: requests.RequestException) -> BufferAPIError:
@@ -99,7 +101,7 @@ def error_from_exception(exc: requests.RequestException) -> BufferAPIError:
     anything else (bad URL, too many redirects) is our configuration, so a plain
     BufferAPIError that no retry will fix.
     """
-    detail = _clean(f"{type(exc).__name__}: {exc}", exc.request)
+    detail = clean_message(f"{type(exc).__name__}: {exc}", exc.request)
     if isinstance(exc, requests.Timeout):
         return BufferUnavailable(f"Buffer did not answer in time ({detail})")
     if isinstance(
@@ -151,7 +153,7 @@ def _error_class(status: int, code: int | None) -> type[BufferAPIError]:
     return BufferAPIError
 
 
-def _clean(message: str, request: Any) -> str:
+def clean_message(message: str, request: Any) -> str:
     """`message` shortened to _MAX_MESSAGE characters, with the request's Bearer token as ***."""
     headers = getattr(request, "headers", None) or {}
     auth = str(headers.get("Authorization", ""))

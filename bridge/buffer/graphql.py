@@ -53,21 +53,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import requests
 
-from bridge.buffer.client import (
-    DEFAULT_TIMEOUT,
-    USER_AGENT,
-    OnCall,
-    _BearerAuth,
-    _check_timeout,
-    _new_session,
-)
-from bridge.buffer.errors import error_from_exception, json_body
+from bridge.buffer.client import DEFAULT_TIMEOUT, USER_AGENT
+from bridge.buffer.errors import clean_message, error_from_exception, json_body
 from bridge.buffer.hints import RateLimitHint, number, parse_rate_limit_headers
+from bridge.buffer.http import BearerAuth, OnCall, SessionClient, check_timeout, new_session
 from bridge.buffer.models import Organization, Profile, kind_of
 from bridge.errors import (
     BufferAPIError,
@@ -189,8 +182,10 @@ _DEFAULT_MESSAGES: dict[type[BufferAPIError], str] = {
 # --- the client --------------------------------------------------------------------------
 
 
-class GraphQLClient:
+class GraphQLClient(SessionClient):
     """A client for one Buffer API key (one Buffer account, every organization it reaches)."""
+
+    METRIC_PREFIX = "graphql_"
 
     def __init__(
         self,
@@ -213,10 +208,10 @@ class GraphQLClient:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ConfigError(f"Buffer GraphQL URL must start with https:// or http://: {url!r}")
         self.url = url
-        self.timeout = _check_timeout(timeout)
-        self._auth = _BearerAuth(api_key)
+        self.timeout = check_timeout(timeout)
+        self._auth = BearerAuth(api_key)
         self._owns_session = session is None
-        self.session = session if session is not None else _new_session()
+        self.session = session if session is not None else new_session()
         self.on_call = on_call
         self.calls = 0
         self.last_rate_limit: RateLimitHint | None = None
@@ -333,31 +328,6 @@ class GraphQLClient:
         if hint is not None:
             self.last_rate_limit = hint
 
-    def _report(self, label: str, status: int | None, elapsed: float) -> None:
-        """Tell on_call about a request; a broken metrics hook must not fail a Buffer call."""
-        if self.on_call is None:
-            return
-        try:
-            self.on_call(f"graphql_{label}", status, elapsed)
-        except Exception:
-            log.exception("on_call hook failed for buffer graphql %s", label)
-
-    def close(self) -> None:
-        """Close the session if this client created it (a given session belongs to the caller)."""
-        if self._owns_session:
-            self.session.close()
-
-    def __enter__(self) -> GraphQLClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -425,7 +395,7 @@ def _error(
     path = _path(first)
     if code:
         message = f"{message} [{code}{' at ' + '.'.join(map(str, path)) if path else ''}]"
-    error = cls(_clean(message, response.request), status=status, response=response)
+    error = cls(clean_message(message, response.request), status=status, response=response)
     assert isinstance(error, GraphQLError)
     error.graphql_code = code
     error.path = path
@@ -441,18 +411,6 @@ def _error(
             error.message,
         )
     return error
-
-
-def _clean(message: str, request: Any) -> str:
-    """`message` shortened, with the request's Bearer key as *** should Buffer echo it."""
-    headers = getattr(request, "headers", None) or {}
-    auth = str(headers.get("Authorization", ""))
-    key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-    if key:
-        message = message.replace(key, "***")
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 3] + "..."
-    return message
 
 
 def _checked_id(value: str, what: str) -> str:

@@ -107,10 +107,7 @@ class GraphQL:
 
         Raises faults.Dropped (after recording) when a drop fault cuts the connection.
         """
-        started = time.monotonic()
-        fault, settings = self.sandbox.draw_fault()
-        if settings["latency"] > 0:
-            self.sandbox.wait(settings["latency"])
+        started, fault, settings = self.sandbox.begin_request()
         key = _find_key(request)
         operation: str | None = None
         if fault == "error":

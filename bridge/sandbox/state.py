@@ -384,6 +384,15 @@ class Sandbox:
             draw = self._rng.random()
         return fault_rules.pick(draw, settings), settings
 
+    def begin_request(self) -> tuple[float, str | None, dict[str, float]]:
+        """(start time, fault, fault settings) of one API request, after waiting out the
+        configured latency: what every API module does first."""
+        started = time.monotonic()
+        fault, settings = self.draw_fault()
+        if settings["latency"] > 0:
+            self.wait(settings["latency"])
+        return started, fault, settings
+
     def admit(self, token: str) -> bool:
         """Count a request against `token`'s sliding window; False (and not counted) when full."""
         now = time.monotonic()

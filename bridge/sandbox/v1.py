@@ -133,10 +133,7 @@ class V1:
 
         Raises faults.Dropped (after recording) when a drop fault cuts the connection.
         """
-        started = time.monotonic()
-        fault, settings = self.sandbox.draw_fault()
-        if settings["latency"] > 0:
-            self.sandbox.wait(settings["latency"])
+        started, fault, settings = self.sandbox.begin_request()
         pairs = form_pairs(request)
         token = find_token(request, pairs)
         if fault == "error":
