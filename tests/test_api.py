@@ -284,3 +284,11 @@ def test_scoped_clients_see_only_their_profiles_jobs_and_snapshots(
 )
 def test_ids_beyond_64_bits_name_nothing(client, auth_headers, path, status):
     assert client.get(path, headers=auth_headers).status_code == status
+
+
+def test_profiles_carry_their_label_and_paused_days(client, auth_headers):
+    listed = client.get("/v1/profiles", headers=auth_headers).get_json()["profiles"]
+    one = client.get(f"/v1/profiles/{listed[0]['id']}", headers=auth_headers).get_json()
+    for profile in (listed[0], one):
+        assert profile["label"] == f"{profile['service']}:{profile['service_username']}"
+        assert profile["paused_days"] == []

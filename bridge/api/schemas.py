@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from bridge import changes, models, schedules
+from bridge import changes, models, profiles, schedules
 from bridge.web.fields import DaysField, StrictSchema, TimesField
 from bridge.web.schemas import JobSchema, ScheduleEntrySchema, WeekDays
 
@@ -140,7 +140,7 @@ class ProfileSchema(Schema):
     service_username = fields.String(metadata={"example": "brand"})
     formatted_username = fields.String(metadata={"example": "@brand"})
     timezone = fields.String(metadata={"example": "Europe/London"})
-    label = fields.String(metadata={"example": "twitter:brand"})
+    label = fields.Function(profiles.label, metadata={"example": "twitter:brand"})
     schedules = fields.List(fields.Nested(ScheduleEntrySchema))
     paused_days = fields.List(
         fields.String(), metadata={"description": "days paused in Buffer (they keep their times)"}
