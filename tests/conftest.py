@@ -278,7 +278,27 @@ def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
         yield worker
 
 
-class Receiver:
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 running while used as a context manager."""
+
+    server: ThreadingHTTPServer
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+        """Bind `handler` to a free port (served from `__enter__` on)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        return self.server
+
+    def __enter__(self) -> Any:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Receiver(LocalServer):
     """A local HTTP server standing in for Slack's response_url: records what is posted."""
 
     def __init__(self) -> None:
@@ -306,16 +326,8 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/commands/T1/42/s3cr3tpath"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        port = self.serve(Handler).server_port
+        self.url = f"http://127.0.0.1:{port}/commands/T1/42/s3cr3tpath"
 
 
 @pytest.fixture

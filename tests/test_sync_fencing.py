@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -22,11 +22,11 @@ from bridge.buffer.client import BufferClient
 from bridge.errors import BufferUnavailable
 from bridge.locks import ProfileLock
 from bridge.services import Services
-from tests.conftest import SANDBOX_TOKEN, make_settings
+from tests.conftest import SANDBOX_TOKEN, LocalServer, make_settings
 from tests.test_sync import DOCS_PROFILE, job, submit
 
 
-class DribblingBuffer:
+class DribblingBuffer(LocalServer):
     """A proxy to the sandbox that dribbles the next `slow_reads` schedule reads over
     `seconds` each (a few bytes at a time, each well within any read timeout)."""
 
@@ -82,17 +82,7 @@ class DribblingBuffer:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/1/"
-
-    def __enter__(self) -> DribblingBuffer:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.url = f"http://127.0.0.1:{self.serve(Handler).server_port}/1/"
 
 
 @pytest.fixture

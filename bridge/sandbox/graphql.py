@@ -39,8 +39,7 @@ from graphql import (
 from werkzeug.wrappers import Request, Response
 
 from bridge.buffer.models import DAYS
-from bridge.sandbox import faults
-from bridge.sandbox.state import RequestRecord, Sandbox
+from bridge.sandbox.state import Sandbox
 
 __all__ = ["GraphQL", "graphql_error", "schema", "schema_text"]
 
@@ -107,7 +106,8 @@ class GraphQL:
 
         Raises faults.Dropped (after recording) when a drop fault cuts the connection.
         """
-        started, fault, settings = self.sandbox.begin_request()
+        begun = self.sandbox.begin_request()
+        fault = begun.fault
         key = _find_key(request)
         operation: str | None = None
         if fault == "error":
@@ -122,23 +122,8 @@ class GraphQL:
             )
         else:
             response, operation = self._authorised(request, key)
-        if fault == "slow":
-            self.sandbox.wait(settings["slow_seconds"])
-        self.sandbox.record(
-            RequestRecord(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                token=self.sandbox.label_of(key),
-                status=None if fault == "drop" else response.status_code,
-                fault=fault,
-                form=[("operationName", operation)] if operation else None,
-                duration=round(time.monotonic() - started, 6),
-            )
-        )
-        if fault == "drop":
-            faults.drop_connection(request.environ)
-        return response
+        form = [("operationName", operation)] if operation else None
+        return self.sandbox.end_request(request, response, begun, key, form)
 
     def _authorised(self, request: Request, key: str | None) -> tuple[Response, str | None]:
         """The answer after the method, key and rate checks, and the operation's name."""

@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from werkzeug.wrappers import Request, Response
+
 from bridge.buffer.models import DAYS
 from bridge.config import RateLimit, parse_rate_limits
 from bridge.errors import ConfigError
@@ -78,6 +80,15 @@ class SandboxConfig:
     graphql_rate_limit: Any = DEFAULT_GRAPHQL_RATE_LIMIT
     organizations: int = 2  # per account (fewer when it has fewer profiles)
     graphql_only: bool = False
+
+
+@dataclass(frozen=True)
+class Begun:
+    """One API request as begun: when, the fault drawn for it, the fault settings used."""
+
+    started: float
+    fault: str | None
+    settings: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -384,14 +395,14 @@ class Sandbox:
             draw = self._rng.random()
         return fault_rules.pick(draw, settings), settings
 
-    def begin_request(self) -> tuple[float, str | None, dict[str, float]]:
-        """(start time, fault, fault settings) of one API request, after waiting out the
-        configured latency: what every API module does first."""
+    def begin_request(self) -> Begun:
+        """The start time, fault and fault settings of one API request, after waiting out
+        the configured latency: what every API module does first."""
         started = time.monotonic()
         fault, settings = self.draw_fault()
         if settings["latency"] > 0:
             self.wait(settings["latency"])
-        return started, fault, settings
+        return Begun(started, fault, settings)
 
     def admit(self, token: str) -> bool:
         """Count a request against `token`'s sliding window; False (and not counted) when full."""
@@ -410,6 +421,36 @@ class Sandbox:
         """Append one request to the record."""
         with self.lock:
             self._records.append(record)
+
+    def end_request(
+        self,
+        request: Request,
+        response: Response,
+        begun: Begun,
+        credential: str | None,
+        form: list[tuple[str, str]] | None,
+    ) -> Response:
+        """Finish one API request begun with `begin_request`: wait out a slow fault, record
+        it (the credential by its label only), then answer, or cut the connection for a drop
+        fault (faults.Dropped)."""
+        fault = begun.fault
+        if fault == "slow":
+            self.wait(begun.settings["slow_seconds"])
+        self.record(
+            RequestRecord(
+                time=time.time(),
+                method=request.method,
+                path=request.path,
+                token=self.label_of(credential),
+                status=None if fault == "drop" else response.status_code,
+                fault=fault,
+                form=form,
+                duration=round(time.monotonic() - begun.started, 6),
+            )
+        )
+        if fault == "drop":
+            fault_rules.drop_connection(request.environ)
+        return response
 
     def wait(self, seconds: float) -> None:
         """Sleep up to `seconds`, returning early once `shutdown()` was called."""

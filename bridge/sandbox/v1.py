@@ -32,7 +32,6 @@ entries that include that day, may not exceed the service's limit
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,9 +40,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from bridge.buffer.models import DAYS, TIME_RE
-from bridge.sandbox import faults
 from bridge.sandbox.forms import form_pairs, php_list, php_parse
-from bridge.sandbox.state import RequestRecord, Sandbox
+from bridge.sandbox.state import Sandbox
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -133,7 +131,8 @@ class V1:
 
         Raises faults.Dropped (after recording) when a drop fault cuts the connection.
         """
-        started, fault, settings = self.sandbox.begin_request()
+        begun = self.sandbox.begin_request()
+        fault = begun.fault
         pairs = form_pairs(request)
         token = find_token(request, pairs)
         if fault == "error":
@@ -142,27 +141,10 @@ class V1:
             response = buffer_error(429, "Too many requests", 429)
         else:
             response = self._authorised(request, token, pairs)
-        if fault == "slow":
-            self.sandbox.wait(settings["slow_seconds"])
-        self.sandbox.record(
-            RequestRecord(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                token=self.sandbox.label_of(token),
-                status=None if fault == "drop" else response.status_code,
-                fault=fault,
-                form=(
-                    [(k, v) for k, v in pairs if k != "access_token"]
-                    if request.method == "POST"
-                    else None
-                ),
-                duration=round(time.monotonic() - started, 6),
-            )
+        form = (
+            [(k, v) for k, v in pairs if k != "access_token"] if request.method == "POST" else None
         )
-        if fault == "drop":
-            faults.drop_connection(request.environ)
-        return response
+        return self.sandbox.end_request(request, response, begun, token, form)
 
     def _authorised(
         self, request: Request, token: str | None, pairs: list[tuple[str, str]]
