@@ -389,11 +389,13 @@ def fire(
         if occurrence is None and forced:
             occurrence = timetable.next_after(steps, tz, now)
         plan_name, overrides = plan.name, dict(target.overrides or {})
+        # ids may be reused after a delete (SQLite): the plan's birth keeps keys apart
+        born = f"{plan.id}.{plan.created_at.timestamp():.6f}"
     job: models.Job | None = None
     error: str | None = None
     if occurrence is not None:
         late = 0 if forced else max(int((now - occurrence.at).total_seconds()), 0)
-        key = f"rotation:{target_id}:{occurrence.at.isoformat()}"
+        key = f"rotation:{born}:{target_id}:{occurrence.at.isoformat()}"
         if forced:
             key += f":now:{now.timestamp():.0f}"
         context = {"plan": plan_name, "due_at": occurrence.at.isoformat()}
