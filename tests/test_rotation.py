@@ -236,7 +236,7 @@ def test_a_vanished_profile_fails_its_runs_and_the_others_go_on(
     with services.db.session() as session:
         jobs = {j.profile_id: j for j in session.query(models.Job).filter_by(source="rotation")}
     assert jobs[gone].status == "failed" and "no longer in Buffer" in jobs[gone].error_message
-    assert jobs[DOCS_PROFILE].status in models.PENDING_STATUSES + (models.SUCCEEDED,)
+    assert jobs[DOCS_PROFILE].status in (*models.PENDING_STATUSES, models.SUCCEEDED)
     shown = client.get("/v1/rotations/two", headers=auth_headers).get_json()
     assert any(t["last_error"] for t in shown["targets"])
 
