@@ -109,8 +109,13 @@ def submit(
     source: str,
     idempotency_key: str | None = None,
     notify: dict[str, Any] | None = None,
+    group_id: str | None = None,
+    late_seconds: int | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Submitted:
-    """Store `request` as a job for `client` and wake a worker.
+    """Store `request` as a job for `client` and wake a worker. `group_id` ties it to
+    other jobs made together, `late_seconds` says a rotation run came late, `context`
+    notes where it came from (`jobs.JOB_METADATA`).
 
     Raises Forbidden (a read-only client), NotFound (an unknown profile or snapshot, and
     a profile outside the client's scopes, answered alike), Conflict (an Idempotency-Key
@@ -135,6 +140,9 @@ def submit(
             idempotency_key=idempotency_key,
             snapshot_id=snapshot_id,
             notify=notify,
+            group_id=group_id,
+            late_seconds=late_seconds,
+            context=context,
         ),
     )
     notice = abilities.notice()

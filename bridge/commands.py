@@ -10,6 +10,8 @@
     history <profile>
     restore <profile> [<snapshot id>|previous]
     job <id>
+    preset list | preset apply <name> <profile>
+    rotation list | rotation pause <name> | rotation next <name>
 
 `parse` is pure: text in, a `Command` out, or a `UsageError` carrying one short
 usage line for the command that was meant. It never raises anything else.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bridge import changes, profiles, schedule_grammar, schedules
+from bridge import changes, profiles, schedule_grammar, schedules, timetable
 from bridge.errors import InvalidInput
 
 USAGE: dict[str, str] = {
@@ -34,6 +36,8 @@ USAGE: dict[str, str] = {
     "history": "history <profile>",
     "restore": "restore <profile> [<snapshot id>|previous]",
     "job": "job <id>",
+    "preset": "preset list | preset apply <name> <profile>",
+    "rotation": "rotation list | rotation pause <name> | rotation next <name>",
 }
 CHANGES = ("set", "add", "remove", "clear")
 _ALIASES = {"rm": "remove", "delete": "remove", "unset": "clear", "status": "job", "?": "help"}
@@ -75,6 +79,8 @@ class Command:
     snapshot_id: int | None = None
     job_id: int | None = None
     topic: str | None = None
+    verb: str | None = None  # preset/rotation: list, apply, pause, next
+    target: str | None = None  # the preset or plan named
 
     @property
     def is_change(self) -> bool:
@@ -207,6 +213,35 @@ def _number(name: str, word: str, what: str) -> int:
     return int(match.group(1))
 
 
+def _preset(name: str, args: list[str]) -> Command:
+    """preset list | preset apply <name> <profile>"""
+    verb = args[0].lower() if args else ""
+    if verb == "list" and len(args) == 1:
+        return Command(name, verb="list")
+    if verb == "apply" and len(args) == 3:
+        return Command(
+            name, verb="apply", target=_name(name, args[1]), profile=_profile(name, args[2:])
+        )
+    raise UsageError("preset takes list, or apply with a preset and a profile", name)
+
+
+def _rotation(name: str, args: list[str]) -> Command:
+    """rotation list | rotation pause <name> | rotation next <name>"""
+    verb = args[0].lower() if args else ""
+    if verb == "list" and len(args) == 1:
+        return Command(name, verb="list")
+    if verb in ("pause", "next") and len(args) == 2:
+        return Command(name, verb=verb, target=_name(name, args[1]))
+    raise UsageError("rotation takes list, pause <name> or next <name>", name)
+
+
+def _name(name: str, word: str) -> str:
+    try:
+        return timetable.check_name(word)
+    except InvalidInput as error:
+        raise UsageError(error.message, name) from None
+
+
 _PARSERS = {
     "help": _help,
     "profiles": _no_args,
@@ -218,6 +253,8 @@ _PARSERS = {
     "clear": _change,
     "restore": _restore,
     "job": _job,
+    "preset": _preset,
+    "rotation": _rotation,
 }
 
 

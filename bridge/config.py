@@ -108,6 +108,9 @@ class Settings:
     snapshot_interval: float = 3600.0
     reconcile_interval: float = 60.0
     reconcile_after: float = 120.0
+    # how often beat looks for due rotation steps, and how late a run counts as late
+    rotation_interval: float = 60.0
+    rotation_late_after: float = 120.0
     sync_max_attempts: int = 8
     sync_backoff_max: float = 600.0
     sync_settle: float = 1.0
@@ -427,6 +430,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         snapshot_interval=parse_duration("SNAPSHOT_INTERVAL", get("SNAPSHOT_INTERVAL", "1h")),
         reconcile_interval=parse_duration("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL", "60s")),
         reconcile_after=parse_duration("RECONCILE_AFTER", get("RECONCILE_AFTER", "120s")),
+        rotation_interval=parse_duration("ROTATION_INTERVAL", get("ROTATION_INTERVAL", "60s")),
+        rotation_late_after=parse_duration("ROTATION_LATE_AFTER", get("ROTATION_LATE_AFTER", "2m")),
         sync_max_attempts=_parse_int("SYNC_MAX_ATTEMPTS", get("SYNC_MAX_ATTEMPTS", "8")),
         sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
         sync_settle=_parse_delay("SYNC_SETTLE", get("SYNC_SETTLE", "1s")),
@@ -527,6 +532,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SNAPSHOT_INTERVAL": ("1h", "how often beat snapshots every profile's schedules"),
     "RECONCILE_INTERVAL": ("60s", "how often beat looks for operations left waiting"),
     "RECONCILE_AFTER": ("120s", "how long an operation may wait before it is re-woken"),
+    "ROTATION_INTERVAL": ("60s", "how often beat fires the rotation steps that fell due"),
+    "ROTATION_LATE_AFTER": (
+        "2m",
+        "a rotation run fired this long after its step counts as late (jobs say how late)",
+    ),
     "SYNC_MAX_ATTEMPTS": ("8", "attempts at a retryable Buffer error before a job fails"),
     "SYNC_BACKOFF_MAX": ("10m", "longest wait between two attempts"),
     "SYNC_SETTLE": ("1s", "a sync waits this long after a profile's newest change (0: off)"),

@@ -21,7 +21,9 @@ from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.services import Services
 
 MAX_IDEMPOTENCY_KEY = 255
-JOB_METADATA = ("snapshot_id",)  # stored beside the operation in a job's params
+# stored beside the operation in a job's params: a restore's snapshot, and where a
+# rotation run came from (the preset, the plan, the instant it was due)
+JOB_METADATA = ("snapshot_id", "preset", "plan", "due_at")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class NewJob:
     idempotency_key: str | None = None
     snapshot_id: int | None = None
     notify: dict[str, Any] | None = None
+    group_id: str | None = None
+    late_seconds: int | None = None
+    context: dict[str, Any] | None = None  # JOB_METADATA entries other than snapshot_id
 
 
 def fingerprint(payload: Any) -> str:
@@ -72,6 +77,7 @@ def submit(services: Services, change: NewJob) -> tuple[models.Job, bool]:
     params = change.operation.to_json()
     if change.snapshot_id is not None:
         params["snapshot_id"] = change.snapshot_id
+    params.update({k: v for k, v in (change.context or {}).items() if k in JOB_METADATA})
     request_hash = fingerprint({"profile": change.profile.id, "operation": params})
     try:
         with services.db.session() as session:
@@ -90,6 +96,8 @@ def submit(services: Services, change: NewJob) -> tuple[models.Job, bool]:
                 request_hash=request_hash,
                 status=models.QUEUED,
                 notify=change.notify,
+                group_id=change.group_id,
+                late_seconds=change.late_seconds,
             )
             session.add(job)
     except IntegrityError:

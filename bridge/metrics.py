@@ -64,6 +64,12 @@ OPERATIONS = Counter(
     "Operations finished, by outcome (done, noop, failed).",
     ["outcome"],
 )
+ROTATION_RUNS = Counter(
+    "bridge_rotation_runs_total",
+    "Rotation runs by outcome: fired, late (fired past ROTATION_LATE_AFTER), skipped "
+    "(superseded after downtime, or a revert not made), failed.",
+    ["outcome"],
+)
 BUFFER_CALLS = Counter(
     "bridge_buffer_calls_total",
     "Calls to Buffer by endpoint and HTTP status (error when there was no answer).",
@@ -275,3 +281,8 @@ def serve_worker_metrics(settings: Settings, addr: str | None = None) -> None:
     registry = scrape_registry(multiprocess_dir(settings))
     host = addr or settings.worker_metrics_host
     start_http_server(settings.worker_metrics_port, addr=host, registry=registry)
+
+
+def count_rotation(outcome: str) -> None:
+    """Count one rotation run: fired, late, skipped or failed."""
+    ROTATION_RUNS.labels(outcome=outcome).inc()

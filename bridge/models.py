@@ -145,6 +145,10 @@ class Job(Base):
     # the Buffer write an attempt was about to make ({"before", "after"} in Buffer's
     # shape), kept before writing so a re-run after a crash can tell the write landed
     planned: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # jobs made together (a preset applied to several profiles) share a group id
+    group_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # a rotation run fired after its due time (the beat was down): by how many seconds
+    late_seconds: Mapped[int | None]
 
     __table_args__ = (
         UniqueConstraint("client", "idempotency_key", name="uq_jobs_idempotency"),
@@ -283,3 +287,66 @@ class WebhookDelivery(Base):
     api_client: Mapped[ApiClient] = relationship(back_populates="deliveries")
 
     __table_args__ = (UniqueConstraint("client_id", "webhook_id", name="uq_webhook_delivery"),)
+
+
+class Preset(Base):
+    """A named week of posting times, owned by a Buffer account, applied to profiles."""
+
+    __tablename__ = "presets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    account: Mapped[str] = mapped_column(String(64))
+    # the week as `schedules.week_to_json` gives it (day -> times)
+    week: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    client: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RotationPlan(Base):
+    """A timetable of presets for some profiles. `client` is the creator whose scopes
+    every run keeps (None: made by an operator through the CLI, every profile)."""
+
+    __tablename__ = "rotation_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str | None] = mapped_column(String(128))
+    profiles: Mapped[list[Any]] = mapped_column(default=list)
+    service: Mapped[str | None] = mapped_column(String(64))
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    targets: Mapped[list[RotationTarget]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="RotationTarget.id"
+    )
+
+
+class RotationTarget(Base):
+    """One profile of a plan: its next run in UTC, and what the runs so far left behind.
+
+    `done_until` is the instant up to which every step has been dealt with; `next_run_at` the
+    first step after it (None: no step comes any more). `claimed_until` is the lease of
+    the tick firing it (SQLite has no row locks to skip)."""
+
+    __tablename__ = "rotation_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("rotation_plans.id", ondelete="CASCADE"))
+    profile_id: Mapped[str] = mapped_column(String(24))
+    done_until: Mapped[dt.datetime]
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    claimed_until: Mapped[dt.datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_run_at: Mapped[dt.datetime | None]
+    last_job_id: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # override step index (as a string) -> the job that started it
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    plan: Mapped[RotationPlan] = relationship(back_populates="targets")
+
+    __table_args__ = (UniqueConstraint("plan_id", "profile_id", name="uq_rotation_target"),)

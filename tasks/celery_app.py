@@ -32,6 +32,7 @@ celery = Celery(
         "tasks.reconcile",
         "tasks.notify",
         "tasks.deliveries",
+        "tasks.rotation",
     ],
 )
 PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
@@ -56,7 +57,7 @@ def services() -> Services:
 
 
 def beat_schedule(config: Settings) -> dict[str, Any]:
-    """The timers: snapshots, the reconciler, and pruning old webhook answers."""
+    """The timers: snapshots, the reconciler, rotation steps, pruning old webhook answers."""
     return {
         "snapshot-all": {
             "task": "tasks.snapshots.snapshot_all",
@@ -65,6 +66,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         "reconcile": {
             "task": "tasks.reconcile.reconcile",
             "schedule": config.reconcile_interval,
+        },
+        "rotation-tick": {
+            "task": "tasks.rotation.tick",
+            "schedule": config.rotation_interval,
         },
         "prune-deliveries": {
             "task": "tasks.deliveries.prune",

@@ -37,9 +37,15 @@ class JobList(MethodView):
     @blp.arguments(JobListArgs, location="query", as_kwargs=True)
     @blp.response(200, JobListSchema)
     def get(
-        self, profile: str | None, status: str | None, limit: int, before: int | None
+        self,
+        profile: str | None,
+        status: str | None,
+        limit: int,
+        before: int | None,
+        group: str | None,
     ) -> dict[str, Any]:
-        """Jobs newest first, filtered by `profile` and `status`; `before` pages on."""
+        """Jobs newest first, filtered by `profile`, `status` and `group` (the jobs of one
+        preset applied to several profiles); `before` pages on."""
         client = current_client()
         query = select(models.Job).order_by(models.Job.id.desc())
         if profile:
@@ -49,6 +55,8 @@ class JobList(MethodView):
             query = query.where(models.Job.status == status)
         if before:
             query = query.where(models.Job.id < before)
+        if group:
+            query = query.where(models.Job.group_id == group)
         within = catalog.visible_ids(services(), client)
         if within is not None:  # in the query, before the limit: a page is never short
             query = query.where(models.Job.profile_id.in_(within))

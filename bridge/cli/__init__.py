@@ -1,11 +1,12 @@
 """The `bridge` command: run the services, manage clients, look at profiles and schedules.
 
 One module per group of subcommands: `run` (serve, worker, beat, sandbox, dev,
-healthcheck), `store` (db, clients), `buffer` (profiles, schedules, accounts); `base`
-holds the group itself and what they share. Importing this package registers them all.
+healthcheck), `store` (db, clients), `buffer` (profiles, schedules, accounts), `rotation`
+(presets, rotations); `base` holds the group itself and what they share. Importing
+this package registers them all.
 """
 
-from bridge.cli import buffer, run, store
+from bridge.cli import buffer, rotation, run, store
 from bridge.cli.base import main
 
-__all__ = ["buffer", "main", "run", "store"]
+__all__ = ["buffer", "main", "rotation", "run", "store"]

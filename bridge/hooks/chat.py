@@ -21,7 +21,9 @@ from bridge import (
     jobs,
     models,
     outcome,
+    presets,
     profiles,
+    rotation,
     schedules,
     snapshots,
 )
@@ -102,6 +104,11 @@ def run(
     if command.is_change:
         notify, later = follow_up(client, source, response_url)
         return _change(command, client, source, notify, later)
+    if command.name == "preset" and command.verb == "apply":
+        _group, submitted = presets.apply(
+            services(), client, command.target or "", [command.profile or ""], source=source
+        )
+        return f"Queued: preset {command.target} on {command.profile} (job {submitted[0].job.id})."
     return _READERS[command.name](command, client)
 
 
@@ -212,4 +219,38 @@ def _job(command: commands.Command, client: models.ApiClient) -> str:
     return outcome.describe(job, label)
 
 
-_READERS = {"profiles": _profiles, "show": _show, "history": _history, "job": _job}
+def _preset(command: commands.Command, client: models.ApiClient) -> str:
+    """preset list (apply is a change: `run` queues it)."""
+    with services().db.session() as session:
+        found = [presets.to_json(p) for p in presets.listing(session)]
+    return "\n".join(f"{p['name']}: {p['summary']}" for p in found) or "No presets yet."
+
+
+def _rotation(command: commands.Command, client: models.ApiClient) -> str:
+    """rotation list / pause <name> / next <name>."""
+    if command.verb == "list":
+        with services().db.session() as session:
+            plans = rotation.listing(session, client)
+            lines = [f"{p.name}: {'paused' if p.paused else 'running'}" for p in plans]
+        return "\n".join(lines) or "No rotation plans you may see."
+    name = command.target or ""
+    if command.verb == "pause":
+        rotation.set_paused(services(), client, name, True)
+        return f"Paused rotation plan {name}."
+    shown = rotation.preview(services(), client, name, 1)
+    lines = [
+        f"{t['profile'] or t['profile_id']}: {r['local_text']} {r['action']} {r['preset']}"
+        for t in shown["targets"]
+        for r in t["runs"]
+    ]
+    return "\n".join([f"{name}, next:", *lines]) if lines else f"{name}: nothing comes."
+
+
+_READERS = {
+    "profiles": _profiles,
+    "show": _show,
+    "history": _history,
+    "job": _job,
+    "preset": _preset,
+    "rotation": _rotation,
+}

@@ -4,7 +4,8 @@ caller asked to wait (`?wait=N`, up to 25 s).
 
 Webhook fields (anything else is ignored): `action` (one of `changes.ACTIONS`, default
 `set`; `set_days` is the old name of `set`), `profile`, `days`, `times`, `snapshot_id`,
-`idempotency_key`. A body of plain text is read as a chat command
+`idempotency_key`; action `apply_preset` takes `preset` and `profile` instead. A body of
+plain text is read as a chat command
 (`set @brand weekdays 9am 5pm`).
 """
 
@@ -17,7 +18,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from bridge import catalog, changes, commands, models, outcome
+from bridge import catalog, changes, commands, models, outcome, presets
 from bridge.errors import InvalidFields, InvalidInput
 from bridge.hooks import redact
 from bridge.web import limits
@@ -27,7 +28,8 @@ from bridge.web.errors import error_body
 from bridge.web.fields import DaysField, ProfileRefField, SnapshotRefField, TimesField
 from bridge.web.schemas import AcceptedSchema, JobSchema, OutcomeSchema
 
-ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES)
+APPLY_PRESET = "apply_preset"
+ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES, APPLY_PRESET)
 # the bodies a webhook takes, for /openapi.json: the fields as JSON or a form, or a command
 _BODIES = {
     "requestBody": {
@@ -65,6 +67,7 @@ class WebhookChangeSchema(Schema):
     times = TimesField(allow_empty=True, load_default=None, metadata={"example": "9am, 5pm"})
     snapshot_id = SnapshotRefField(load_default=None)
     idempotency_key = fields.String(load_default=None, validate=validate.Length(max=255))
+    preset = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
     @pre_load
     def _tidy(self, data: Any, **kwargs: Any) -> Any:
@@ -78,8 +81,15 @@ class WebhookChangeSchema(Schema):
         return tidy
 
     @post_load
-    def _request(self, data: dict[str, Any], **kwargs: Any) -> tuple[changes.ChangeRequest, Any]:
-        """(the change, its idempotency key); InvalidInput names a field the action lacks."""
+    def _request(self, data: dict[str, Any], **kwargs: Any) -> tuple[Any, Any]:
+        """(the change, its idempotency key); InvalidInput names a field the action lacks.
+        An `apply_preset` gives (the preset's name, the profile) instead of a change."""
+        if data["action"] == APPLY_PRESET:
+            if not data["preset"]:
+                raise InvalidInput("apply_preset needs a preset", "preset")
+            if not data["profile"]:
+                raise InvalidInput("apply_preset needs a profile", "profile")
+            return (data["preset"], data["profile"]), data["idempotency_key"]
         request = changes.ChangeRequest(
             action=data["action"],
             profile=data["profile"],
@@ -90,7 +100,7 @@ class WebhookChangeSchema(Schema):
         return request, data["idempotency_key"]
 
 
-def read_change(data: dict[str, Any]) -> tuple[changes.ChangeRequest, Any]:
+def read_change(data: dict[str, Any]) -> tuple[Any, Any]:
     """(the change, an idempotency key from the body) of webhook fields.
 
     Raises InvalidFields / InvalidInput (422) naming the fields that are wrong."""
@@ -147,14 +157,27 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
     if wait:
         limits.take_wait_slot()  # 429 beyond WAIT_MAX_CONCURRENT, before anything is stored
     change, body_key = read_change(data)
-    submitted = changes.submit(
-        services(), client, change, source, idempotency_key=idempotency_key(body_key)
-    )
+    if isinstance(change, tuple):  # apply_preset: (preset, profile)
+        name, profile = change
+        submitted = _apply_preset(client, source, name, profile, idempotency_key(body_key))
+    else:
+        submitted = changes.submit(
+            services(), client, change, source, idempotency_key=idempotency_key(body_key)
+        )
     body = changes.answer_body(submitted)
     finished = changes.wait_for(services(), submitted.job.id, wait) if wait else None
     if finished is None:
         return accepted(submitted.job, **body)
     return finished_answer(finished, body, client)
+
+
+def _apply_preset(
+    client: models.ApiClient, source: str, name: str, profile: str, key: str | None
+) -> changes.Submitted:
+    """Put preset `name` on `profile`: one `replace` job, like any change."""
+    with services().db.session() as session:
+        preset = presets.get(session, name)
+    return presets.submit_one(services(), client, preset, profile, source, idempotency_key=key)
 
 
 def finished_answer(job: models.Job, body: dict[str, Any], client: models.ApiClient) -> Response:

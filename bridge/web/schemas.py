@@ -43,6 +43,10 @@ class JobSchema(Schema):
     client = fields.String(allow_none=True)
     params = fields.Dict(metadata={"description": "the schedule operation the job carries"})
     attempts = fields.Integer()
+    group_id = fields.String(allow_none=True, metadata={"description": "jobs made together"})
+    late_seconds = fields.Integer(
+        allow_none=True, metadata={"description": "a rotation run fired this late"}
+    )
     created_at = fields.DateTime(allow_none=True)
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)

@@ -1,0 +1,342 @@
+"""When rotation steps fall: pure time arithmetic, no I/O (rotation.py does the rest).
+
+A plan's steps are read from JSON into `Step`s:
+
+    {"preset": "weekend", "at": "sat 00:00"}            weekly points (days + a time)
+    {"preset": "weekday", "cron": "0 6 * * 1-5"}         a five-field cron expression
+    {"presets": ["a", "b"], "every": "2w", "start": "2027-01-04T06:00"}   round-robin
+    {"preset": "holiday", "from": "2027-12-24T00:00", "to": "2027-12-27T00:00"}  override
+
+Every time is a wall-clock time in the profile's own timezone. Local wall times become
+instants by two rules, so each step fires once whatever the clocks do:
+- a time that happens twice (01:30 the night clocks go back) is its first occurrence;
+- a time that never happens (02:30 the night they go forward) is the first valid local
+  time after it (03:00).
+A regular step inside an override's window [from, to) does not fire (the override
+holds); at `to` the override's revert falls due. Of several steps due at one instant
+only one fires: a regular step before an override start before a revert, then the later
+step in the list.
+
+croniter reads the cron expressions, on naive local times, so the two rules above are
+the only DST logic there is (croniter's own zone handling is not used).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from bridge import schedule_grammar
+from bridge.buffer.models import DAYS
+from bridge.errors import InvalidInput
+
+MAX_STEPS = 50
+MAX_CRON = 100
+MAX_NAME = 64
+MAX_ROTATE = 20
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+_EVERY = re.compile(r"([1-9][0-9]{0,2})\s*([dw])", re.ASCII)
+HORIZON = dt.timedelta(days=800)  # no step is looked for further than this
+MARGIN = dt.timedelta(hours=4)  # more than any DST shift: walls near an instant
+PRIORITY = {"revert": 0, "override": 1, "apply": 2}
+UTC = dt.UTC
+
+
+def check_name(name: Any, field: str = "name") -> str:
+    """A preset or plan name: 1-64 of letters, digits, `_`, `.`, `-` (InvalidInput)."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise InvalidInput(
+            "a name of 1 to 64 letters, digits, '_', '.' or '-' (starting with a letter or "
+            "digit) is required",
+            field,
+        )
+    return name
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The profile's timezone; UTC when Buffer gave none or one this machine lacks."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def to_instant(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The UTC instant of local `wall` (naive) by the two DST rules above."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # in a gap: the first minute after it that exists
+    probe = wall.replace(second=0, microsecond=0)
+    for _ in range(24 * 60):
+        probe += dt.timedelta(minutes=1)
+        candidate = probe.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        if candidate.astimezone(tz).replace(tzinfo=None) == probe:
+            return candidate
+    return instant  # not reached for any real zone
+
+
+def local(instant: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The naive local wall time of `instant`."""
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One step falling due for one profile: when, which step, what it does."""
+
+    at: dt.datetime  # UTC
+    wall: dt.datetime  # naive, the profile's local time
+    step: int
+    action: str  # apply, override (apply and remember), revert
+    preset: str | None
+
+    @property
+    def order(self) -> tuple[dt.datetime, int, int]:
+        """Sort key: time, then which of simultaneous steps wins (the last)."""
+        return (self.at, PRIORITY[self.action], self.step)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan, as read from its JSON (`to_json` gives it back)."""
+
+    kind: str  # at, cron, rotate, override
+    presets: tuple[str, ...]
+    days: tuple[str, ...] = ()
+    time: str = ""
+    cron: str = ""
+    every: dt.timedelta = dt.timedelta(0)
+    every_text: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The step as the API shows it."""
+        if self.kind == "at":
+            return {"preset": self.presets[0], "at": f"{','.join(self.days)} {self.time}"}
+        if self.kind == "cron":
+            return {"preset": self.presets[0], "cron": self.cron}
+        assert self.start is not None
+        if self.kind == "rotate":
+            start = self.start.isoformat(timespec="minutes")
+            return {"presets": list(self.presets), "every": self.every_text, "start": start}
+        assert self.end is not None
+        return {
+            "preset": self.presets[0],
+            "from": self.start.isoformat(timespec="minutes"),
+            "to": self.end.isoformat(timespec="minutes"),
+        }
+
+    def walls(self, start: dt.datetime, forward: bool) -> Iterator[tuple[dt.datetime, str, str]]:
+        """(local wall time, action, preset) from `start` on (or back), in order."""
+        if self.kind == "at":
+            yield from self._weekly(start, forward)
+        elif self.kind == "cron":
+            iterator = croniter(
+                self.cron, start - dt.timedelta(microseconds=1) if forward else start
+            )
+            step = iterator.get_next if forward else iterator.get_prev
+            while True:
+                try:
+                    wall = step(dt.datetime)
+                except Exception:  # croniter gives up on dates that never come (feb 30)
+                    return
+                yield wall, "apply", self.presets[0]
+        elif self.kind == "rotate":
+            yield from self._rotate(start, forward)
+        else:
+            assert self.start is not None and self.end is not None
+            points = [(self.start, "override"), (self.end, "revert")]
+            for wall, action in points if forward else reversed(points):
+                if (wall >= start) if forward else (wall <= start):
+                    yield wall, action, self.presets[0]
+
+    def _weekly(self, start: dt.datetime, forward: bool) -> Iterator[tuple[dt.datetime, str, str]]:
+        hour, minute = (int(part) for part in self.time.split(":"))
+        day = start.date()
+        delta = dt.timedelta(days=1 if forward else -1)
+        while True:
+            if DAYS[day.weekday()] in self.days:
+                wall = dt.datetime.combine(day, dt.time(hour, minute))
+                if (wall >= start) if forward else (wall <= start):
+                    yield wall, "apply", self.presets[0]
+            day += delta
+
+    def _rotate(self, start: dt.datetime, forward: bool) -> Iterator[tuple[dt.datetime, str, str]]:
+        assert self.start is not None
+        index = max((start - self.start) // self.every, 0)
+        if not forward and self.start + index * self.every > start:
+            return
+        counter = itertools.count(index) if forward else range(index, -1, -1)
+        for k in counter:
+            wall = self.start + k * self.every
+            if (wall >= start) if forward else (wall <= start):
+                yield wall, "apply", self.presets[k % len(self.presets)]
+
+
+def parse_steps(raw: Any, field: str = "steps") -> list[Step]:
+    """The steps of a plan's JSON; InvalidInput naming `steps.<i>.<key>` otherwise."""
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput("a list of at least one step is required", field)
+    if len(raw) > MAX_STEPS:
+        raise InvalidInput(f"at most {MAX_STEPS} steps", field)
+    return [_step(item, f"{field}.{i}") for i, item in enumerate(raw)]
+
+
+def _step(item: Any, field: str) -> Step:
+    if not isinstance(item, dict):
+        raise InvalidInput("a step is an object", field)
+    kinds = [k for k in ("at", "cron", "every", "from") if k in item]
+    if len(kinds) != 1:
+        raise InvalidInput(
+            "a step has exactly one of: at, cron, every (with presets), from/to", field
+        )
+    allowed = {"at": {"preset", "at"}, "cron": {"preset", "cron"}, "from": {"preset", "from", "to"}}
+    allowed["every"] = {"presets", "every", "start"}
+    unknown = sorted(set(item) - allowed[kinds[0]])
+    if unknown:
+        raise InvalidInput("unknown field", f"{field}.{unknown[0]}")
+    if kinds[0] == "every":
+        presets = item.get("presets")
+        if not isinstance(presets, list) or not 1 <= len(presets) <= MAX_ROTATE:
+            raise InvalidInput(f"a list of 1 to {MAX_ROTATE} preset names", f"{field}.presets")
+        names = tuple(check_name(p, f"{field}.presets") for p in presets)
+        every_text = str(item["every"]) if isinstance(item["every"], str | int) else ""
+        match = _EVERY.fullmatch(every_text.strip().lower())
+        if match is None:
+            raise InvalidInput(
+                "every N days or weeks, e.g. 1w or 3d (N up to 999)", f"{field}.every"
+            )
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        start = _wall(item.get("start"), f"{field}.start")
+        text = f"{match.group(1)}{match.group(2)}"
+        return Step("rotate", names, every=dt.timedelta(days=days), every_text=text, start=start)
+    preset = check_name(item.get("preset"), f"{field}.preset")
+    if kinds[0] == "at":
+        return _weekly_step(preset, item["at"], f"{field}.at")
+    if kinds[0] == "cron":
+        return Step("cron", (preset,), cron=check_cron(item["cron"], f"{field}.cron"))
+    start, end = _wall(item["from"], f"{field}.from"), _wall(item.get("to"), f"{field}.to")
+    if end <= start:
+        raise InvalidInput("must be after from", f"{field}.to")
+    return Step("override", (preset,), start=start, end=end)
+
+
+def _weekly_step(preset: str, text: Any, field: str) -> Step:
+    if not isinstance(text, str) or not text.strip() or len(text) > 100:
+        raise InvalidInput("days and a time, e.g. sat 00:00 or mon-fri 06:00", field)
+    *day_words, time_word = text.split()
+    if not day_words:
+        raise InvalidInput("days and a time, e.g. sat 00:00 or mon-fri 06:00", field)
+    days = schedule_grammar.parse_days(" ".join(day_words), field)
+    time = schedule_grammar.parse_time(time_word, field)
+    return Step("at", (preset,), days=days, time=time)
+
+
+def check_cron(text: Any, field: str = "cron") -> str:
+    """A five-field cron expression croniter reads (InvalidInput naming `field`)."""
+    if not isinstance(text, str) or len(text) > MAX_CRON or not text.isprintable():
+        raise InvalidInput(f"a cron expression of at most {MAX_CRON} characters", field)
+    text = " ".join(text.split())
+    if len(text.split()) != 5 or not croniter.is_valid(text):
+        raise InvalidInput(
+            "not a five-field cron expression (minute hour day month weekday)", field
+        )
+    return text
+
+
+def _wall(value: Any, field: str) -> dt.datetime:
+    """A local date-time `2027-12-24T00:00` (or a date) read as naive wall time."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidInput("a local date-time like 2027-12-24T00:00 is required", field)
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("a local date-time like 2027-12-24T00:00 is required", field) from None
+    if parsed.tzinfo is not None:
+        raise InvalidInput("give the profile's local time, without an offset", field)
+    return parsed.replace(second=0, microsecond=0)
+
+
+# --- occurrences --------------------------------------------------------------------------
+
+
+def _windows(steps: Sequence[Step], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The UTC windows of the overrides: regular steps inside them do not fire."""
+    return [
+        (to_instant(s.start, tz), to_instant(s.end, tz))
+        for s in steps
+        if s.kind == "override" and s.start is not None and s.end is not None
+    ]
+
+
+def _suppressed(occurrence: Occurrence, windows: list[tuple[dt.datetime, dt.datetime]]) -> bool:
+    if occurrence.action != "apply":
+        return False
+    return any(start <= occurrence.at < end for start, end in windows)
+
+
+def _stream(
+    step: Step, index: int, tz: ZoneInfo, origin: dt.datetime, forward: bool
+) -> Iterator[Occurrence]:
+    """One step's occurrences after (before) `origin`, in order, within HORIZON."""
+    wall_origin = local(origin, tz) + (-MARGIN if forward else MARGIN)
+    limit = origin + HORIZON if forward else origin - HORIZON
+    for wall, action, preset in step.walls(wall_origin, forward):
+        instant = to_instant(wall, tz)
+        if (instant > limit) if forward else (instant < limit):
+            return
+        if (instant > origin) if forward else (instant <= origin):
+            yield Occurrence(instant, wall, index, action, preset)
+
+
+def upcoming(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Iterator[Occurrence]:
+    """Every occurrence strictly after `after`, in order; of several at one instant, only
+    the one that would fire."""
+    windows = _windows(steps, tz)
+    streams = [_stream(s, i, tz, after, True) for i, s in enumerate(steps)]
+    merged = heapq.merge(*streams, key=lambda o: o.order)
+    for _instant, group in itertools.groupby(merged, key=lambda o: o.at):
+        firing = [o for o in group if not _suppressed(o, windows)]
+        if firing:
+            yield firing[-1]
+
+
+def next_after(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Occurrence | None:
+    """The first occurrence after `after` (None: no step comes within HORIZON)."""
+    return next(upcoming(steps, tz, after), None)
+
+
+def latest_due(
+    steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime, now: dt.datetime
+) -> tuple[Occurrence | None, int]:
+    """(the latest occurrence in (after, now], how many earlier ones it supersedes):
+    after downtime only the latest fires."""
+    windows = _windows(steps, tz)
+    best: Occurrence | None = None
+    for index, step in enumerate(steps):
+        for occurrence in _stream(step, index, tz, now, False):
+            if occurrence.at <= after:
+                break
+            if not _suppressed(occurrence, windows):
+                if best is None or occurrence.order > best.order:
+                    best = occurrence
+                break
+    if best is None:
+        return None, 0
+    skipped = 0
+    for occurrence in upcoming(steps, tz, after):
+        if occurrence.at >= best.at or skipped > 10_000:
+            break
+        skipped += 1
+    return best, skipped
