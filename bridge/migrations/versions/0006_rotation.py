@@ -1,6 +1,6 @@
 """Presets and rotation plans; a job's group and lateness
 
-Revision ID: 0006r
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-09 10:00:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006r"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
