@@ -220,3 +220,20 @@ def test_a_graphql_429_is_obeyed_exactly_by_every_process(services, buffer_sandb
         assert 0 < held.value.seconds <= told
     finally:
         other.close()
+
+
+@graphql_only()
+def test_a_rotation_on_an_account_that_cannot_write_fails_its_runs_saying_why(client, auth_headers):
+    from tests.test_rotation import make_plan, make_presets
+
+    make_presets(client, auth_headers)
+    assert (
+        make_plan(client, auth_headers, [{"preset": "weekend", "at": "sat 00:00"}]).status_code
+        == 201
+    )
+    ran = client.post("/v1/rotations/plan/run", headers=auth_headers).get_json()
+    (job,) = ran["jobs"]
+    assert job["status"] == "failed"
+    assert "cannot change posting schedules" in job["error"]["message"]
+    shown = client.get("/v1/rotations/plan", headers=auth_headers).get_json()
+    assert "cannot change posting schedules" in str(shown)
