@@ -32,6 +32,7 @@ celery = Celery(
         "tasks.reconcile",
         "tasks.notify",
         "tasks.deliveries",
+        "tasks.deliver",
     ],
 )
 PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
@@ -68,6 +69,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         },
         "prune-deliveries": {
             "task": "tasks.deliveries.prune",
+            "schedule": PRUNE_INTERVAL,
+        },
+        "prune-events": {
+            "task": "tasks.deliver.prune_events",
             "schedule": PRUNE_INTERVAL,
         },
     }
