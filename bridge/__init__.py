@@ -14,7 +14,16 @@ DOCS_ASSETS = "/static/docs"  # bridge/static/docs, Flask's static folder
 def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
     from bridge import hooks, logs, metrics
-    from bridge.api import accounts, health, jobs, me, profiles, snapshots
+    from bridge.api import (
+        accounts,
+        deliveries,
+        health,
+        jobs,
+        me,
+        profiles,
+        snapshots,
+        subscriptions,
+    )
     from bridge.config import load_settings
     from bridge.services import Services
     from bridge.web import limits
@@ -49,7 +58,15 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     )
     app.extensions["bridge"] = services or Services(settings)
     api = Api(app)
-    for blueprint in (profiles.blp, jobs.blp, snapshots.blp, accounts.blp, me.blp):
+    for blueprint in (
+        profiles.blp,
+        jobs.blp,
+        snapshots.blp,
+        accounts.blp,
+        me.blp,
+        subscriptions.blp,
+        deliveries.blp,
+    ):
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)

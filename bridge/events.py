@@ -309,6 +309,30 @@ def text(payload: dict[str, Any]) -> str:
     return f"{line}\nchanged: {diff}" if diff and diff != "no change" else line
 
 
+def example(type_: str) -> dict[str, Any]:
+    """A made-up event of `type_` in the shape subscribers get (Zapier's sample)."""
+    diff = {"mon": {"before": ["09:00"], "after": ["09:00", "17:00"], "added": ["17:00"]}}
+    return {
+        "id": "evt_000000000000000000000000",
+        "type": type_,
+        "timestamp": "2026-12-09T09:00:00+00:00",
+        "account": "default",
+        "profile": {"id": "4eb854340acb04e870000010", "label": "twitter:brand"},
+        "sequence": 1,
+        "data": {
+            "account": "default",
+            "profile_id": "4eb854340acb04e870000010",
+            "profile_label": "twitter:brand",
+            "summary": "mon 09:00 17:00",
+            "diff_text": schedules.describe_diff(diff),
+            "before": [{"days": ["mon"], "times": ["09:00"]}],
+            "after": [{"days": ["mon"], "times": ["09:00", "17:00"]}],
+            "diff": diff,
+            "example": True,
+        },
+    }
+
+
 def recent(
     session: Session, client: models.ApiClient, type_: str | None, limit: int
 ) -> list[models.Event]:
