@@ -120,7 +120,11 @@ def get(
     session: Session, client: models.ApiClient, subscription_id: int
 ) -> models.EventSubscription:
     """The client's subscription `subscription_id`; NotFound for anyone else's."""
-    found = session.get(models.EventSubscription, subscription_id)
+    found = (
+        session.get(models.EventSubscription, subscription_id)
+        if subscription_id <= models.MAX_ID
+        else None
+    )
     if found is None or found.client_id != client.id or found.deleted_at is not None:
         raise NotFound(f"unknown subscription {subscription_id}")
     return found

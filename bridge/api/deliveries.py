@@ -70,7 +70,11 @@ class DeliveryRetry(MethodView):
         """Send a failed delivery again now, with the whole retry schedule ahead of it (409
         when it was delivered or its subscription is disabled)."""
         with services().db.session() as session:
-            row = session.get(models.EventDelivery, delivery_id)
+            row = (
+                session.get(models.EventDelivery, delivery_id)
+                if delivery_id <= models.MAX_ID
+                else None
+            )
             if row is None or row.subscription.client_id != current_client().id:
                 raise NotFound(f"unknown delivery {delivery_id}")
             if row.status == models.DELIVERED:
