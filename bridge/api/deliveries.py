@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from bridge import models, outbound
 from bridge.api.event_schemas import (
@@ -49,7 +50,11 @@ class DeliveryList(MethodView):
         delivery = models.EventDelivery
         with services().db.session() as session:
             owned = _own_subscriptions(session, subscription)
-            query = select(delivery).where(delivery.subscription_id.in_(owned))
+            query = (
+                select(delivery)
+                .options(joinedload(delivery.event))
+                .where(delivery.subscription_id.in_(owned))
+            )
             if status:
                 query = query.where(delivery.status == status)
             if before:
@@ -58,7 +63,7 @@ class DeliveryList(MethodView):
             more = len(rows) > limit
             shown = rows[:limit]
             return {
-                "deliveries": DeliverySchema(many=True).dump(shown),
+                "deliveries": shown,
                 "next_before": shown[-1].id if more and shown else None,
             }
 
@@ -66,7 +71,7 @@ class DeliveryList(MethodView):
 @blp.route("/<int:delivery_id>/retry")
 class DeliveryRetry(MethodView):
     @blp.response(202, DeliverySchema)
-    def post(self, delivery_id: int) -> dict[str, Any]:
+    def post(self, delivery_id: int) -> models.EventDelivery:
         """Send a failed delivery again now, with the whole retry schedule ahead of it (409
         when it was delivered or its subscription is disabled)."""
         with services().db.session() as session:
@@ -85,7 +90,8 @@ class DeliveryRetry(MethodView):
                     f"({row.subscription.disabled_reason}); enable it first (PATCH)"
                 )
             outbound.retry_now(session, [row])
-            return DeliverySchema().dump(row)
+            row.event  # noqa: B018 - loaded now, for the answer after the session ends
+            return row
 
 
 @blp.route("/retry")
