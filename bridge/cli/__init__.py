@@ -5,7 +5,7 @@ healthcheck), `store` (db, clients), `buffer` (profiles, schedules, accounts); `
 holds the group itself and what they share. Importing this package registers them all.
 """
 
-from bridge.cli import buffer, run, store
+from bridge.cli import buffer, events, run, store
 from bridge.cli.base import main
 
-__all__ = ["buffer", "main", "run", "store"]
+__all__ = ["buffer", "events", "main", "run", "store"]
