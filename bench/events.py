@@ -96,6 +96,7 @@ def main() -> None:
                 "BUFFER_ACCESS_TOKEN": "sandbox-token",
                 "OUTBOUND_ALLOW_PRIVATE": "true",
                 "SYNC_SETTLE": "0",
+                "BUFFER_RATE_LIMIT": "100000/60s",  # the bridge's own limiter, not the point here
                 "LOG_LEVEL": "WARNING",
                 "LOG_FORMAT": "text",
             }
@@ -139,7 +140,6 @@ def main() -> None:
                     ids.append(event.uid)
             stored = time.time() - started
             _wait(lambda: all(i in arrivals for i in ids), 120)
-            print(f"throughput stage done: {len(arrivals)} arrived", flush=True)
             took = max(arrivals[i] for i in ids) - started
             # delay with idle workers
             delays = []
@@ -160,7 +160,16 @@ def main() -> None:
                         .first()
                         .uid
                     )  # type: ignore[union-attr]
-                _wait(lambda uid=uid: uid in arrivals, 30)
+                try:
+                    _wait(lambda uid=uid: uid in arrivals, 30)
+                except SystemExit:
+                    with services.db.session() as session:
+                        rows = session.query(models.EventDelivery).join(models.Event)
+                        for row in rows.filter(models.Event.uid == uid):
+                            print(
+                                "stuck:", row.status, row.attempts, row.last_status, row.last_error
+                            )
+                    raise
                 delays.append((arrivals[uid] - finished) * 1000)
                 time.sleep(0.05)
         print(
