@@ -14,7 +14,18 @@ DOCS_ASSETS = "/static/docs"  # bridge/static/docs, Flask's static folder
 def create_app(settings: Any = None, services: Any = None) -> Flask:
     """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
     from bridge import hooks, logs, metrics
-    from bridge.api import accounts, health, jobs, me, presets, profiles, rotations, snapshots
+    from bridge.api import (
+        accounts,
+        deliveries,
+        health,
+        jobs,
+        me,
+        presets,
+        profiles,
+        rotations,
+        snapshots,
+        subscriptions,
+    )
     from bridge.config import load_settings
     from bridge.services import Services
     from bridge.web import limits
@@ -57,6 +68,8 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         me.blp,
         presets.blp,
         rotations.blp,
+        subscriptions.blp,
+        deliveries.blp,
     ):
         api.register_blueprint(blueprint)
     hooks.register(app, api)

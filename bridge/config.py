@@ -135,6 +135,11 @@ class Settings:
     # hosts chat follow-ups may reach despite the https/allow-list/public-address rules:
     # for tests and local development only (bridge/followups.py)
     followup_private_hosts: frozenset[str] = frozenset()
+    # outbound event subscriptions may use http and loopback/private addresses (never
+    # link-local): development, tests and the sandbox only (bridge/safehttp.py)
+    outbound_allow_private: bool = False
+    # how long sent events and their delivery log are kept
+    event_retention: float = 30 * 86400.0
     # the raw environment the tokens are read from (never logged, never stored)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -319,6 +324,16 @@ def _parse_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _parse_flag(name: str, value: str) -> bool:
+    """true/false (also 1/0, yes/no, on/off); ConfigError naming `name` otherwise."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _host_list(value: str) -> frozenset[str]:
     """`127.0.0.1, localhost, [::1]` -> the host names as URLs' hostnames read them."""
     hosts = (h.strip().lower().removeprefix("[").removesuffix("]") for h in value.split(","))
@@ -459,6 +474,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         forwarded_allow_ips=_value(env, "FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS),
         followup_private_hosts=_host_list(_value(env, "FOLLOWUP_ALLOW_PRIVATE_HOSTS", "")),
+        outbound_allow_private=_parse_flag(
+            "OUTBOUND_ALLOW_PRIVATE", _value(env, "OUTBOUND_ALLOW_PRIVATE", "false")
+        ),
+        event_retention=parse_duration("EVENT_RETENTION", _value(env, "EVENT_RETENTION", "30d")),
         environ=env,
     )
     if settings.sync_backoff_max > MAX_BACKOFF:
@@ -566,4 +585,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "tests and local development only: hosts chat follow-ups may reach over http or "
         "at private addresses (never set in production)",
     ),
+    "OUTBOUND_ALLOW_PRIVATE": (
+        "false",
+        "development, tests and the sandbox only: event subscriptions may use http and "
+        "loopback/private addresses (never link-local 169.254.0.0/16)",
+    ),
+    "EVENT_RETENTION": ("30d", "how long outbound events and their delivery log are kept"),
 }

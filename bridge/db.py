@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # what callers are told: the driver's own words name hosts and ports, so they go to the log
 UNAVAILABLE = "the database is unavailable"
+OUTBOX = "bridge.outbox"  # session.info key: outbox rows to send once committed (events.py)
 
 
 def normalise_url(url: str) -> str:
@@ -58,6 +59,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # called with the outbox delivery ids a committed session wrote (bridge/events.py)
+        self.after_commit: Callable[[list[int]], None] | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -69,6 +72,9 @@ class Database:
         except OperationalError as exc:
             log.error("database unavailable: %s", exc.orig)
             raise ServiceUnavailable(UNAVAILABLE) from exc
+        outbox = session.info.pop(OUTBOX, None)
+        if outbox and self.after_commit is not None:
+            self.after_commit(list(outbox))
 
     def ping(self) -> None:
         """Raise ServiceUnavailable unless the database answers."""

@@ -155,6 +155,8 @@ class DevSupervisor:
         if not self.graphql_only:
             self.env["BUFFER_API_URL"] = f"http://127.0.0.1:{port}/1/"
             self.env["BUFFER_ACCESS_TOKEN"] = SANDBOX_TOKEN
+        # everything is local with the sandbox: let event subscriptions reach local receivers
+        self.env.setdefault("OUTBOUND_ALLOW_PRIVATE", "true")
         wait_for(lambda: _port_open(port), "the Buffer sandbox")
         return True
 

@@ -11,8 +11,9 @@ check runs at intake (`check_target`, so a bad URL is refused at once) and again
 delivery, where the host is also resolved, every address it resolves to must be
 global (no loopback, private, link-local, reserved or multicast address), and the
 connection is made to the address that was checked (no second lookup, so no DNS
-rebinding). Redirects are never followed. FOLLOWUP_ALLOW_PRIVATE_HOSTS names hosts
-exempt from these rules, for tests and local development only.
+rebinding; `bridge.safehttp`, shared with outbound events). Redirects are never
+followed. FOLLOWUP_ALLOW_PRIVATE_HOSTS names hosts exempt from these rules, for tests
+and local development only.
 
 Each follow-up's state lives in the job's `notify` (`state`: pending, sent, refused,
 gave_up; `attempts`; `attempted_at`), set to pending when the job finishes, so a
@@ -22,22 +23,15 @@ follow-up whose task was lost with Redis is found and re-sent by the reconciler.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
-import socket
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy import select
-from urllib3 import connection as u3connection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.connection import create_connection
 
-from bridge import models, outcome, profiles
+from bridge import models, outcome, profiles, safehttp
 from bridge.models import utcnow
 from bridge.queue import NOTIFY
 from bridge.services import Services
@@ -58,8 +52,7 @@ class RetryLater(Exception):
     """The chat tool could not take the message now (timeout, 429, 5xx): try again."""
 
 
-class RefusedTarget(Exception):
-    """A response URL the bridge will not post to; the message says why (never the URL)."""
+RefusedTarget = safehttp.RefusedTarget  # a response URL the bridge will not post to
 
 
 # -- where a follow-up may go
@@ -94,11 +87,7 @@ def check_target(
     else:
         raise RefusedTarget(f"unknown follow-up kind {kind!r}")
     if not exempt:
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            return
-        _check_address(literal)
+        safehttp.check_literal(host)
 
 
 def check_mattermost_url(url: str) -> str:
@@ -142,87 +131,10 @@ def _under(url: Any, base: Any) -> bool:
     return bool((url.path or "/").startswith(prefix))
 
 
-def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-    """RefusedTarget unless `address` is a global unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if not address.is_global or address.is_multicast:
-        raise RefusedTarget("the follow-up host is not a public address")
-
-
-def resolve_checked(host: str, port: int, exempt: bool) -> list[str]:
-    """Every address `host` resolves to, each one checked (RefusedTarget if any is not
-    global, unless `exempt`); OSError when it does not resolve."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not exempt:
-        for address in addresses:
-            _check_address(ipaddress.ip_address(address.split("%", 1)[0]))
-    return addresses
-
-
-class _PinnedConnectionMixin:
-    """Resolves the host once, checks every address, and connects to a checked one;
-    TLS still verifies the certificate against the host name."""
-
-    private_hosts: Collection[str] = ()
-    _dns_host: str
-    port: int
-    host: str
-    timeout: Any
-    source_address: Any
-    socket_options: Any
-
-    def _new_conn(self) -> socket.socket:
-        host = self._dns_host.rstrip(".")
-        try:
-            addresses = resolve_checked(host, self.port, host in self.private_hosts)
-        except OSError as error:
-            raise NewConnectionError(self, f"cannot resolve the host: {error}") from None  # type: ignore[arg-type]
-        last: OSError | None = None
-        for address in addresses:
-            try:
-                return create_connection(
-                    (address, self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError:
-                raise ConnectTimeoutError(self, "connection timed out") from None
-            except OSError as error:
-                last = error
-        raise NewConnectionError(self, f"failed to connect: {last}")  # type: ignore[arg-type]
-
-
 def guarded_session(private_hosts: Collection[str]) -> requests.Session:
-    """A session whose connections go only to checked, global addresses (see the module
-    docstring); no proxies or .netrc from the environment."""
-    exempt = frozenset(private_hosts)
-
-    class Pinned(_PinnedConnectionMixin, u3connection.HTTPConnection):
-        private_hosts = exempt
-
-    class PinnedTLS(_PinnedConnectionMixin, u3connection.HTTPSConnection):
-        private_hosts = exempt
-
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = Pinned
-
-    class TLSPool(HTTPSConnectionPool):
-        ConnectionCls = PinnedTLS
-
-    class Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
-
-    session = requests.Session()
-    session.trust_env = False  # a proxy would be the one connecting: checks would not hold
-    adapter = Adapter(max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    """A session connecting only to checked, global addresses (`bridge.safehttp`), the
+    hosts in `private_hosts` exempt."""
+    return safehttp.guarded_session(exempt_hosts=private_hosts)
 
 
 # -- delivery

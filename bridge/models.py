@@ -103,6 +103,9 @@ class Profile(Base):
     paused_days: Mapped[list[Any]] = mapped_column(default=list)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # the last outbound event's per-profile sequence number (bridge/events.py); bumped with
+    # an UPDATE in the event's transaction, so the row lock orders concurrent events
+    event_sequence: Mapped[int | None]
 
     __table_args__ = (Index("ix_profiles_username", "service_username"),)
 
@@ -350,3 +353,77 @@ class RotationTarget(Base):
     plan: Mapped[RotationPlan] = relationship(back_populates="targets")
 
     __table_args__ = (UniqueConstraint("plan_id", "profile_id", name="uq_rotation_target"),)
+
+
+# Delivery statuses of an outbound event (bridge/outbound.py).
+DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED = "pending", "delivered", "failed"
+DELIVERY_STATUSES = (DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED)
+
+
+class EventSubscription(Base):
+    """Where a client wants outbound events sent: a signed webhook, Slack or Zapier."""
+
+    __tablename__ = "event_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | slack | zapier
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    # profile ids; None: every profile the client can see
+    profiles: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Standard Webhooks secret (whsec_...), needed in clear to sign
+    secret: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # since when every attempt failed (None after a success); 5 days of it disables
+    failing_since: Mapped[dt.datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)  # deliveries given up on
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    deleted_at: Mapped[dt.datetime | None]
+
+
+class Event(Base):
+    """Something a subscriber may want to know, stored before anything is sent."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(40), unique=True)  # evt_...: the webhook-id
+    type: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str | None] = mapped_column(String(64))
+    profile_id: Mapped[str | None] = mapped_column(String(24))
+    sequence: Mapped[int | None]  # per profile, strictly increasing
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_events_type_created", "type", "created_at"),)
+
+
+class EventDelivery(Base):
+    """The outbox: one event to one subscription, and how sending it went."""
+
+    __tablename__ = "event_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("event_subscriptions.id"))
+    profile_id: Mapped[str | None] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16), default=DELIVERY_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    # a sender holds the row until then; another sender (the reconciler's) waits
+    claimed_until: Mapped[dt.datetime | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+    event: Mapped[Event] = relationship()
+    subscription: Mapped[EventSubscription] = relationship()
+
+    __table_args__ = (
+        Index("ix_event_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_event_deliveries_subscription", "subscription_id", "id"),
+    )

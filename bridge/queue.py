@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 SYNC_PROFILE = "tasks.sync.sync_profile"
 SNAPSHOT_ACCOUNT = "tasks.snapshots.snapshot_account"
 NOTIFY = "tasks.notify.notify_job"
+DELIVER_EVENT = "tasks.deliver.deliver_event"
 
 # How long the "a sync is already on its way" flag lives; the reconciler covers lost ones.
 PENDING_TTL = 60

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from bridge import followups, metrics, models
+from bridge import followups, metrics, models, outbound
 from bridge.locks import lock_key
 from bridge.models import utcnow
 from bridge.queue import SNAPSHOT_ACCOUNT, pending_key
@@ -56,11 +56,12 @@ def stale_snapshot_jobs(
 
 
 def rewake(services: Services) -> list[str]:
-    """Wake a sync for every stale profile, resend stale snapshot jobs and follow-ups left
-    pending; returns the profiles."""
+    """Wake a sync for every stale profile, resend stale snapshot jobs, follow-ups and
+    outbound event deliveries left pending; returns the profiles."""
     found = [p for p in stale_profiles(services) if not _in_hand(services, p)]
     jobs = stale_snapshot_jobs(services)
     notices = followups.resend_overdue(services)
+    notices += outbound.resend_overdue(services)
     metrics.count_rewakes(len(found) + len(jobs) + len(notices))
     for profile_id in found:
         services.queue.wake(profile_id, force=True)

@@ -31,3 +31,16 @@ def celery_autoretry(cap: float, max_retries: int) -> dict[str, Any]:
         "retry_jitter": True,
         "max_retries": max_retries,
     }
+
+
+# Outbound events follow the webhook platforms' schedule rather than the rule above (a
+# receiver may be down for hours; Svix's schedule is what integrators expect): the delay
+# before each attempt, as data. 8 attempts over about 28 hours.
+DELIVERY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def delivery_delay(attempts: int, schedule: tuple[float, ...] | None = None) -> float | None:
+    """Seconds to wait after `attempts` failed attempts at an outbound event before the next
+    one, or None when the schedule is spent (the delivery has failed)."""
+    chosen = DELIVERY_SCHEDULE if schedule is None else schedule
+    return chosen[attempts] if attempts < len(chosen) else None

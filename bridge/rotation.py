@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bridge import auth, changes, metrics, models, presets, profiles, schedules, timetable
+from bridge import auth, changes, events, metrics, models, presets, profiles, schedules, timetable
 from bridge.errors import BridgeError, Conflict, Forbidden, InvalidInput, NotFound
 from bridge.services import Services
 
@@ -398,6 +398,7 @@ def fire(
         born = f"{plan.id}.{plan.created_at.timestamp():.6f}"
     job: models.Job | None = None
     error: str | None = None
+    outcome = "none"
     if occurrence is not None:
         late = 0 if forced else max(int((now - occurrence.at).total_seconds()), 0)
         key = f"rotation:{born}:{target_id}:{occurrence.at.isoformat()}"
@@ -432,6 +433,36 @@ def fire(
             target.last_run_at = now
             target.last_job_id = job.id if job is not None else target.last_job_id
             target.last_error = error
+        if occurrence is not None and outcome == "fired" and job is not None:
+            # told in the transaction that records the run: a tick that dies before it
+            # fires again, finds its job by the idempotency key, and tells it then
+            _tell_fired(session, target, plan_name, occurrence, job)
+
+
+def _tell_fired(
+    session: Session,
+    target: models.RotationTarget,
+    plan_name: str,
+    occurrence: timetable.Occurrence,
+    job: models.Job,
+) -> None:
+    """The `rotation.fired` event of one run."""
+    what = f"preset {occurrence.preset}" if occurrence.preset else occurrence.action
+    label = _label(session, target.profile_id) or target.profile_id
+    events.rotation_fired(
+        session,
+        job.account,
+        target.profile_id,
+        {
+            "plan": plan_name,
+            "preset": occurrence.preset,
+            "action": occurrence.action,
+            "due_at": occurrence.at.isoformat(),
+            "late_seconds": job.late_seconds or 0,
+        },
+        job.id,
+        f"rotation {plan_name} applied {what} to {label}",
+    )
 
 
 def _run(

@@ -15,7 +15,7 @@ from bridge.buffer.http import OnCall
 from bridge.config import Settings, key_var, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError
-from bridge.queue import Queue
+from bridge.queue import DELIVER_EVENT, Queue
 from bridge.ratelimit import RateLimiter
 
 
@@ -46,6 +46,7 @@ class Services:
             self.redis, settings.client_rate_limit, prefix="bridge:client-rate"
         )
         self.queue = Queue(settings, self.redis)
+        self.db.after_commit = self._send_deliveries
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
         self._clients: dict[tuple[str, bool], BufferClient] = {}
         self._graphql_clients: dict[tuple[str, bool], GraphQLClient] = {}
@@ -140,6 +141,11 @@ class Services:
         if api == "graphql":
             return graphql
         return HybridBackend(v1, graphql)
+
+    def _send_deliveries(self, delivery_ids: list[int]) -> None:
+        """Wake a sender for each outbox row just committed (lost ones: the reconciler)."""
+        for delivery_id in delivery_ids:
+            self.queue.send(DELIVER_EVENT, delivery_id)
 
     def close(self) -> None:
         """Release connections (tests, shutdown)."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import models, profiles, schedules
+from bridge import events, models, profiles, schedules
 from bridge.buffer.backend import BudgetExhausted
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
 from bridge.models import utcnow
@@ -81,12 +81,19 @@ def record(
 
 
 def record_if_changed(session: Session, profile_id: str, week: schedules.Week) -> bool:
-    """Snapshot `week` when it differs from the latest; True when one was stored."""
+    """Snapshot `week` when it differs from the latest; True when one was stored. A change
+    the bridge did not make (drift) is told as a `schedule.drifted` event in this session's
+    transaction."""
     previous = latest(session, profile_id)
     if previous is not None and previous.content_hash == content_hash(week):
         return False
     reason = models.PERIODIC if previous is None else models.EXTERNAL_CHANGE
-    record(session, profile_id, week, reason)
+    snapshot = record(session, profile_id, week, reason)
+    profile = session.get(models.Profile, profile_id)
+    if previous is not None and profile is not None:
+        events.schedule_drifted(
+            session, profile.account, profile_id, week_of(previous), week, snapshot.id
+        )
     return True
 
 
@@ -105,6 +112,11 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
         return outcome
     except BufferAPIError as error:
         outcome.error = error
+        if error.status == 401:
+            with services.db.session() as session:
+                events.account_degraded(
+                    session, account, "Buffer refused the access token (HTTP 401)", 401
+                )
         return outcome
     finally:
         outcome.buffer_calls = _calls(services, account) - calls_before

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from bridge import logs, metrics, models, schedules, snapshots
+from bridge import events, logs, metrics, models, schedules, snapshots
 from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
 from bridge.locks import ProfileLock, Renewer
@@ -232,6 +232,9 @@ def _fail_all(services: Services, profile_id: str, why: str, guard: Renewer) -> 
         for job in jobs:
             job.fail(why)
             metrics.count_operation(job)
+            events.job_finished(session, job)
+        if jobs:
+            events.account_degraded(session, jobs[0].account, why)
         failed = [job.id for job in jobs]
         notify = [job.id for job in jobs if job.notify]
         _fence(guard)
@@ -248,6 +251,7 @@ def _give_up_on_exhausted(jobs: list[models.Job], max_attempts: int) -> None:
         if job.attempts >= max_attempts:
             job.fail(f"gave up after {job.attempts} attempts")
             metrics.count_operation(job)
+            _tell(job)
 
 
 def _parse_operations(jobs: list[models.Job]) -> dict[int, schedules.Operation]:
@@ -259,7 +263,15 @@ def _parse_operations(jobs: list[models.Job]) -> dict[int, schedules.Operation]:
         except InvalidSchedule as error:
             job.fail(f"stored operation is invalid: {error.message}")
             metrics.count_operation(job)
+            _tell(job)
     return parsed
+
+
+def _tell(job: models.Job) -> None:
+    """The job's outbound event, in the transaction of the session holding it."""
+    session = object_session(job)
+    if session is not None:
+        events.job_finished(session, job)
 
 
 def _succeeded(
@@ -290,6 +302,7 @@ def _succeeded(
             job_before, state = state, schedules.apply(state, operation)
             job.succeed(_result(job_before, state, before, after, calls, len(operations)))
             metrics.count_operation(job)
+            events.job_finished(session, job)
         notify = [job_id for job_id in operations if _wants_notice(session, job_id)]
         _fence(guard)  # checked last, right before the commit
     for job_id in notify:
@@ -350,6 +363,11 @@ def _failed_attempt(
             else:
                 job.fail(error.message, error.status, error.code)
                 metrics.count_operation(job)
+                events.job_finished(session, job)
+        if error.status == 401 and jobs:
+            events.account_degraded(
+                session, jobs[0].account, "Buffer refused the access token (HTTP 401)", 401
+            )
         notify = [job.id for job in jobs if retry_in is None and job.notify]
         _fence(guard)
     for job_id in notify:

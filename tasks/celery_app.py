@@ -33,6 +33,7 @@ celery = Celery(
         "tasks.notify",
         "tasks.deliveries",
         "tasks.rotation",
+        "tasks.deliver",
     ],
 )
 PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
@@ -73,6 +74,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         },
         "prune-deliveries": {
             "task": "tasks.deliveries.prune",
+            "schedule": PRUNE_INTERVAL,
+        },
+        "prune-events": {
+            "task": "tasks.deliver.prune_events",
             "schedule": PRUNE_INTERVAL,
         },
     }

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bridge import followups as followup
-from bridge import models
+from bridge import models, safehttp
 from bridge.services import Services
 from tests.conftest import Receiver, free_port, make_settings, wait_until
 
@@ -191,7 +191,7 @@ def test_a_host_name_resolving_to_loopback_is_refused_after_resolution(productio
     assert "public address" in notify_of(production, job_id)["reason"]
     assert receiver.received == []
     with pytest.raises(followup.RefusedTarget):
-        followup.resolve_checked("localhost", 443, exempt=False)
+        safehttp.resolve_checked("localhost", 443, safehttp.Policy())
 
 
 def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):

@@ -6,7 +6,7 @@ healthcheck), `store` (db, clients), `buffer` (profiles, schedules, accounts), `
 this package registers them all.
 """
 
-from bridge.cli import buffer, rotation, run, store
+from bridge.cli import buffer, events, rotation, run, store
 from bridge.cli.base import main
 
-__all__ = ["buffer", "main", "rotation", "run", "store"]
+__all__ = ["buffer", "events", "main", "rotation", "run", "store"]

@@ -1,0 +1,26 @@
+"""Sending outbound events (bridge/outbound.py): one delivery per task."""
+
+from __future__ import annotations
+
+from bridge import outbound
+from tasks.celery_app import celery, services
+
+# Longer waits are left to the reconciler, which finds due rows in the database: a
+# countdown beyond the broker's visibility timeout would run twice.
+MAX_COUNTDOWN = 3600.0
+
+
+@celery.task(name="tasks.deliver.deliver_event", acks_late=True)
+def deliver_event(delivery_id: int) -> str:
+    """One attempt at a delivery; schedules the next one when it failed and may retry.
+    The attempt count lives in the database, so a lost task loses nothing."""
+    attempt = outbound.deliver(services(), delivery_id)
+    if attempt.retry_in is not None and attempt.retry_in <= MAX_COUNTDOWN:
+        deliver_event.apply_async((delivery_id,), countdown=attempt.retry_in)
+    return attempt.state
+
+
+@celery.task(name="tasks.deliver.prune_events")
+def prune_events() -> int:
+    """Forget events older than EVENT_RETENTION; how many went."""
+    return outbound.prune(services())
