@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import followups, models, profiles
+from bridge import models, profiles, safehttp
 from bridge.errors import (
     Conflict,
     Forbidden,
@@ -70,7 +70,7 @@ def create_client(
     ids = list(dict.fromkeys(_scope_id(session, ref) for ref in refs))
     if mattermost_url:
         try:
-            mattermost_url = followups.check_mattermost_url(mattermost_url)
+            mattermost_url = safehttp.check_base_url(mattermost_url)
         except ValueError as error:
             raise InvalidInput(f"--mattermost-url: {error}", "mattermost_url") from None
     token = new_token()

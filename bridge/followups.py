@@ -90,22 +90,6 @@ def check_target(
         safehttp.check_literal(host)
 
 
-def check_mattermost_url(url: str) -> str:
-    """A client's Mattermost base URL, normalised; ValueError unless it is http(s) with a
-    host and nothing but a path (no credentials, query or fragment)."""
-    parts = urlsplit(url.strip())
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username
-        or parts.password
-        or parts.query
-        or parts.fragment
-    ):
-        raise ValueError("expected a base URL like https://chat.example.com")
-    return url.strip().rstrip("/")
-
-
 def _split(url: str) -> Any:
     """`url` split; RefusedTarget for anything but http(s) with a host and no credentials."""
     try:

@@ -26,6 +26,7 @@ import socket
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -148,3 +149,20 @@ def guarded_session(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def check_base_url(url: str) -> str:
+    """A server's base URL (e.g. a client's Mattermost server), normalised; ValueError
+    unless it is http(s) with a host and nothing but a path (no credentials, query or
+    fragment)."""
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError("expected a base URL like https://chat.example.com")
+    return url.strip().rstrip("/")

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bridge import presets
-from bridge.api.schemas import (
+from bridge.api.rotation_schemas import (
     GroupSchema,
     PresetApplySchema,
     PresetCreateSchema,

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bridge import models, rotation
-from bridge.api.schemas import (
+from bridge.api.rotation_schemas import (
     PreviewArgs,
     PreviewSchema,
     RotationCreateSchema,
