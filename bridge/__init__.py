@@ -12,8 +12,9 @@ DOCS_ASSETS = "/static/docs"  # bridge/static/docs, Flask's static folder
 
 
 def create_app(settings: Any = None, services: Any = None) -> Flask:
-    """The Flask app: REST API, webhooks, chat, health and metrics. Nothing runs at import."""
-    from bridge import hooks, logs, metrics
+    """The Flask app: REST API, webhooks, chat, the dashboard (/ui), health and metrics.
+    Nothing runs at import."""
+    from bridge import hooks, logs, metrics, ui
     from bridge.api import (
         accounts,
         deliveries,
@@ -74,6 +75,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         api.register_blueprint(blueprint)
     hooks.register(app, api)
     app.register_blueprint(health.blp)
+    ui.init_app(app, settings)
     limits.init_app(app, settings.wait_max_concurrent)
     logs.init_app(app)
     metrics.init_app(app)

@@ -121,6 +121,8 @@ class Settings:
     worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
     # bearer token /metrics of the web process asks for (None: open)
     metrics_token: str | None = field(default=None, repr=False)
+    # signs the dashboard's session cookies (None: /ui is off, it says so)
+    secret_key: str | None = field(default=None, repr=False)
     webhook_delivery_retention: float = 7 * 86400.0
     # where prometheus_client keeps metrics shared by several processes (None: in memory)
     prometheus_multiproc_dir: str | None = None
@@ -382,6 +384,19 @@ def _token_vars(environ: Mapping[str, str], prefix: str = TOKEN_PREFIX) -> dict[
     return found
 
 
+MIN_SECRET_KEY = 32
+
+
+def _parse_secret_key(value: str | None) -> str | None:
+    """SECRET_KEY: long enough that a session cookie's signature cannot be guessed."""
+    if value is not None and len(value) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"SECRET_KEY must have at least {MIN_SECRET_KEY} characters "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting from `environ` (default: the process environment)."""
     env = dict(os.environ if environ is None else environ)
@@ -458,6 +473,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         worker_metrics_host=_value(env, "WORKER_METRICS_HOST", DEFAULT_WORKER_METRICS_HOST),
         metrics_token=_read_secret(env, "METRICS_TOKEN") or None,
+        secret_key=_parse_secret_key(_read_secret(env, "SECRET_KEY") or None),
         webhook_delivery_retention=parse_duration(
             "WEBHOOK_DELIVERY_RETENTION", _value(env, "WEBHOOK_DELIVERY_RETENTION", "7d")
         ),
@@ -569,6 +585,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "address a worker's /metrics listens on (0.0.0.0 only on a private network)",
     ),
     "METRICS_TOKEN": ("(none)", "bearer token the web /metrics asks for (unset: open)"),
+    "SECRET_KEY": (
+        "(none)",
+        "signs the dashboard's (/ui) session cookies, 32+ characters; /ui is off without it "
+        "(`bridge dev` makes one in its data directory)",
+    ),
     "WEBHOOK_DELIVERY_RETENTION": ("7d", "how long answered signed webhooks are remembered"),
     "BEAT_HEARTBEAT_FILE": (DEFAULT_HEARTBEAT_FILE, "file beat touches on every tick"),
     "GUNICORN_BIND": (DEFAULT_WEB_BIND, "address:port the web process listens on under gunicorn"),

@@ -10,6 +10,7 @@ stops the rest, so a broken piece is never silently missing.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -160,9 +161,22 @@ class DevSupervisor:
         wait_for(lambda: _port_open(port), "the Buffer sandbox")
         return True
 
-    def prepare_store(self) -> str:
-        """Apply migrations, fill the profile cache, and make a fresh dev client token."""
-        from bridge import auth, snapshots
+    def secret_key(self) -> None:
+        """SECRET_KEY for the dashboard's sessions: made once, kept in the data directory
+        (only its owner may read it), so a restart keeps everyone signed in."""
+        if self.env.get("SECRET_KEY") or self.env.get("SECRET_KEY_FILE"):
+            return
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+        self.env["SECRET_KEY_FILE"] = str(path.resolve())
+
+    def prepare_store(self) -> tuple[str, str]:
+        """Apply migrations, fill the profile cache, and make a fresh dev client token and a
+        one-time dashboard sign-in code for it."""
+        from bridge import auth, signin, snapshots
         from bridge.config import load_settings
         from bridge.migrate import upgrade
         from bridge.services import Services
@@ -183,8 +197,8 @@ class DevSupervisor:
                     if old.name == DEV_CLIENT:
                         session.delete(old)
                 session.flush()
-                _client, token = auth.create_client(session, DEV_CLIENT)
-            return token
+                client, token = auth.create_client(session, DEV_CLIENT)
+            return token, signin.issue(services, client)
         finally:
             services.close()
 
@@ -228,7 +242,9 @@ class DevSupervisor:
                 child.process.wait()
 
 
-def banner(port: int, token: str, sandbox: bool, graphql_only: bool = False) -> str:
+def banner(
+    port: int, token: str, sandbox: bool, graphql_only: bool = False, signin_code: str = ""
+) -> str:
     """What a new user needs: where things are, a token, and one curl that changes a schedule."""
     base = f"http://127.0.0.1:{port}"
     apis = " (GraphQL API only)" if graphql_only else " (v1 and GraphQL APIs)"
@@ -236,6 +252,10 @@ def banner(port: int, token: str, sandbox: bool, graphql_only: bool = False) -> 
         "",
         "buffer-bridge is running"
         + (f" against the built-in Buffer sandbox{apis}" if sandbox else ""),
+        f"  dashboard:     {base}/ui",
+        f"    sign in:     {base}/ui/login/{signin_code}  (one use, 10 minutes; then the token)"
+        if signin_code
+        else f"    sign in:     {base}/ui/signin with the client token below",
         f"  accounts:      {base}/v1/accounts  (which API each uses, whether it can write)",
         f"  API docs:      {base}/docs",
         f"  OpenAPI:       {base}/openapi.json",
@@ -268,9 +288,10 @@ def run_dev(port: int, data_dir: str, graphql_only: bool = False) -> int:
     try:
         supervisor.start_redis()
         sandbox = supervisor.start_sandbox()
-        token = supervisor.prepare_store()
+        supervisor.secret_key()
+        token, code = supervisor.prepare_store()
         supervisor.start_services()
-        click.echo(banner(port, token, sandbox, graphql_only and sandbox))
+        click.echo(banner(port, token, sandbox, graphql_only and sandbox, code))
         return supervisor.watch()
     except KeyboardInterrupt:
         click.echo("\nbridge dev: stopping")

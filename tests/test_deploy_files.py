@@ -51,7 +51,7 @@ HEALTHCHECK_ROLES = {"web", "worker", "beat"}
 # Secret settings: never in a ConfigMap or inline in compose; these alone may be read
 # from a file named by <VAR>_FILE (bridge.config._read_secret).
 SECRET_RE = re.compile(
-    rf"^(?:(?:{TOKEN_PREFIX}|{API_KEY_PREFIX})(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNING_SECRET|METRICS_TOKEN)$"
+    rf"^(?:(?:{TOKEN_PREFIX}|{API_KEY_PREFIX})(?:_[A-Z0-9][A-Z0-9_]*)?|SLACK_SIGNING_SECRET|METRICS_TOKEN|SECRET_KEY)$"
 )
 TOKEN_NAME_RE = re.compile(rf"^(?:{TOKEN_PREFIX}|{API_KEY_PREFIX})_[A-Z0-9][A-Z0-9_]*$")
 # Variables read by Python itself (gunicorn's are in VARIABLES: bridge.config reads them).

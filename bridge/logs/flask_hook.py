@@ -19,7 +19,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Callers (adapters) with a fixed name; anything else in a URL is reported as "other" so
 # that a caller cannot invent label values.
 KNOWN_SOURCES = frozenset(
-    {"rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation"}
+    {"rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation", "ui"}
 )
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -38,6 +38,8 @@ def request_source() -> str:
         return name if name in KNOWN_SOURCES else "other"
     if parts[0] == "v1":
         return "rest"
+    if parts[0] == "ui":
+        return "ui"
     if rule in ("/healthz", "/readyz"):
         return "health"
     if rule == "/metrics":
