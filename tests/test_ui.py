@@ -202,7 +202,7 @@ def test_profiles_page_shows_every_week_as_a_grid(signed_in):
     assert page.count('class="card profile"') == 5
     assert '<table class="week">' in page
     assert "Account <strong>default</strong>" in page
-    assert "v1 API retires on" in page  # the sunset banner
+    assert "v1 retires on" in page  # the sunset banner
     assert 'class="on' in page
 
 

@@ -102,7 +102,7 @@ def test_sign_in_and_read_the_week_grid(page, live_url, api_token, services):
     time = week[day][0]
     row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=time))
     assert row.count() == 1
-    assert "v1 API retires on" in page.locator(".banner").first.inner_text()
+    assert "v1 retires on" in page.locator(".banner").first.inner_text()
     page.get_by_label("Search by name").fill("no-such-profile")
     page.get_by_role("button", name="Filter").click()
     assert page.get_by_text("No profile matches.").is_visible()

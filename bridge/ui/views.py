@@ -254,7 +254,10 @@ def who_made(snapshot: models.Snapshot, job: models.Job | None) -> str:
     if job is None:
         return "the bridge"
     by = WHO.get(job.source, job.source)
-    return f"{by} (client {job.client})" if job.client and job.source != "rotation" else by
+    by = f"{by} (client {job.client})" if job.client and job.source != "rotation" else by
+    if snapshot.reason == models.BEFORE_CHANGE:
+        return f"as found in Buffer before a change by {by}"
+    return by
 
 
 @blp.route("/profiles/<profile_id>")
