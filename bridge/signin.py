@@ -13,10 +13,11 @@ import hmac
 import json
 import secrets
 
+import redis
 from sqlalchemy.orm import Session
 
 from bridge import auth, models
-from bridge.errors import Unauthorized
+from bridge.errors import ServiceUnavailable, Unauthorized
 from bridge.services import Services
 
 CODE_TTL = 600  # seconds a sign-in link works
@@ -40,10 +41,15 @@ def redeem(services: Services, session: Session, code: str) -> models.ApiClient:
     if not code or len(code) > MAX_CODE or not code.isascii() or not code.isprintable():
         raise Unauthorized("this sign-in link is not valid")
     key = _KEY + auth.hash_token(code)
-    pipe = services.redis.pipeline(transaction=True)  # read and delete at once: one use
-    pipe.get(key)
-    pipe.delete(key)
-    raw, _deleted = pipe.execute()
+    try:
+        pipe = services.redis.pipeline(transaction=True)  # read and delete at once: one use
+        pipe.get(key)
+        pipe.delete(key)
+        raw, _deleted = pipe.execute()
+    except redis.RedisError:
+        raise ServiceUnavailable(
+            "sign-in links need Redis, which is unavailable; sign in with the token"
+        ) from None
     if raw is None:
         raise Unauthorized("this sign-in link was used already or has expired")
     found = json.loads(raw)

@@ -442,3 +442,46 @@ def test_an_over_long_body_is_413_not_500(signed_in):
     csrf = csrf_of(signed_in.get("/ui/profiles"))
     answer = signed_in.post("/ui/signout", data={"csrf_token": csrf, "x": "y" * 70000})
     assert answer.status_code == 413
+
+
+# ---- bridge dev ---------------------------------------------------------------------------
+
+
+def test_bridge_dev_prints_the_dashboard_and_a_one_time_link():
+    from bridge.devserver import banner
+
+    text = banner(8000, "bb_token", True, signin_code="c0de")
+    assert "http://127.0.0.1:8000/ui\n" in text
+    assert "http://127.0.0.1:8000/ui/login/c0de" in text
+
+
+def test_bridge_dev_keeps_one_secret_key_in_its_data_directory(tmp_path):
+    import stat
+
+    from bridge.devserver import DevSupervisor
+
+    first = DevSupervisor(8000, tmp_path)
+    first.env.pop("SECRET_KEY", None)
+    first.env.pop("SECRET_KEY_FILE", None)
+    first.secret_key()
+    path = tmp_path / "secret_key"
+    assert first.env["SECRET_KEY_FILE"] == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = path.read_text()
+    again = DevSupervisor(8000, tmp_path)
+    again.env.pop("SECRET_KEY", None)
+    again.env.pop("SECRET_KEY_FILE", None)
+    again.secret_key()
+    assert path.read_text() == key and len(key) >= 32
+    assert load_settings({"SECRET_KEY_FILE": str(path)}).secret_key == key
+
+
+def test_a_sign_in_link_without_redis_is_503_not_500(client, services, monkeypatch):
+    import redis as redis_lib
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis_lib.ConnectionError("down")
+
+    monkeypatch.setattr(services.redis, "pipeline", down)
+    answer = client.get("/ui/login/somecode")
+    assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
