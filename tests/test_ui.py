@@ -485,3 +485,11 @@ def test_a_sign_in_link_without_redis_is_503_not_500(client, services, monkeypat
     monkeypatch.setattr(services.redis, "pipeline", down)
     answer = client.get("/ui/login/somecode")
     assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "extra_settings", [{"SECRET_KEY": SECRET, "BUFFER_V1_SUNSET": "2020-01-01"}]
+)
+def test_an_account_past_the_v1_sunset_says_it_cannot_write(signed_in):
+    page = signed_in.get("/ui/profiles").get_data(as_text=True)
+    assert "cannot change posting schedules" in page and "retired the v1 API" in page
