@@ -32,6 +32,7 @@ from tests.conftest import wait_until
 BUFFER_TOKEN = "1/bufsecret0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 REVOKED_TOKEN = "1/revokedsecret9f8e7d6c5b4a39281706f5e4d3c"
 SLACK_SECRET = "slacksecret8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3"
+SECRET_KEY = "uisessionkey1f2e3d4c5b6a7980a1b2c3d4e5f6a7b8"
 MATTERMOST_TOKEN = "mmsecret5s4r3q2p1o0n9m8l7k6j"
 PROFILE = "@skinnyoteam"
 CHANGE = {"days": "weekdays", "times": ["9am", "5pm"]}
@@ -57,6 +58,7 @@ def extra_settings() -> dict[str, str]:
         "BUFFER_ACCESS_TOKEN": BUFFER_TOKEN,
         "BUFFER_ACCESS_TOKEN_REVOKED": REVOKED_TOKEN,
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SECRET_KEY": SECRET_KEY,
         "SYNC_MAX_ATTEMPTS": "1",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "DEBUG",
@@ -76,6 +78,7 @@ class Secrets:
             BUFFER_TOKEN,
             REVOKED_TOKEN,
             SLACK_SECRET,
+            SECRET_KEY,
             MATTERMOST_TOKEN,
             self.client_token,
             self.signing_secret,

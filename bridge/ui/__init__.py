@@ -87,7 +87,8 @@ def before_request() -> Any:
         client = session_client()
         if client is None:
             if request.method == "GET" and not request.path.endswith(".json"):
-                return redirect(url_for("ui.signin", next=request.full_path.rstrip("?")))
+                # the path only: a query string could carry a token, never echoed
+                return redirect(url_for("ui.signin", next=request.path))
             raise Unauthorized("sign in first: your session has ended")
         g.ui_client = client
         g.client_name = client.name
