@@ -359,7 +359,7 @@ def job_view(db: Any, job: models.Job) -> dict[str, Any]:
         "kind": job.kind,
         "profile_id": job.profile_id,
         "profile": name,
-        "created_at": job.created_at.isoformat(timespec="seconds"),
+        "created_at": job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         "attempts": job.attempts,
         "text": outcome.describe(job, name, result),
         "error": outcome.explain_error(job) if job.error_message or job.error_status else None,
@@ -500,7 +500,7 @@ def deliveries_page() -> Any:
                 "attempts": r.attempts,
                 "last_status": r.last_status,
                 "last_error": r.last_error,
-                "created_at": r.created_at.isoformat(timespec="seconds"),
+                "created_at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                 "retryable": r.status != models.DELIVERED and r.subscription.enabled,
             }
             for r in rows
