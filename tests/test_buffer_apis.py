@@ -131,7 +131,10 @@ def test_both_reads_through_graphql_and_writes_through_v1(
         headers=auth_headers,
     )
     assert answer.status_code == 202, answer.get_json()
-    assert "retires the v1 API on 2027-02-01" in answer.get_json()["notice"]
+    notice = answer.get_json()["notice"]
+    assert "retires the v1 API on 2027-02-01" in notice
+    assert "cannot change the posting schedules of account 'default'" in notice
+    assert "set BUFFER_API_KEY" not in notice  # it has one: reads go on through GraphQL
     job_url = answer.headers["Location"]
     done = wait_until(
         lambda: client.get(job_url, headers=auth_headers).get_json()["status"] == "succeeded",

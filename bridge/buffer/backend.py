@@ -72,12 +72,17 @@ class Capabilities:
         """The warning a change answer carries while writes depend on v1, None otherwise."""
         if not self.can_write or self.v1_sunset is None or self.api == "graphql":
             return None
+        keep_reading = (
+            "it will go on reading, snapshotting and detecting drift through Buffer's GraphQL API"
+            if self.api == "both"
+            else "set BUFFER_API_KEY to keep reading, snapshotting and detecting drift "
+            "through Buffer's GraphQL API"
+        )
         return (
             f"Buffer retires the v1 API on {self.v1_sunset.isoformat()} "
-            f"({self.v1_days_left} days from now): after that this bridge can still read, "
-            "snapshot and detect drift on account "
-            f"{self.account!r} through Buffer's GraphQL API (set BUFFER_API_KEY), but it cannot "
-            "change posting schedules until Buffer offers a way to"
+            f"({self.v1_days_left} days from now): after that the bridge cannot change the "
+            f"posting schedules of account {self.account!r} until Buffer offers a way to; "
+            f"{keep_reading}"
         )
 
 
