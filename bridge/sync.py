@@ -287,10 +287,17 @@ def _succeeded(
     (and records nothing) when the lock is no longer ours."""
     with services.db.session() as session:
         first_job = min(operations) if operations else None
-        if after != before:
-            snapshots.record(session, profile_id, before, models.BEFORE_CHANGE, first_job)
-            snapshots.record(session, profile_id, after, models.AFTER_CHANGE, first_job)
         profile = session.get(models.Profile, profile_id)
+        if after != before:
+            # the write went through v1, which neither reads nor writes pauses: Buffer keeps
+            # the ones last read (GraphQL), so the snapshots carry them, not a "resume"
+            paused = tuple(profile.paused_days or ()) if profile is not None else ()
+            snapshots.record(
+                session, profile_id, before.with_pauses(paused), models.BEFORE_CHANGE, first_job
+            )
+            snapshots.record(
+                session, profile_id, after.with_pauses(paused), models.AFTER_CHANGE, first_job
+            )
         if profile is not None:
             profile.schedules = schedules.to_buffer(after)
             profile.seen_at = utcnow()

@@ -240,3 +240,27 @@ def test_a_rotation_on_an_account_that_cannot_write_fails_its_runs_saying_why(cl
     assert "cannot change posting schedules" in job["error"]["message"]
     shown = client.get("/v1/rotations/plan", headers=auth_headers).get_json()
     assert "cannot change posting schedules" in str(shown)
+
+
+@both()
+def test_a_change_through_v1_keeps_the_pauses_graphql_reported(
+    client, services, auth_headers, buffer_sandbox, celery_worker
+):
+    buffer_sandbox.sandbox.set_paused(DOCS_PROFILE, ["sun"])
+    snapshots.take_account(services, "default")  # through GraphQL: sun is paused
+    answer = client.patch(
+        "/v1/profiles/@skinnyoteam/schedules",
+        json={"days": "sat", "times": ["10am"]},
+        headers=auth_headers,
+    )
+    job_url = answer.headers["Location"]
+    assert wait_until(
+        lambda: client.get(job_url, headers=auth_headers).get_json()["status"] == "succeeded",
+        timeout=20,
+    )
+    history = client.get("/v1/profiles/@skinnyoteam/history", headers=auth_headers).get_json()
+    for snapshot in history["snapshots"]:
+        assert snapshot["paused_days"] == ["sun"], snapshot["reason"]
+        assert all("pause" not in day for day in (snapshot.get("diff") or {}).values())
+    again = snapshots.take_account(services, "default")
+    assert DOCS_PROFILE not in again.changed, "no false drift after the bridge's own write"
