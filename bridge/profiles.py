@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bridge import models, schedules
@@ -41,15 +41,16 @@ def _chunks(items: Sequence[str], size: int = BULK_CHUNK) -> Iterable[Sequence[s
 
 
 def _cached_values(account: str, profile: BufferProfile) -> dict[str, object]:
+    data = profile.to_json()
     return {
         "account": account,
         "service": profile.service,
         "service_username": profile.service_username,
         "formatted_username": profile.formatted_username,
         "timezone": profile.timezone,
-        "schedules": [s.to_json() for s in profile.schedules],
+        "schedules": data["schedules"],  # [s.to_json() for s in profile.schedules]
         "paused_days": list(profile.paused_days),
-        "data": profile.to_json(),
+        "data": data,
     }
 
 
@@ -59,7 +60,7 @@ def upsert_bulk(
     """Store Buffer's view of `profiles` in the cache in bulk: one SELECT per BULK_CHUNK
     ids, then one INSERT of the new rows, one UPDATE of the rows that changed, and one
     UPDATE of `seen_at` per chunk of the unchanged ones (no ORM object per profile)."""
-    table = models.Profile.__table__
+    table = models.Base.metadata.tables["profiles"]
     wanted = {p.id: _cached_values(account, p) for p in profiles}
     # `data` is Buffer's whole profile, the other cached fields are read from it: equal
     # `data` (and account) means an unchanged row, so only that column is loaded
@@ -77,7 +78,7 @@ def upsert_bulk(
         if i in stored and i not in unchanged
     ]
     if inserts:
-        session.execute(insert(models.Profile), inserts)
+        session.execute(table.insert(), inserts)  # Core: no ORM bookkeeping per row
     if updates:
         session.execute(update(models.Profile), updates)  # bulk UPDATE by primary key
     for chunk in _chunks(same):

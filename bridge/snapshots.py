@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge import events, models, profiles, schedules
@@ -183,18 +183,21 @@ def record_changed(session: Session, account: str, found: Iterable[BufferProfile
                 "taken_at": now,
             }
         )
-    if not rows:
-        return []
-    statement = insert(models.Snapshot).returning(models.Snapshot.id, sort_by_parameter_order=True)
-    new_ids = list(session.scalars(statement, rows))  # one batched INSERT, ids in order
-    for (profile_id, week), snapshot_id in zip(stored, new_ids, strict=True):
+    table = models.Base.metadata.tables["snapshots"]
+    first_ones = [row for row in rows if row["reason"] == models.PERIODIC]
+    if first_ones:
+        session.execute(table.insert(), first_ones)  # one batched INSERT
+    for (profile_id, week), row in zip(stored, rows, strict=True):
         previous = latest_of.get(profile_id)
-        if previous is not None:
-            before = session.get(models.Snapshot, previous[0])
-            if before is not None:
-                events.schedule_drifted(
-                    session, account, profile_id, week_of(before), week, snapshot_id
-                )
+        if previous is None:
+            continue
+        # drift (rare): its own INSERT, whose id the event names
+        snapshot_id = session.execute(table.insert().returning(table.c.id), row).scalar_one()
+        before = session.get(models.Snapshot, previous[0])
+        if before is not None:
+            events.schedule_drifted(
+                session, account, profile_id, week_of(before), week, snapshot_id
+            )
     return [profile_id for profile_id, _ in stored]
 
 
