@@ -128,7 +128,8 @@ def test_every_change_lands_in_order_through_faults_and_a_killed_worker(stack: S
     token = stack.run("clients", "create", "faults").strip().splitlines()[-1]
     stack.start("web", "serve", "--port", str(stack.web_port))
     stack.start_worker()
-    stack.start("beat", "beat")  # the reconciler re-wakes what a killed worker held
+    # the reconciler re-wakes what a killed worker held
+    stack.start("beat", "beat", "--schedule", str(stack.tmp / "celerybeat-schedule"))
     headers = {"Authorization": f"Bearer {token}"}
     wait_until(lambda: _answers(f"{stack.base}/healthz"), timeout=30)
     accounts = requests.get(f"{stack.control}accounts", timeout=10).json()
