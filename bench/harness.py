@@ -391,9 +391,7 @@ class Stack:
     def job_statuses(self, first_id: int, last_id: int) -> dict[str, int]:
         """How many of the jobs first_id..last_id are in each status (read from the store)."""
         engine = self._engine()
-        query = text(
-            "SELECT status, count(*) FROM operations WHERE id BETWEEN :a AND :b GROUP BY status"
-        )
+        query = text("SELECT status, count(*) FROM jobs WHERE id BETWEEN :a AND :b GROUP BY status")
         with engine.connect() as conn:
             return {
                 row[0]: int(row[1]) for row in conn.execute(query, {"a": first_id, "b": last_id})

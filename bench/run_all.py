@@ -1,4 +1,4 @@
-"""Run the three benchmarks, (a) snapshot, (b) changes, (c) rate limit, one after another.
+"""Run the benchmarks, (a) snapshot, (b) changes, (c) rate limit, (d) latency, one by one.
 
 Each runs as its own process with its own private stack. Options given here
 (``--database-url``, ``--keep``) are passed to every one. The exit status is
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("snapshot.py", "changes.py", "ratelimit.py")
+BENCHMARKS = ("snapshot.py", "changes.py", "ratelimit.py", "latency.py")
 TIMEOUT = 900.0  # per benchmark
 
 

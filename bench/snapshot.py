@@ -1,16 +1,26 @@
 """(a) Snapshot of 1,000 profiles: Buffer calls per account and wall time, on v1 and GraphQL.
 
 Triggers ``POST /v1/snapshots`` against a sandbox with one account of 1,000
-profiles and waits for the job. The first run fills an empty cache and stores
-1,000 snapshots; the second finds nothing changed (the hourly case). Then the same
+profiles (``--profiles``) and waits for the job. The first run fills an empty cache and
+stores 1,000 snapshots; the second finds nothing changed (the hourly case). Then the same
 with the account read through Buffer's GraphQL API (a key beside the token), its
-1,000 channels in 3 organizations: the goal is 4 GraphQL calls or fewer.
+1,000 channels in 3 organizations: the goal is 4 GraphQL calls or fewer
+(``--skip-graphql`` leaves it out).
+
+The bridge's own time: `snapshots.take_account` run in this process against the same
+sandbox and store (cold on an empty cache, then warm), its total time minus the time
+inside `backend.profiles()` (Buffer's answer, read and parsed by the client); goals
+< 0.3 s for 1,000 profiles, < 2 s for 10,000. Memory: this process's peak RSS growth
+over the cold run, and the worker's pool process peak RSS (VmHWM) after it snapshotted
+through ``POST /v1/snapshots``.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from harness import Figure, InfraError, Stack, StackOptions, common_args, print_table, run_main
@@ -52,26 +62,148 @@ def snapshots_of(options: StackOptions) -> tuple[int, int, dict[str, Any], dict[
         return accounts, profiles, one_snapshot(stack), one_snapshot(stack)
 
 
+def _kib(field: str, pid: int) -> int:
+    """A VmRSS / VmHWM figure of a process, in KiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _worker_pool(stack: Stack) -> list[int]:
+    """The pids of the worker's processes (the Celery parent and its pool children)."""
+    parents = [p.popen.pid for p in stack.procs if p.name.startswith("worker")]
+    pids = list(parents)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid in parents:
+                pids.append(int(entry.name))
+    return pids
+
+
+def bridge_time(stack: Stack) -> dict[str, Any]:
+    """`take_account` in this process, cold then warm: total vs Buffer's share, and memory."""
+    from bridge import snapshots
+    from bridge.config import load_settings
+    from bridge.services import Services
+
+    environ = {k: v for k, v in stack.env().items() if k.isupper()}
+    environ["BUFFER_RATE_LIMIT"] = "100000/60s"  # the limiter is not what is measured
+    services = Services(load_settings(environ))
+    inside: list[float] = []
+    real_backend = services.backend
+
+    def timed_backend(account: str) -> Any:
+        backend = real_backend(account)
+        profiles = backend.profiles
+
+        def timed() -> Any:
+            begun = time.perf_counter()
+            try:
+                return profiles()
+            finally:
+                inside.append(time.perf_counter() - begun)
+
+        backend.profiles = timed  # type: ignore[method-assign]
+        return backend
+
+    services.backend = timed_backend  # type: ignore[method-assign]
+    found: dict[str, Any] = {}
+    try:
+        for label in ("cold", "warm"):
+            inside.clear()
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            begun = time.perf_counter()
+            outcome = snapshots.take_account(services, "default")
+            total = time.perf_counter() - begun
+            if outcome.error is not None or outcome.retry_in is not None:
+                raise InfraError(f"take_account {label}: {outcome.error or outcome.retry_in}")
+            found[label] = {
+                "total": total,
+                "buffer": sum(inside),
+                "profiles": outcome.profiles,
+                "changed": len(outcome.changed),
+                "rss_growth_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before,
+            }
+    finally:
+        services.close()
+    return found
+
+
+def bridge_figures(stack: Stack, profiles: int) -> list[Figure]:
+    """The bridge's own time (in process), then the worker's memory over a real snapshot."""
+    timing = bridge_time(stack)
+    goal = 0.3 * profiles / 1000 if profiles <= 1000 else 2.0 * profiles / 10000
+    figures: list[Figure] = []
+    for label, t in timing.items():
+        own = t["total"] - t["buffer"]
+        figures += [
+            Figure(
+                f"{label}: take_account total / Buffer call (HTTP + parse)",
+                f"{t['total']:.3f} s / {t['buffer']:.3f} s  ({t['profiles']} seen, "
+                f"{t['changed']} stored)",
+            ),
+            Figure(f"{label}: bridge's own time", f"{own:.3f} s", f"< {goal:g} s", own < goal),
+        ]
+    figures.append(
+        Figure(
+            "cold: peak RSS growth of the process",
+            f"{timing['cold']['rss_growth_kib'] / 1024:.0f} MiB",
+        )
+    )
+    pool = _worker_pool(stack)
+    before = {pid: _kib("VmHWM", pid) for pid in pool}
+    run_ = one_snapshot(stack)  # the worker, on the cache the in-process runs filled
+    after = {pid: (_kib("VmRSS", pid), _kib("VmHWM", pid)) for pid in pool}
+    figures += [
+        Figure(
+            "worker: snapshot job status / wall time",
+            f"{run_['job']['status']} / {run_['wall']:.2f} s",
+        ),
+        Figure(
+            "worker processes: RSS now / peak (VmHWM) before -> after, MiB",
+            "; ".join(
+                f"{pid}: {after[pid][0] // 1024} / {before[pid] // 1024}->{after[pid][1] // 1024}"
+                for pid in pool
+            ),
+        ),
+    ]
+    return figures
+
+
 def run(args: Any) -> list[Figure]:
     """Start the stacks, snapshot twice on each, print the tables."""
     options = StackOptions(
-        profiles=PROFILES, database_url=args.database_url, keep=args.keep, rate_limit="60/60s"
+        profiles=args.profiles, database_url=args.database_url, keep=args.keep, rate_limit="60/60s"
     )
+    with Stack(options) as stack:
+        own = bridge_figures(stack, args.profiles)
+    print_table(f"(a0) the bridge's own time over a snapshot of {args.profiles} profiles", own)
     accounts, profiles, cold, warm = snapshots_of(options)
     figures = v1_figures(accounts, profiles, cold, warm)
-    print_table(f"(a) snapshot of {PROFILES} profiles through v1", figures)
+    print_table(f"(a) snapshot of {args.profiles} profiles through v1", figures)
+    if args.skip_graphql:
+        return own + figures
     graphql = graphql_figures(args, cold, warm)
     print_table(
-        f"(a') snapshot of {PROFILES} channels in {ORGANIZATIONS} organizations through GraphQL",
+        f"(a') snapshot of {args.profiles} channels in {ORGANIZATIONS} organizations "
+        "through GraphQL",
         graphql,
     )
-    return figures + graphql
+    return own + figures + graphql
 
 
 def graphql_figures(args: Any, v1_cold: dict[str, Any], v1_warm: dict[str, Any]) -> list[Figure]:
     """The same account read through GraphQL, beside the v1 figures."""
     options = StackOptions(
-        profiles=PROFILES,
+        profiles=args.profiles,
         database_url=args.database_url,
         keep=args.keep,
         rate_limit="60/60s",
@@ -148,6 +280,8 @@ def v1_figures(
 def main() -> int:
     """Entry point."""
     parser = common_args(__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=PROFILES, help="profiles in the account")
+    parser.add_argument("--skip-graphql", action="store_true", help="v1 only")
     return run_main(run, parser.parse_args())
 
 

@@ -113,6 +113,7 @@ class Settings:
     rotation_late_after: float = 120.0
     sync_max_attempts: int = 8
     sync_backoff_max: float = 600.0
+    sync_burst_window: float = 5.0
     sync_settle: float = 1.0
     sync_settle_max: float = 10.0
     log_level: str = "INFO"
@@ -464,6 +465,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rotation_late_after=parse_duration("ROTATION_LATE_AFTER", get("ROTATION_LATE_AFTER", "2m")),
         sync_max_attempts=_parse_int("SYNC_MAX_ATTEMPTS", get("SYNC_MAX_ATTEMPTS", "8")),
         sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
+        sync_burst_window=_parse_delay("SYNC_BURST_WINDOW", get("SYNC_BURST_WINDOW", "5s")),
         sync_settle=_parse_delay("SYNC_SETTLE", get("SYNC_SETTLE", "1s")),
         sync_settle_max=parse_duration("SYNC_SETTLE_MAX", get("SYNC_SETTLE_MAX", "10s")),
         log_level=log_level,
@@ -574,7 +576,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "SYNC_MAX_ATTEMPTS": ("8", "attempts at a retryable Buffer error before a job fails"),
     "SYNC_BACKOFF_MAX": ("10m", "longest wait between two attempts"),
-    "SYNC_SETTLE": ("1s", "a sync waits this long after a profile's newest change (0: off)"),
+    "SYNC_BURST_WINDOW": (
+        "5s",
+        "a change to a profile not synced for this long syncs at once (0: every change settles)",
+    ),
+    "SYNC_SETTLE": (
+        "1s",
+        "a change within that window waits until the profile has had no change for this long "
+        "(0: every change syncs at once)",
+    ),
     "SYNC_SETTLE_MAX": ("10s", "... but never longer than this after its oldest change"),
     "LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
     "LOG_FORMAT": ("json", "json (one object per line) or text"),

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bridge import models, schedules
@@ -33,26 +33,71 @@ def ensure_accounts(session: Session, settings: Settings) -> None:
     session.flush()
 
 
+BULK_CHUNK = 500  # ids per IN (...) list: far below every driver's limit on parameters
+
+
+def _chunks(items: Sequence[str], size: int = BULK_CHUNK) -> Iterable[Sequence[str]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _cached_values(account: str, profile: BufferProfile) -> dict[str, object]:
+    data = profile.to_json()
+    return {
+        "account": account,
+        "service": profile.service,
+        "service_username": profile.service_username,
+        "formatted_username": profile.formatted_username,
+        "timezone": profile.timezone,
+        "schedules": data["schedules"],  # [s.to_json() for s in profile.schedules]
+        "paused_days": list(profile.paused_days),
+        "data": data,
+    }
+
+
+def upsert_bulk(
+    session: Session, account: str, profiles: Iterable[BufferProfile], now: dt.datetime
+) -> None:
+    """Store Buffer's view of `profiles` in the cache in bulk: one SELECT per BULK_CHUNK
+    ids, then one INSERT of the new rows, one UPDATE of the rows that changed, and one
+    UPDATE of `seen_at` per chunk of the unchanged ones (no ORM object per profile)."""
+    table = models.Base.metadata.tables["profiles"]
+    wanted = {p.id: _cached_values(account, p) for p in profiles}
+    # `data` is Buffer's whole profile, the other cached fields are read from it: equal
+    # `data` (and account) means an unchanged row, so only that column is loaded
+    stored: dict[str, tuple[object, object]] = {}
+    for chunk in _chunks(list(wanted)):
+        query = select(table.c.id, table.c.account, table.c.data).where(table.c.id.in_(chunk))
+        for row in session.execute(query):
+            stored[row.id] = (row.account, row.data)
+    inserts = [{"id": i, **v, "seen_at": now} for i, v in wanted.items() if i not in stored]
+    same = [i for i, v in wanted.items() if stored.get(i) == (v["account"], v["data"])]
+    unchanged = set(same)
+    updates = [
+        {"id": i, **v, "seen_at": now}
+        for i, v in wanted.items()
+        if i in stored and i not in unchanged
+    ]
+    if inserts:
+        session.execute(table.insert(), inserts)  # Core: no ORM bookkeeping per row
+    if updates:
+        session.execute(update(models.Profile), updates)  # bulk UPDATE by primary key
+    for chunk in _chunks(same):
+        seen = update(models.Profile).where(models.Profile.id.in_(chunk)).values(seen_at=now)
+        session.execute(seen.execution_options(synchronize_session=False))
+
+
 def upsert(
     session: Session, account: str, profiles: Iterable[BufferProfile], now: dt.datetime
 ) -> list[models.Profile]:
     """Store Buffer's view of `profiles` in the cache, returning the rows."""
-    rows = []
-    for profile in profiles:
-        row = session.get(models.Profile, profile.id) or models.Profile(id=profile.id)
-        row.account = account
-        row.service = profile.service
-        row.service_username = profile.service_username
-        row.formatted_username = profile.formatted_username
-        row.timezone = profile.timezone
-        row.schedules = [s.to_json() for s in profile.schedules]
-        row.paused_days = list(profile.paused_days)
-        row.data = profile.to_json()
-        row.seen_at = now
-        session.add(row)
-        rows.append(row)
-    session.flush()
-    return rows
+    found = list(profiles)
+    upsert_bulk(session, account, found, now)
+    session.expire_all()  # the bulk statements bypassed any row this session holds
+    rows = {}
+    for chunk in _chunks([p.id for p in found]):
+        query = select(models.Profile).where(models.Profile.id.in_(chunk))
+        rows.update({row.id: row for row in session.scalars(query)})
+    return [rows[p.id] for p in found]
 
 
 def week_of(profile: models.Profile) -> schedules.Week:

@@ -33,6 +33,12 @@ def pending_key(profile_id: str) -> str:
     return f"bridge:pending:{profile_id}"
 
 
+def synced_key(profile_id: str) -> str:
+    """Redis key that lives SYNC_BURST_WINDOW after a sync of `profile_id` started: while it
+    lives, a change is part of a burst and waits for the trailing sync."""
+    return f"bridge:synced:{profile_id}"
+
+
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Celery settings for at-least-once work; shared by the producer and the worker."""
     return {

@@ -21,6 +21,8 @@ are tested together in tests/test_schedules.py; the grammar is its own module.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -238,10 +240,52 @@ def from_buffer(entries: Iterable[Mapping[str, Any]]) -> Week:
     collected: dict[str, set[str]] = {d: set() for d in DAYS}
     for i, entry in enumerate(entries):
         raw_times = _entry_part(entry, "times", i)
-        times = parse_times(raw_times, field=f"schedules[{i}].times", allow_empty=True)
-        for day in parse_days(_entry_part(entry, "days", i), field=f"schedules[{i}].days"):
+        raw_days = _entry_part(entry, "days", i)
+        parsed = _parsed_entry_cached(raw_days, raw_times)
+        if parsed is None:  # not cacheable, or invalid: parse again, naming the entry
+            times = parse_times(raw_times, field=f"schedules[{i}].times", allow_empty=True)
+            days = parse_days(raw_days, field=f"schedules[{i}].days")
+        else:
+            days, times = parsed
+        for day in days:
             collected[day].update(times)
     return Week._canonical(tuple(sorted(collected[d])) for d in DAYS)
+
+
+def _parsed_entry_cached(raw_days: Any, raw_times: Any) -> tuple[tuple[str, ...], Times] | None:
+    """(days, times) of one valid entry of lists of strings, remembered: a snapshot of
+    thousands of profiles meets the same few entries again and again. None when the entry
+    is of another shape or invalid (the caller parses it again to name the field)."""
+    if not (isinstance(raw_days, list) and isinstance(raw_times, list)):
+        return None
+    if not all(isinstance(x, str) for x in raw_days) or not all(
+        isinstance(x, str) for x in raw_times
+    ):
+        return None
+    if raw_days and _DAY_NAMES.issuperset(raw_days) and all(map(_is_hhmm, raw_times)):
+        # Buffer's own form (`["mon", "tue"]`, `["09:00"]`): nothing for the grammar to do
+        named = set(raw_days)
+        return tuple(d for d in DAYS if d in named), tuple(sorted(set(raw_times)))
+    try:
+        return _parse_entry(tuple(raw_days), tuple(raw_times))
+    except InvalidSchedule:
+        return None
+
+
+_DAY_NAMES = frozenset(DAYS)
+_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _is_hhmm(value: str) -> bool:
+    return _HHMM.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_entry(
+    raw_days: tuple[str, ...], raw_times: tuple[str, ...]
+) -> tuple[tuple[str, ...], Times]:
+    times = parse_times(list(raw_times), field="times", allow_empty=True)
+    return parse_days(list(raw_days), field="days"), tuple(times)
 
 
 def _groups(week: Week) -> list[tuple[list[str], Times]]:

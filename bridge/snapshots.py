@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge import events, models, profiles, schedules
 from bridge.buffer.backend import BudgetExhausted
+from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
 from bridge.models import utcnow
 from bridge.retry import backoff
@@ -122,15 +123,82 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
         outcome.buffer_calls = _calls(services, account) - calls_before
     with services.db.session() as session:
         profiles.ensure_accounts(session, services.settings)
-        for row in profiles.upsert(session, account, found, utcnow()):
-            outcome.profiles += 1
-            try:
-                week = profiles.week_of(row)
-            except InvalidSchedule:
-                continue  # Buffer sent something we cannot read; keep the raw cache only
-            if record_if_changed(session, row.id, week):
-                outcome.changed.append(row.id)
+        profiles.upsert_bulk(session, account, found, utcnow())
+        outcome.profiles = len(found)
+        outcome.changed = record_changed(session, account, found)
     return outcome
+
+
+def latest_hashes(session: Session, account: str) -> dict[str, tuple[int, str]]:
+    """profile id -> (id, content hash) of its newest snapshot, for every cached profile of
+    `account` that has one: one query (an indexed lookup per profile, whatever the history)."""
+    snap, cached = models.Snapshot, models.Profile
+    newest = (
+        select(snap.id)
+        .where(snap.profile_id == cached.id)
+        .order_by(snap.taken_at.desc(), snap.id.desc())
+        .limit(1)
+        .correlate(cached)
+        .scalar_subquery()
+    )
+    ids = (
+        select(cached.id.label("profile_id"), newest.label("snapshot_id"))
+        .where(cached.account == account)
+        .subquery()
+    )
+    query = select(ids.c.profile_id, snap.id, snap.content_hash).join(
+        snap, snap.id == ids.c.snapshot_id
+    )
+    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+
+def record_changed(session: Session, account: str, found: Iterable[BufferProfile]) -> list[str]:
+    """Snapshot every profile of `found` whose schedules differ from its latest snapshot,
+    in one flush; a difference the bridge did not make is told as `schedule.drifted`. The
+    ids of the profiles snapshotted, in `found`'s order."""
+    latest_of = latest_hashes(session, account)
+    stored: list[tuple[str, schedules.Week]] = []
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for profile in found:
+        try:
+            week = schedules.from_buffer(s.to_json() for s in profile.schedules).with_pauses(
+                profile.paused_days
+            )
+        except InvalidSchedule:
+            continue  # Buffer sent something we cannot read; keep the raw cache only
+        digest = content_hash(week)
+        previous = latest_of.get(profile.id)
+        if previous is not None and previous[1] == digest:
+            continue
+        stored.append((profile.id, week))
+        rows.append(
+            {
+                "profile_id": profile.id,
+                "schedules": schedules.to_buffer(week.unpaused()),
+                "paused_days": list(week.paused_days()),
+                "content_hash": digest,
+                "reason": models.PERIODIC if previous is None else models.EXTERNAL_CHANGE,
+                "job_id": None,
+                "taken_at": now,
+            }
+        )
+    table = models.Base.metadata.tables["snapshots"]
+    first_ones = [row for row in rows if row["reason"] == models.PERIODIC]
+    if first_ones:
+        session.execute(table.insert(), first_ones)  # one batched INSERT
+    for (profile_id, week), row in zip(stored, rows, strict=True):
+        previous = latest_of.get(profile_id)
+        if previous is None:
+            continue
+        # drift (rare): its own INSERT, whose id the event names
+        snapshot_id = session.execute(table.insert().returning(table.c.id), row).scalar_one()
+        before = session.get(models.Snapshot, previous[0])
+        if before is not None:
+            events.schedule_drifted(
+                session, account, profile_id, week_of(before), week, snapshot_id
+            )
+    return [profile_id for profile_id, _ in stored]
 
 
 MAX_JOB_ATTEMPTS = 5

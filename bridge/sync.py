@@ -11,6 +11,12 @@ sync asks Redis whether the lock is still its own right before the write and rig
 before recording any outcome. A sync that lost its lock writes nothing and records
 nothing (another holder owns the profile's jobs now) and runs again shortly.
 
+When a sync runs: a change to a profile with no sync started in the last
+SYNC_BURST_WINDOW is synced at once (the leading edge); changes arriving while a sync runs
+or within that window after it start are a burst, and wait until the profile has had no
+change for SYNC_SETTLE (at most SYNC_SETTLE_MAX after the oldest), then are folded into
+one trailing sync (`_settle_time`).
+
 Before writing, each job notes the write it is about to make (`Job.plan`): a worker
 killed after Buffer accepted the write leaves that note, and the re-run, finding
 Buffer already holding the planned result, reports the change that happened.
@@ -31,7 +37,7 @@ from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
 from bridge.locks import ProfileLock, Renewer
 from bridge.models import utcnow
-from bridge.queue import NOTIFY, PENDING_TTL, pending_key
+from bridge.queue import NOTIFY, PENDING_TTL, pending_key, synced_key
 from bridge.retry import backoff
 from bridge.services import Services
 
@@ -97,12 +103,16 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
 def _settle_time(services: Services, profile_id: str) -> float | None:
     """Seconds to wait for a burst of changes to pause, or None to sync now.
 
-    Syncing on every change of a burst would spend the rate limit on syncs whose
-    result the next change overtakes; waiting SYNC_SETTLE after the newest change
-    (but never past SYNC_SETTLE_MAX after the oldest) folds the burst into one sync.
+    Leading edge: a profile with no sync started in the last SYNC_BURST_WINDOW syncs at
+    once, so a lone change reaches Buffer without waiting. Inside that window the changes
+    are a burst: syncing on each would spend the rate limit on syncs whose result the next
+    change overtakes, so the trailing sync waits SYNC_SETTLE after the newest queued change
+    (but never past SYNC_SETTLE_MAX after the oldest) and folds the burst into one.
     """
     settings = services.settings
     if settings.sync_settle <= 0:
+        return None
+    if settings.sync_burst_window > 0 and not services.redis.exists(synced_key(profile_id)):
         return None
     query = select(func.min(models.Job.created_at), func.max(models.Job.created_at)).where(
         models.Job.profile_id == profile_id, models.Job.status == models.QUEUED
@@ -117,6 +127,13 @@ def _settle_time(services: Services, profile_id: str) -> float | None:
     if quiet >= settings.sync_settle or waited >= settings.sync_settle_max:
         return None
     return min(settings.sync_settle - quiet, settings.sync_settle_max - waited)
+
+
+def _mark_synced(services: Services, profile_id: str) -> None:
+    """Start the profile's burst window: changes in the next SYNC_BURST_WINDOW settle."""
+    window = services.settings.sync_burst_window
+    if window > 0 and services.settings.sync_settle > 0:
+        services.redis.set(synced_key(profile_id), "1", px=max(1, int(window * 1000)))
 
 
 def _pending(session: Session, profile_id: str) -> list[models.Job]:
@@ -156,6 +173,7 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
         return _fail_all(services, profile_id, refusal, guard)
     job_ids = [job.id for job in jobs if job.id in operations]
     logs.bind_jobs(job_ids)
+    _mark_synced(services, profile_id)
     backend = services.backend(account)
     calls = 0
     try:

@@ -144,3 +144,55 @@ def test_idempotency_key_unique_per_client(db: Database) -> None:
                 idempotency_key="k1",
             )
         )
+
+
+def test_bulk_snapshot_takes_a_fixed_number_of_statements(db: Database) -> None:
+    """The cache upsert and the snapshots cost the same statements for 3 or 1,200 profiles
+    (one more per chunk of 500 ids), keep the newest hash per profile, and tell drift."""
+    from sqlalchemy import event
+
+    def found(prefix: int, count: int, time: str) -> list[BufferProfile]:
+        made = []
+        for n in range(count):
+            profile = buffer_profile(f"{prefix:04x}{n:020x}", "twitter", f"user{prefix}-{n}")
+            if n < 2:  # two of them drift when `time` changes
+                profile = BufferProfile.from_json(
+                    {**profile.to_json(), "schedules": [{"days": ["mon"], "times": [time]}]}
+                )
+            made.append(profile)
+        return made
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for prefix, size in ((1, 3), (2, 1200)):
+            for time, expect in (("09:00", size), ("09:00", 0), ("10:00", 2)):
+                statements.clear()
+                with db.session() as session:
+                    profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+                    batch = found(prefix, size, time)
+                    profiles.upsert_bulk(session, "default", batch, utcnow())
+                    changed = snapshots.record_changed(session, "default", batch)
+                assert len(changed) == expect
+                chunks = -(-size // profiles.BULK_CHUNK)
+                # accounts, select/insert/update per chunk, latest hashes, one insert; a
+                # drifted profile costs its previous snapshot and its event
+                assert len(statements) <= 10 + 3 * chunks + 4 * min(expect, 2), statements[:20]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    first = f"{2:04x}{0:020x}"
+    with db.session() as session:
+        newest = snapshots.latest_hashes(session, "default")
+        assert len(newest) == 1203
+        drifted = snapshots.latest(session, first)
+        assert drifted is not None and drifted.reason == models.EXTERNAL_CHANGE
+        assert drifted.schedules == [{"days": ["mon"], "times": ["10:00"]}]
+        assert newest[first] == (drifted.id, drifted.content_hash)
+        row = session.get(models.Profile, first)
+        assert row is not None and row.schedules == drifted.schedules
+        kinds = [e.type for e in session.query(models.Event).all()]
+    assert kinds.count("schedule.drifted") == 4

@@ -8,7 +8,7 @@ from typing import Any
 from bridge import jobs, models, profiles, reconcile, schedules, sync
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
-from bridge.queue import pending_key
+from bridge.queue import pending_key, synced_key
 from bridge.ratelimit import RESERVE_MARGIN
 from bridge.services import Services
 from tests.conftest import make_settings
@@ -194,23 +194,73 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
         services.close()
 
 
-def test_a_burst_settles_before_it_is_synced(settings, buffer_sandbox) -> None:
-    env = {**_env(settings), "SYNC_SETTLE": "0.4s", "SYNC_SETTLE_MAX": "10s"}
-    services = Services(make_settings(**env))
+def _settling_env(settings: Any, window: str = "5s") -> dict[str, str]:
+    return {
+        **_env(settings),
+        "SYNC_SETTLE": "0.4s",
+        "SYNC_SETTLE_MAX": "10s",
+        "SYNC_BURST_WINDOW": window,
+    }
+
+
+def test_a_lone_change_syncs_at_once(settings, buffer_sandbox) -> None:
+    services = Services(make_settings(**_settling_env(settings)))
     try:
         first = submit(services, schedules.Operation.add("sun", "11:00"))
         buffer_sandbox.sandbox.clear_requests()
+        outcome = sync.sync_profile(services, DOCS_PROFILE)  # no sync in the window: at once
+        assert outcome.state == "succeeded" and outcome.job_ids == [first]
+        assert len(api_calls(buffer_sandbox)) == 2
+        assert 4.0 < services.redis.pttl(synced_key(DOCS_PROFILE)) / 1000 <= 5.0
+    finally:
+        services.close()
+
+
+def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_sandbox) -> None:
+    import time
+
+    services = Services(make_settings(**_settling_env(settings)))
+    try:
+        submit(services, schedules.Operation.add("sun", "10:00"))
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"  # leading edge
+        services.redis.delete("bridge")
+        buffer_sandbox.sandbox.clear_requests()
+        second = submit(services, schedules.Operation.add("sun", "11:00"))
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
         assert services.redis.exists(pending_key(DOCS_PROFILE))  # the burst queues no tasks
-        second = submit(services, schedules.Operation.add("sun", "12:00"))
-        assert services.redis.llen("bridge") == 1  # only the first wake sent a task
-        import time
-
+        third = submit(services, schedules.Operation.add("sun", "12:00"))
+        assert services.redis.llen("bridge") == 1  # only the second change's wake sent a task
         time.sleep(0.45)
         outcome = sync.sync_profile(services, DOCS_PROFILE)
-        assert outcome.state == "succeeded" and outcome.job_ids == [first, second]
+        assert outcome.state == "succeeded" and outcome.job_ids == [second, third]
         assert len(api_calls(buffer_sandbox)) == 2
+    finally:
+        services.close()
+
+
+def test_a_change_after_the_window_syncs_at_once_again(settings, buffer_sandbox) -> None:
+    import time
+
+    services = Services(make_settings(**_settling_env(settings, window="0.3s")))
+    try:
+        submit(services, schedules.Operation.add("sun", "10:00"))
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
+        time.sleep(0.35)
+        later = submit(services, schedules.Operation.add("sun", "11:00"))
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "succeeded" and outcome.job_ids == [later]
+    finally:
+        services.close()
+
+
+def test_a_burst_window_of_zero_settles_every_change(settings, buffer_sandbox) -> None:
+    services = Services(make_settings(**_settling_env(settings, window="0")))
+    try:
+        submit(services, schedules.Operation.add("sun", "11:00"))
+        outcome = sync.sync_profile(services, DOCS_PROFILE)
+        assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
+        assert not services.redis.exists(synced_key(DOCS_PROFILE))
     finally:
         services.close()
 
@@ -219,7 +269,9 @@ def test_settling_never_waits_past_the_maximum(settings) -> None:
     env = {**_env(settings), "SYNC_SETTLE": "5s", "SYNC_SETTLE_MAX": "6s"}
     services = Services(make_settings(**env))
     try:
+        services.redis.set(synced_key(DOCS_PROFILE), "1", ex=60)  # inside a burst
         job_id = submit(services, schedules.Operation.add("sun", "11:00"))
+        assert sync.sync_profile(services, DOCS_PROFILE).state == "settling"
         with services.db.session() as session:
             session.get(models.Job, job_id).created_at = utcnow() - dt.timedelta(seconds=7)
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"

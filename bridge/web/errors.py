@@ -96,7 +96,9 @@ class Api(flask_smorest.Api):
         if status == 413:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             message = f"body too large: the limit is {limit} bytes"
-        return error_body(status, message or error.description or ""), status
+        # werkzeug's own headers (405's `Allow` naming the declared methods), not its type
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return error_body(status, message or error.description or ""), status, headers
 
 
 def _malformed_body_message() -> str:
