@@ -12,6 +12,8 @@ def _concrete(rule: str) -> str:
     """A path for `rule` with each variable filled (a profile id, a number, a word)."""
     filled = re.sub(r"<int:[^>]+>", "1", rule)
     filled = re.sub(r"<path:[^>]+>", "x", filled)
+    # <any(pause, resume):action>: one of the values it names, or the rule cannot match
+    filled = re.sub(r"<any\(\s*([^,)\s]+)[^)]*\):[^>]+>", r"\1", filled)
     return re.sub(r"<[^>]+>", "4eb854340acb04e870000010", filled)
 
 
