@@ -91,8 +91,15 @@ def main() -> None:
 def shoot(base: str, token: str, link: str) -> None:
     profiles = api(base, token, "GET", "/v1/profiles")["profiles"]  # type: ignore[index]
     first = profiles[0]["id"]
-    api(base, token, "PATCH", f"/v1/profiles/{first}/schedules?wait=20",
-        {"days": "weekdays", "times": ["08:30", "12:00", "17:45"]})  # fmt: skip
+    change = api(base, token, "PATCH", f"/v1/profiles/{first}/schedules",
+                 {"days": "weekdays", "times": ["07:15", "12:05", "17:55"]})  # fmt: skip
+    # REST answers at once: wait for the job, so the history has a week to restore
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = api(base, token, "GET", f"/v1/jobs/{change['job_id']}")  # type: ignore[index]
+        if job["status"] in ("succeeded", "failed"):  # type: ignore[index]
+            break
+        time.sleep(0.2)
     for name, days, times in (("weekday", "weekdays", ["09:00", "17:00"]),
                               ("weekend", "sat-sun", ["11:00"])):  # fmt: skip
         api(base, token, "POST", "/v1/presets",
