@@ -22,8 +22,11 @@ SNAPSHOT_ACCOUNT = "tasks.snapshots.snapshot_account"
 NOTIFY = "tasks.notify.notify_job"
 DELIVER_EVENT = "tasks.deliver.deliver_event"
 
-# How long the "a sync is already on its way" flag lives; the reconciler covers lost ones.
-PENDING_TTL = 60
+# The "a sync is already on its way" flag lives no longer than the reconciler waits before
+# it re-wakes an overdue profile (RECONCILE_AFTER): a task lost with a killed worker or a
+# flushed Redis must not hide its profile from the reconciler for longer than that. It
+# also outlives the longest settle wait, so a burst that is settling queues no new tasks.
+PENDING_TTL_FLOOR = 5.0
 # Redis visibility timeout: longer than any countdown a task uses (backoff is capped below it).
 VISIBILITY_TIMEOUT = 4 * 3600
 
@@ -31,6 +34,12 @@ VISIBILITY_TIMEOUT = 4 * 3600
 def pending_key(profile_id: str) -> str:
     """Redis key of the flag that says a sync of `profile_id` is queued."""
     return f"bridge:pending:{profile_id}"
+
+
+def pending_ttl(settings: Settings) -> int:
+    """Seconds the pending flag of a profile lives (see PENDING_TTL_FLOOR's comment)."""
+    longest_settle = settings.sync_settle_max + settings.sync_settle
+    return max(1, round(max(settings.reconcile_after, longest_settle, PENDING_TTL_FLOOR)))
 
 
 def synced_key(profile_id: str) -> str:
@@ -68,6 +77,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         },
         "task_soft_time_limit": 240,
         "task_time_limit": 300,
+        # a sync that loses the broker runs on: its lock fences its write, and it is
+        # idempotent; said explicitly, as Celery warns when it is left to the default
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_default_queue": "bridge",
@@ -80,13 +92,14 @@ class Queue:
 
     def __init__(self, settings: Settings, redis_client: redis.Redis) -> None:
         self.redis = redis_client
+        self.pending_ttl = pending_ttl(settings)
         self.celery = Celery("bridge-producer", set_as_current=False)
         self.celery.conf.update(celery_settings(settings))
 
     def wake(self, profile_id: str, force: bool = False) -> bool:
         """Ask a worker to sync `profile_id`; False when the queue could not be reached."""
         try:
-            first = self.redis.set(pending_key(profile_id), "1", nx=True, ex=PENDING_TTL)
+            first = self.redis.set(pending_key(profile_id), "1", nx=True, ex=self.pending_ttl)
             if first or force:
                 self.celery.send_task(SYNC_PROFILE, args=[profile_id])
             return True

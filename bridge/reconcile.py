@@ -4,7 +4,8 @@ Redis is not the source of truth; a lost message, a killed worker or a flushed
 Redis leaves operations queued in the database, and this finds them. It leaves alone
 what is in hand: an attempt that started less than RECONCILE_AFTER ago, and a profile
 whose lock is held (a sync is running) or whose pending flag is set (a sync task is on
-its way; the flag expires after PENDING_TTL, so a lost task is still found).
+its way; the flag lives at most RECONCILE_AFTER, `queue.pending_ttl`, so a task lost
+with a killed worker or a flushed Redis is found within two reconciler periods of that).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
 from bridge.locks import ProfileLock, Renewer
 from bridge.models import utcnow
-from bridge.queue import NOTIFY, PENDING_TTL, pending_key, synced_key
+from bridge.queue import NOTIFY, pending_key, pending_ttl, synced_key
 from bridge.retry import backoff
 from bridge.services import Services
 
@@ -83,7 +83,9 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
             settle = _settle_time(services, profile_id)
             if settle is not None:
                 # a burst is still arriving: keep the flag so it queues no further tasks
-                services.redis.set(pending_key(profile_id), "1", ex=PENDING_TTL)
+                services.redis.set(
+                    pending_key(profile_id), "1", ex=pending_ttl(services.settings)
+                )
                 return SyncOutcome("settling", retry_in=settle)
             # cleared before reading the log: an operation stored after this wakes a follow-up
             services.redis.delete(pending_key(profile_id))

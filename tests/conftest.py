@@ -166,6 +166,14 @@ def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> I
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A private, empty schema (no tables yet) in the test PostgreSQL database."""
+    url = _postgres_url()
+    yield url
+    _drop_schema(url)
+
+
+@pytest.fixture
 def any_database_url(unmigrated_database_url: str) -> str:
     """A migrated, empty store on SQLite and on PostgreSQL (store tests run on both)."""
     upgrade(unmigrated_database_url)

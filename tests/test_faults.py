@@ -1,11 +1,21 @@
 """Everything accepted is applied, exactly as asked, in order, whatever fails underneath.
 
-Real processes (sandbox, `bridge serve`, `bridge worker`) on a private Redis and SQLite:
-changes go in through REST from one client (so request order is job-id order) while the
-sandbox fails 20 % of calls with 500, 10 % with 429, drops 5 % of connections and answers
-5 % past the client's read timeout, and a worker is SIGKILLed mid-run and restarted. At the
-end every job has succeeded and every profile in the sandbox holds exactly the fold of its
-jobs' operations, in id order, over what it held before.
+Each test is a whole deployment of real processes (`tests/processes.py`: sandbox,
+`bridge serve`, `bridge worker`, `bridge beat`) on a private Redis. Changes go in from one
+client, through REST and the Zapier webhook in turn (so request order is job-id order),
+while something fails underneath:
+
+- Buffer (the sandbox) fails 20 % of calls with 500, 10 % with 429, drops 5 % of
+  connections and answers 5 % past the client's read timeout; a worker and beat are
+  SIGKILLed mid-run and started again;
+- Redis is stopped while changes arrive (each still accepted) and started again with
+  its data gone (the queue, the locks, the limiter's windows);
+- two web processes and three workers share one Redis and one PostgreSQL, Buffer fails
+  calls, a worker is SIGKILLed, and Buffer's own rate limit never answers 429: the
+  limiter stays exact across machines.
+
+Each ends by checking that every job succeeded and every profile in the sandbox holds
+exactly the fold of its jobs' operations, in id order, over what it held before.
 
 The default (CI) form is short; BRIDGE_FAULTS_LONG=1 runs the long form by hand
 (`BRIDGE_FAULTS_LONG=1 make test PYTEST_ARGS="-m faults -s"`), printing its figures.
@@ -14,203 +24,167 @@ The default (CI) form is short; BRIDGE_FAULTS_LONG=1 runs the long form by hand
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
 
-from bridge import models, schedules
-from bridge.jobs import operation_of
-from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
+from bridge import schedules
+from tests.conftest import RedisServer, wait_until
+from tests.processes import Changes, Stack, assert_all_applied, count_faults, wait_all_finished
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 LONG = os.environ.get("BRIDGE_FAULTS_LONG", "") not in ("", "0")
 PROFILES = 30 if LONG else 6
 CHANGES = 400 if LONG else 60
-FAULTS = {
+DRAIN_TIMEOUT = 600 if LONG else 150
+TEST_TIMEOUT = 1200 if LONG else 300
+BUFFER_FAULTS = {
     "error_rate": 0.20,
     "rate_429": 0.10,
     "drop_rate": 0.05,
     "slow_rate": 0.05,
     "slow_seconds": 2.5,  # past the client's read timeout (BUFFER_TIMEOUT=2,1.5)
 }
-DAYS = ("mon", "tue", "wed", "weekends", "weekdays", "fri", "sun")
-TIMES = ("07:30", "08:00", "09:15", "12:00", "15:45", "18:00", "21:10")
-
-
-def _bridge(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bridge.cli", *args]
-
-
-class Stack:
-    def __init__(self, tmp: Path, redis_url: str) -> None:
-        self.tmp = tmp
-        self.sandbox_port, self.web_port = free_port(), free_port()
-        self.api = f"http://127.0.0.1:{self.sandbox_port}/1/"
-        self.control = f"http://127.0.0.1:{self.sandbox_port}/__sandbox/"
-        self.base = f"http://127.0.0.1:{self.web_port}"
-        self.db_url = f"sqlite:///{tmp / 'bridge.db'}"
-        self.env = {
-            **os.environ,
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": self.db_url,
-            "BUFFER_API_URL": self.api,
-            "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
-            "BUFFER_TIMEOUT": "2,1.5",
-            "BUFFER_RATE_LIMIT": "6000/60s",
-            "SYNC_MAX_ATTEMPTS": "40",
-            "SYNC_BACKOFF_MAX": "2s",
-            "RECONCILE_INTERVAL": "2s",
-            "RECONCILE_AFTER": "3s",
-            "LOG_FORMAT": "text",
-            "LOG_LEVEL": "WARNING",
-            "BEAT_HEARTBEAT_FILE": str(tmp / "beat.heartbeat"),
-        }
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.worker: subprocess.Popen[bytes] | None = None
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115
-        env = {**self.env, "WORKER_METRICS_PORT": str(free_port())}
-        child = subprocess.Popen(_bridge(*args), env=env, stdout=log, stderr=log)
-        self.children.append(child)
-        return child
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(_bridge(*args), env=self.env, capture_output=True, timeout=60)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode()
-
-    def start_worker(self) -> None:
-        self.worker = self.start("worker", "worker", "--concurrency", "2")
-
-    def stop(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+NO_FAULTS = dict.fromkeys(BUFFER_FAULTS, 0)
+PACE = 0.005  # seconds between changes: syncs run while changes arrive
+REDIS_DOWN_FOR = 12.0 if LONG else 4.0  # seconds of changes arriving with Redis stopped
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Any:
-    made = Stack(tmp_path, redis_url)
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Builds the test's stack on a private Redis; stops every process at the end."""
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    redis = RedisServer(redis_dir)
+    redis.start()
+    made: list[Stack] = []
+
+    def make(database_url: str | None = None, **options: str) -> Stack:
+        database_url = database_url or f"sqlite:///{tmp_path / 'bridge.db'}"
+        stack = Stack(tmp_path, redis, database_url, **options)
+        made.append(stack)
+        return stack
+
     try:
-        made.start(
-            "sandbox", "sandbox", "--port", str(made.sandbox_port), "--profiles", str(PROFILES)
-        )
-        wait_until(lambda: _answers(f"{made.control}faults"), timeout=30)
-        yield made
+        yield make
     finally:
-        made.stop()
+        for stack in made:
+            stack.stop()
+        redis.stop()
 
 
-def _sandbox_week(stack: Stack, profile_id: str) -> schedules.Week:
-    url = f"{stack.api}profiles/{profile_id}/schedules.json"
-    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
-    return schedules.from_buffer(requests.get(url, headers=headers, timeout=10).json())
-
-
-@pytest.mark.timeout(900 if LONG else 240)
-def test_every_change_lands_in_order_through_faults_and_a_killed_worker(stack: Stack) -> None:
-    stack.run("db", "upgrade")
-    token = stack.run("clients", "create", "faults").strip().splitlines()[-1]
-    stack.start("web", "serve", "--port", str(stack.web_port))
-    stack.start_worker()
-    # the reconciler re-wakes what a killed worker held
-    stack.start("beat", "beat", "--schedule", str(stack.tmp / "celerybeat-schedule"))
+def _ready(
+    stack: Stack, webs: int = 1, workers: int = 1, sandbox_limit: str = "6000/60s"
+) -> tuple[Changes, dict[str, schedules.Week]]:
+    """Start everything, snapshot the sandbox's profiles; the run's sender and what each
+    profile held before it."""
+    stack.start_sandbox(PROFILES, rate_limit=sandbox_limit)
+    token = stack.prepare()
+    for _ in range(webs):
+        stack.start_web()
+    for _ in range(workers):
+        stack.start_worker()
+    stack.start_beat()  # the reconciler re-wakes what a killed worker or lost queue held
     headers = {"Authorization": f"Bearer {token}"}
-    wait_until(lambda: _answers(f"{stack.base}/healthz"), timeout=30)
-    accounts = requests.get(f"{stack.control}accounts", timeout=10).json()
-    ids = [p["id"] for a in accounts for p in a["profiles"]][:PROFILES]
-    snap = requests.post(f"{stack.base}/v1/snapshots", json={}, headers=headers, timeout=10)
-    _wait_job(stack, headers, snap.json()["job_id"])
-    before = {pid: _sandbox_week(stack, pid) for pid in ids}
+    snapshot = requests.post(f"{stack.bases[0]}/v1/snapshots", json={}, headers=headers, timeout=10)
+    assert snapshot.status_code == 202, snapshot.text
+    job = f"{stack.bases[0]}/v1/jobs/{snapshot.json()['job_id']}"
+    wait_until(
+        lambda: requests.get(job, headers=headers, timeout=5).json()["status"] == "succeeded",
+        timeout=60,
+        interval=0.2,
+    )
+    ids = stack.profile_ids(PROFILES)
+    return Changes(stack, token, ids), {pid: stack.week(pid) for pid in ids}
 
-    put = requests.put(f"{stack.control}faults", json=FAULTS, timeout=10)
-    assert put.status_code == 200, put.text
-    started = time.monotonic()
-    job_ids: list[int] = []
-    session = requests.Session()
-    session.headers.update(headers)
-    for number in range(CHANGES):
-        profile_id = ids[number % len(ids)]
-        body = {
-            "days": DAYS[number % len(DAYS)],
-            "times": [TIMES[number % len(TIMES)], TIMES[(number * 3) % len(TIMES)]],
-            "mode": ("set", "add", "add")[number % 3],
-        }
-        response = session.patch(
-            f"{stack.base}/v1/profiles/{profile_id}/schedules", json=body, timeout=30
-        )
-        assert response.status_code == 202, response.text
-        job_ids.append(int(response.json()["job_id"]))
-        if number == CHANGES // 2:  # mid-run: kill the worker hard, start another
-            assert stack.worker is not None
-            stack.worker.send_signal(signal.SIGKILL)
-            stack.worker.wait(10)
-            stack.start_worker()
-        if number % 10 == 0:
-            time.sleep(0.05)  # a human-ish pace: syncs run while changes arrive
-    sent = time.monotonic() - started
 
-    engine = create_engine(stack.db_url)
-
-    def finished() -> bool:
-        with Session(engine) as s:
-            rows = s.execute(select(models.Job.status).where(models.Job.id.in_(job_ids))).scalars()
-            return all(status in ("succeeded", "failed") for status in rows)
-
-    wait_until(finished, timeout=600 if LONG else 150, interval=0.5)
-    drained = time.monotonic() - started
-    requests.put(f"{stack.control}faults", json={k: 0 for k in FAULTS}, timeout=10)
-
-    records = requests.get(f"{stack.control}requests", timeout=30).json()
-    injected = {
-        f: sum(1 for r in records if r.get("fault") == f) for f in ("error", "429", "drop", "slow")
-    }
-    with Session(engine) as s:
-        rows = list(
-            s.scalars(select(models.Job).where(models.Job.id.in_(job_ids)).order_by(models.Job.id))
-        )
-        statuses = {row.id: row.status for row in rows}
-        failed = [(row.id, row.error_message) for row in rows if row.status != "succeeded"]
-        asked: dict[str, list[schedules.Operation]] = {pid: [] for pid in ids}
-        for row in rows:
-            asked[row.profile_id].append(operation_of(row))
-    engine.dispose()
-    assert len(statuses) == CHANGES and not failed, failed[:5]
-    for pid in ids:
-        expected = schedules.fold(before[pid], asked[pid])
-        assert _sandbox_week(stack, pid) == expected, pid
+def _report(name: str, run: Changes, sent: float, drained: float, stack: Stack) -> None:
+    calls = stack.buffer_calls()
     print(
-        f"\nfaults: {CHANGES} changes on {len(ids)} profiles sent in {sent:.1f} s, all applied "
-        f"{drained:.1f} s after the first; Buffer calls {len(records)}, faults injected "
-        f"{injected}; lost: 0"
+        f"\n{name}: {len(run.job_ids)} changes on {len(run.profile_ids)} profiles sent in "
+        f"{sent:.1f} s, all applied {drained:.1f} s after the first; Buffer calls "
+        f"{len(calls)}, faults {count_faults(calls)}; lost: 0"
     )
 
 
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+@pytest.mark.timeout(TEST_TIMEOUT)
+def test_every_change_lands_through_buffer_faults_and_killed_processes(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack()
+    run, before = _ready(stack)
+    stack.set_faults(**BUFFER_FAULTS)
+    started = time.monotonic()
+    quarter = CHANGES // 4
+    run.send(quarter, pace=PACE)
+    assert stack.beat is not None
+    stack.kill(stack.beat)  # beat gone: nothing re-wakes lost work until it is back
+    run.send(quarter, pace=PACE)
+    stack.kill(stack.workers[0])  # mid-syncs: its tasks and locks are left behind
+    stack.start_worker()
+    stack.start_beat()
+    run.send(CHANGES - 2 * quarter, pace=PACE)
+    sent = time.monotonic() - started
+
+    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
+    stack.set_faults(**NO_FAULTS)
+    assert_all_applied(stack, run.job_ids, before)
+    _report("buffer faults, killed worker and beat", run, sent, drained, stack)
 
 
-def _wait_job(stack: Stack, headers: dict[str, str], job_id: int) -> None:
-    def done() -> bool:
-        body = requests.get(f"{stack.base}/v1/jobs/{job_id}", headers=headers, timeout=5).json()
-        return body["status"] == "succeeded"
+@pytest.mark.timeout(TEST_TIMEOUT)
+def test_every_change_lands_when_redis_is_down_and_comes_back_empty(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack()
+    run, before = _ready(stack)
+    stack.set_faults(error_rate=0.1)
+    started = time.monotonic()
+    third = CHANGES // 3
+    run.send(third, pace=PACE)
+    # Redis stops with tasks queued, locks held and syncs running; changes keep arriving
+    # and are accepted (stored; the reconciler wakes their profiles once Redis is back)
+    accepted_while_down = stack.restart_redis(
+        during=lambda: run.send(third, pace=REDIS_DOWN_FOR / third)
+    )
+    run.send(CHANGES - 2 * third, pace=PACE)
+    sent = time.monotonic() - started
 
-    wait_until(done, timeout=30, interval=0.2)
+    assert len(accepted_while_down) == third
+    slowest = max(answer.elapsed.total_seconds() for answer in accepted_while_down)
+    assert slowest < 2.0, f"accepting a change without Redis took {slowest:.2f} s"
+    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
+    stack.set_faults(**NO_FAULTS)
+    assert_all_applied(stack, run.job_ids, before)
+    _report("redis down, then back empty", run, sent, drained, stack)
+    print(f"slowest 202 while Redis was down: {slowest * 1000:.0f} ms")
+
+
+@pytest.mark.timeout(TEST_TIMEOUT)
+def test_two_webs_and_three_workers_keep_order_and_buffers_limit(
+    postgres_url: str, make_stack: Callable[..., Stack]
+) -> None:
+    # (postgres_url first: its schema is dropped after the processes using it have stopped)
+    # the bridge and Buffer agree on a limit small enough that the run is held by it
+    limit = "12/5s"
+    stack = make_stack(postgres_url, buffer_rate_limit=limit)
+    run, before = _ready(stack, webs=2, workers=3, sandbox_limit=limit)
+    # no injected 429s: every 429 would be the sandbox's own limit, that is, the limiter's fault
+    stack.set_faults(error_rate=0.2, drop_rate=0.05, slow_rate=0.05, slow_seconds=2.5)
+    started = time.monotonic()
+    half = CHANGES // 2
+    run.send(half, pace=PACE)
+    stack.kill(stack.workers[1])
+    stack.start_worker()
+    run.send(CHANGES - half, pace=PACE)
+    sent = time.monotonic() - started
+
+    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
+    stack.set_faults(**NO_FAULTS)
+    assert_all_applied(stack, run.job_ids, before)
+    assert count_faults(stack.buffer_calls())["limit"] == 0
+    _report("2 web, 3 workers, one Redis and PostgreSQL", run, sent, drained, stack)

@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,40 +16,10 @@ import pytest
 import requests
 
 from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
+from tests.processes import Processes, bridge_command
 
 DOCS_PROFILE = "4eb854340acb04e870000010"
 pytestmark = pytest.mark.integration
-
-
-def bridge(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bridge.cli", *args]
-
-
-class Processes:
-    """Children started by a test, all stopped at the end."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env, self.logdir, self.children = env, logdir, []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115
-        child = subprocess.Popen(bridge(*args), env=self.env, stdout=log, stderr=log)
-        self.children.append(child)
-        return child
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(bridge(*args), env=self.env, capture_output=True, timeout=60)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode()
-
-    def stop(self) -> None:
-        for child in self.children:
-            child.terminate()
-        for child in self.children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
 
 
 @pytest.fixture
@@ -61,7 +30,6 @@ def processes(tmp_path: Path, redis_url: str) -> Iterator[Processes]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
         "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
         "LOG_FORMAT": "text",
-        "WORKER_METRICS_PORT": str(free_port()),
     }
     procs = Processes(env, tmp_path)
     yield procs
@@ -142,7 +110,7 @@ def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUFFER_", "REDIS_URL"))}
     env.pop("DATABASE_URL", None)
     dev = subprocess.Popen(
-        bridge("dev", "--port", str(port), "--data-dir", str(tmp_path / "var")),
+        bridge_command("dev", "--port", str(port), "--data-dir", str(tmp_path / "var")),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -187,7 +155,7 @@ def test_bridge_dev_reports_a_child_that_dies(tmp_path: Path) -> None:
     env.pop("DATABASE_URL", None)
     data = tmp_path / "var"
     dev = subprocess.Popen(
-        bridge("dev", "--port", str(port), "--data-dir", str(data)),
+        bridge_command("dev", "--port", str(port), "--data-dir", str(data)),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

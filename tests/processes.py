@@ -1,0 +1,305 @@
+"""Real `bridge` processes for tests that drive the whole system over sockets.
+
+`Processes` starts, kills and stops children; `Stack` is a whole deployment on one
+machine (sandbox, web processes, workers, beat) over a private Redis and a store, for the
+fault tests; `Changes` sends a run's changes through REST and the Zapier webhook in turn
+and `assert_all_applied` checks the promise at the end of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from bridge import models, schedules
+from bridge.jobs import operation_of
+from tests.conftest import SANDBOX_TOKEN, RedisServer, free_port, wait_until
+
+
+def bridge_command(*args: str) -> list[str]:
+    """The `bridge` CLI with this interpreter (the venv the tests run in)."""
+    return [sys.executable, "-m", "bridge.cli", *args]
+
+
+class Processes:
+    """Children started by a test, each logging to `<logdir>/<name>.log`, all stopped at
+    the end. Each child gets its own WORKER_METRICS_PORT, so two workers on one machine
+    are two Celery nodes, as on two machines."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env, self.logdir = env, logdir
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.names: dict[int, str] = {}
+        self.killed: set[int] = set()
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (the child holds it)
+        env = {**self.env, "WORKER_METRICS_PORT": str(free_port())}
+        child = subprocess.Popen(bridge_command(*args), env=env, stdout=log, stderr=log)
+        self.children.append(child)
+        self.names[child.pid] = name
+        return child
+
+    def dead(self) -> list[str]:
+        """Names of children that exited though no one stopped or killed them."""
+        return [
+            f"{self.names[c.pid]} (exit {c.returncode}; see {self.names[c.pid]}.log)"
+            for c in self.children
+            if c.poll() is not None and c.pid not in self.killed
+        ]
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(bridge_command(*args), env=self.env, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    def kill(self, child: subprocess.Popen[bytes]) -> None:
+        """SIGKILL: no clean-up, no acknowledgements, locks left to expire."""
+        self.killed.add(child.pid)
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+
+    def stop(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def answers(url: str) -> bool:
+    """True when `url` answers 200 now."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# The test reads the sandbox with its own token: Buffer limits each token on its own, so
+# the test's reads never spend the budget the bridge's limiter counts on.
+OBSERVER_TOKEN = "observer-token"
+
+
+class Stack(Processes):
+    """One deployment: the sandbox as Buffer, `webs` web processes, workers and beat on a
+    private Redis (which a test may stop, empty and start) and the store at `database_url`.
+
+    Timings are shortened so a run drains in seconds: the reconciler looks every 2 s for
+    work overdue by 3 s, and a sync retries for up to 40 attempts, at most 2 s apart."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        redis: RedisServer,
+        database_url: str,
+        buffer_rate_limit: str = "6000/60s",
+        **env: str,
+    ) -> None:
+        super().__init__({}, tmp)
+        self.redis = redis
+        self.sandbox_port = free_port()
+        self.api = f"http://127.0.0.1:{self.sandbox_port}/1/"
+        self.control = f"http://127.0.0.1:{self.sandbox_port}/__sandbox/"
+        self.database_url = database_url
+        self.bases: list[str] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.beat: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **os.environ,
+            "REDIS_URL": redis.url,
+            "DATABASE_URL": database_url,
+            "BUFFER_API_URL": self.api,
+            "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
+            "BUFFER_TIMEOUT": "2,1.5",
+            "BUFFER_RATE_LIMIT": buffer_rate_limit,
+            "SYNC_MAX_ATTEMPTS": "40",
+            "SYNC_BACKOFF_MAX": "2s",
+            "RECONCILE_INTERVAL": "2s",
+            "RECONCILE_AFTER": "3s",
+            "LOG_FORMAT": "text",
+            "LOG_LEVEL": "WARNING",
+            "BEAT_HEARTBEAT_FILE": str(tmp / "beat.heartbeat"),
+            **env,
+        }
+
+    def start_sandbox(self, profiles: int, rate_limit: str = "6000/60s") -> None:
+        self.start(
+            "sandbox",
+            "sandbox",
+            "--port",
+            str(self.sandbox_port),
+            "--profiles",
+            str(profiles),
+            "--rate-limit",
+            rate_limit,
+            "--token",
+            SANDBOX_TOKEN,
+            "--token",
+            f"{OBSERVER_TOKEN}=default",
+        )
+        wait_until(lambda: answers(f"{self.control}faults"), timeout=30)
+
+    def prepare(self) -> str:
+        """Migrate the store and make a client; returns its token."""
+        self.run("db", "upgrade")
+        return self.run("clients", "create", "faults").strip().splitlines()[-1]
+
+    def start_web(self) -> str:
+        """One more `bridge serve` (its own gunicorn); returns its base URL once it answers."""
+        port = free_port()
+        self.start(f"web-{len(self.bases) + 1}", "serve", "--port", str(port))
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{base}/healthz"), timeout=30)
+        self.bases.append(base)
+        return base
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        worker = self.start(f"worker-{len(self.workers) + 1}", "worker", "--concurrency", "2")
+        self.workers.append(worker)
+        return worker
+
+    def start_beat(self) -> None:
+        schedule = str(self.logdir / "celerybeat-schedule")
+        self.beat = self.start("beat", "beat", "--schedule", schedule)
+
+    def restart_redis(self, down_for: float = 0.0, during: Callable[[], Any] | None = None) -> Any:
+        """Stop Redis (its data is gone: it keeps nothing on disk), run `during` while it
+        is down (or sleep `down_for`), start it again empty; returns what `during` did."""
+        self.redis.stop()
+        result = during() if during is not None else time.sleep(down_for)
+        self.redis.start()
+        return result
+
+    def profile_ids(self, count: int) -> list[str]:
+        accounts = requests.get(f"{self.control}accounts", timeout=10).json()
+        return [p["id"] for a in accounts for p in a["profiles"]][:count]
+
+    def week(self, profile_id: str) -> schedules.Week:
+        url = f"{self.api}profiles/{profile_id}/schedules.json"
+        headers = {"Authorization": f"Bearer {OBSERVER_TOKEN}"}
+        return schedules.from_buffer(requests.get(url, headers=headers, timeout=10).json())
+
+    def set_faults(self, **rates: float) -> None:
+        put = requests.put(f"{self.control}faults", json=rates, timeout=10)
+        assert put.status_code == 200, put.text
+
+    def buffer_calls(self) -> list[dict[str, Any]]:
+        """The sandbox's record of every request the bridge sent it (its token's label is
+        the account's name; the test's own reads are labelled "default#2")."""
+        calls = requests.get(f"{self.control}requests", timeout=30).json()
+        return [call for call in calls if call.get("token") == "default"]
+
+
+DAYS = ("mon", "tue", "wed", "weekends", "weekdays", "fri", "sun")
+TIMES = ("07:30", "08:00", "09:15", "12:00", "15:45", "18:00", "21:10")
+
+
+class Changes:
+    """A run's changes, sent one after another by one client (so request order is job-id
+    order), through REST PATCH and the Zapier webhook in turn, round-robin over the web
+    processes. Change n is a pure function of n, so a run is the same every time."""
+
+    def __init__(self, stack: Stack, token: str, profile_ids: list[str]) -> None:
+        self.stack, self.token, self.profile_ids = stack, token, profile_ids
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.job_ids: list[int] = []
+        self.sent = 0
+
+    def send(self, count: int = 1, pace: float = 0.0) -> list[requests.Response]:
+        """Send the next `count` changes; every one must be accepted (202)."""
+        answers = []
+        for _ in range(count):
+            answer = self.send_one()
+            assert answer.status_code == 202, (answer.status_code, answer.text)
+            self.job_ids.append(int(answer.json()["job_id"]))
+            answers.append(answer)
+            if pace:
+                time.sleep(pace)
+        return answers
+
+    def send_one(self) -> requests.Response:
+        """Send change number `self.sent` and count it; the caller judges the answer."""
+        number = self.sent
+        self.sent += 1
+        base = self.stack.bases[number % len(self.stack.bases)]
+        profile_id = self.profile_ids[number % len(self.profile_ids)]
+        days = DAYS[number % len(DAYS)]
+        times = [TIMES[number % len(TIMES)], TIMES[(number * 3) % len(TIMES)]]
+        action = ("set", "add", "add")[number % 3]
+        if number % 2:  # Zapier's form post, token in the URL as a Zap sends it
+            form = {
+                "profile": profile_id,
+                "action": action,
+                "days": days,
+                "times": ", ".join(times),
+            }
+            return self.http.post(f"{base}/hooks/zapier/{self.token}", data=form, timeout=30)
+        body = {"days": days, "times": times, "mode": action}
+        url = f"{base}/v1/profiles/{profile_id}/schedules"
+        return self.http.patch(url, json=body, timeout=30)
+
+
+def wait_all_finished(stack: Stack, job_ids: list[int], timeout: float) -> float:
+    """Wait until every job has succeeded or failed; returns the seconds waited. Fails at
+    once if a process of the stack died on its own (a crash is a failure, not a delay)."""
+    engine = create_engine(stack.database_url)
+    started = time.monotonic()
+
+    def finished() -> bool:
+        query = select(func.count()).where(
+            models.Job.id.in_(job_ids), models.Job.status.in_(("succeeded", "failed"))
+        )
+        assert not stack.dead(), f"died during the run: {stack.dead()}"
+        with Session(engine) as session:
+            return session.scalar(query) == len(set(job_ids))
+
+    try:
+        wait_until(finished, timeout=timeout, interval=0.5)
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
+
+
+def assert_all_applied(stack: Stack, job_ids: list[int], before: dict[str, schedules.Week]) -> None:
+    """Every job succeeded, and every profile in the sandbox holds exactly the fold of its
+    jobs' operations, in job-id order, over what it held before the run."""
+    engine = create_engine(stack.database_url)
+    try:
+        with Session(engine) as session:
+            query = select(models.Job).where(models.Job.id.in_(job_ids)).order_by(models.Job.id)
+            rows = list(session.scalars(query))
+            failed = [
+                (row.id, row.status, row.error_message) for row in rows if row.status != "succeeded"
+            ]
+            asked: dict[str, list[schedules.Operation]] = {pid: [] for pid in before}
+            for row in rows:
+                asked[row.profile_id].append(operation_of(row))
+    finally:
+        engine.dispose()
+    assert len(rows) == len(set(job_ids)) and not failed, failed[:5]
+    for profile_id, week in before.items():
+        assert stack.week(profile_id) == schedules.fold(week, asked[profile_id]), profile_id
+
+
+def count_faults(calls: list[dict[str, Any]]) -> dict[str, int]:
+    """Faults the sandbox injected, by kind, and 429s its own rate limit gave (`limit`)."""
+    counted = {
+        kind: sum(1 for c in calls if c.get("fault") == kind)
+        for kind in ("error", "429", "drop", "slow")
+    }
+    counted["limit"] = sum(1 for c in calls if c.get("status") == 429 and not c.get("fault"))
+    return counted
