@@ -83,9 +83,7 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
             settle = _settle_time(services, profile_id)
             if settle is not None:
                 # a burst is still arriving: keep the flag so it queues no further tasks
-                services.redis.set(
-                    pending_key(profile_id), "1", ex=pending_ttl(services.settings)
-                )
+                services.redis.set(pending_key(profile_id), "1", ex=pending_ttl(services.settings))
                 return SyncOutcome("settling", retry_in=settle)
             # cleared before reading the log: an operation stored after this wakes a follow-up
             services.redis.delete(pending_key(profile_id))
