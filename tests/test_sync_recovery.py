@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bridge import models, reconcile, schedules, sync
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
-from bridge.queue import pending_key
+from bridge.queue import pending_key, pending_ttl
 from bridge.services import Services
 from tests.conftest import make_settings
 from tests.test_sync import DOCS_PROFILE, _env, job, submit
@@ -114,3 +114,19 @@ def test_the_reconciler_skips_profiles_being_synced_or_already_woken(services):
     services.redis.delete(pending_key(DOCS_PROFILE))
     assert reconcile.rewake(services) == [DOCS_PROFILE]
     assert services.redis.llen("bridge") == 1
+
+
+def test_the_pending_flag_lives_no_longer_than_the_reconciler_waits() -> None:
+    """Issue 13: a task lost with a killed worker or a flushed Redis left its profile's
+    flag set for a fixed minute, hiding the profile from the reconciler that long; the
+    flag now lives RECONCILE_AFTER (but outlives a settling burst)."""
+    assert pending_ttl(make_settings(RECONCILE_AFTER="120s")) == 120
+    assert pending_ttl(make_settings(RECONCILE_AFTER="30s")) == 30
+    settling = make_settings(RECONCILE_AFTER="3s", SYNC_SETTLE="2s", SYNC_SETTLE_MAX="8s")
+    assert pending_ttl(settling) == 10
+
+
+def test_wake_sets_the_flag_for_pending_ttl(services: Services) -> None:
+    assert services.queue.wake(DOCS_PROFILE)
+    ttl = services.redis.ttl(pending_key(DOCS_PROFILE))
+    assert 0 < ttl <= pending_ttl(services.settings)
