@@ -18,17 +18,24 @@ Why these values:
   own kill deadlines (compose 40 s, Kubernetes and systemd 40 s) are longer.
 - no gunicorn access log: webhook paths carry tokens (/hooks/zapier/<token>) and
   gunicorn can only print the raw path; the app writes one redacted line per request.
+- the worker class is gthread's, answering what gunicorn refuses before the app sees it
+  (a request line or headers over gunicorn's limits, a malformed request) in the
+  bridge's one JSON error shape instead of gunicorn's HTML page (`ThreadWorker`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 from bridge.config import Settings
+from bridge.web.errors import error_body
 
 KEEPALIVE = 5
 # recycle workers now and then, so a slow leak cannot grow without bound
@@ -37,12 +44,38 @@ MAX_REQUESTS = 2000
 SHM = Path("/dev/shm")
 
 
+WORKER_CLASS = "bridge.web_server.ThreadWorker"
+
+
+class ThreadWorker(GunicornThreadWorker):
+    """gunicorn's gthread worker; the requests gunicorn itself refuses (414, 431, 400 for
+    a malformed request line or header) are answered in the bridge's JSON error shape."""
+
+    def init_process(self) -> None:
+        # gunicorn's handle_error writes those answers with util.write_error, looked up
+        # on the module at each call; this process runs only this worker, so the swap is
+        # made once, before any thread starts
+        gunicorn_util.write_error = write_json_error
+        super().init_process()
+
+
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, in JSON: the same status, the bridge's error body."""
+    message = mesg or ("internal error; it has been logged" if status_int >= 500 else reason)
+    body = json.dumps(error_body(status_int, message)).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for the web process, named as in a gunicorn config file."""
     config: dict[str, Any] = {
         "bind": settings.web_bind,
         "workers": settings.web_workers,
-        "worker_class": "gthread",
+        "worker_class": WORKER_CLASS,
         "threads": settings.web_threads,
         "timeout": settings.web_timeout,
         "graceful_timeout": settings.web_graceful_timeout,

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gunicorn.workers.gthread import ThreadWorker
 
 from bridge import create_app, web_server
 from bridge.config import (
@@ -317,7 +318,7 @@ def test_yaml_parses(path):
 
 
 def test_gunicorn_conf_imports(monkeypatch):
-    assert load_gunicorn_conf(monkeypatch)["worker_class"] == "gthread"
+    assert load_gunicorn_conf(monkeypatch)["worker_class"] == web_server.WORKER_CLASS
 
 
 def test_systemd_units_parse():
@@ -580,7 +581,8 @@ def test_gunicorn_defaults(monkeypatch):
     assert conf["bind"] == f"0.0.0.0:{WEB_PORT}"
     assert 1 <= conf["workers"] <= MAX_DEFAULT_WEB_WORKERS
     # a request waiting on a job holds a thread for up to 25 s; probes need one free
-    assert conf["worker_class"] == "gthread" and conf["threads"] >= 16
+    assert conf["worker_class"] == web_server.WORKER_CLASS and conf["threads"] >= 16
+    assert issubclass(web_server.ThreadWorker, ThreadWorker)  # gthread, errors in JSON
     assert conf["timeout"] == 60
     assert 25 < conf["graceful_timeout"] < conf["timeout"]
     assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"
@@ -620,7 +622,7 @@ def test_gunicorn_hooks_are_real_gunicorn_settings(monkeypatch):
     for key, value in load_gunicorn_conf(monkeypatch).items():
         if key in config.settings:
             config.set(key, value)
-    assert config.worker_class_str == "gthread"
+    assert config.worker_class is web_server.ThreadWorker
     assert callable(config.child_exit) and callable(config.on_starting)
 
 
