@@ -780,7 +780,8 @@ def test_systemd_unit_is_hardened_and_configured_by_env_file(name):
     service = dict(unit["Service"])
     assert unit_values(unit, "Service", "EnvironmentFile") == ["/etc/buffer-bridge/bridge.env"]
     assert service["User"] not in ("root", "0")
-    assert service["Restart"] == "on-failure"
+    # a long-running piece comes back however it ended (Celery can exit 0 after a crash)
+    assert service["Restart"] == ("on-failure" if name == "bridge-migrate.service" else "always")
     for key, value in {
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
