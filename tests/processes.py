@@ -294,7 +294,7 @@ def assert_all_applied(stack: Stack, job_ids: list[int], before: dict[str, sched
             ]
             asked: dict[str, list[schedules.Operation]] = {pid: [] for pid in before}
             for row in rows:
-                asked[row.profile_id].append(operation_of(row))
+                asked[str(row.profile_id)].append(operation_of(row))
     finally:
         engine.dispose()
     assert len(rows) == len(set(job_ids)) and not failed, failed[:5]

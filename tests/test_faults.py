@@ -10,15 +10,19 @@ while something fails underneath:
   SIGKILLed mid-run and started again;
 - Redis is stopped while changes arrive (each still accepted) and started again with
   its data gone (the queue, the locks, the limiter's windows);
-- two web processes and three workers share one Redis and one PostgreSQL, Buffer fails
-  calls, a worker is SIGKILLed, and Buffer's own rate limit never answers 429: the
-  limiter stays exact across machines.
+
+and each runs in two shapes: "one machine" (one web process, one worker, SQLite) and
+"spread" (two web processes and three workers sharing one Redis and one PostgreSQL, as
+several machines would, with the bridge and Buffer agreeing on a limit small enough to
+hold the run back: Buffer's own limit must never answer 429, the limiter stays exact).
 
 Each ends by checking that every job succeeded and every profile in the sandbox holds
 exactly the fold of its jobs' operations, in id order, over what it held before.
 
-The default (CI) form is short; BRIDGE_FAULTS_LONG=1 runs the long form by hand
-(`BRIDGE_FAULTS_LONG=1 make test PYTEST_ARGS="-m faults -s"`), printing its figures.
+The default (CI) form is short and runs each fault in one shape (the killed processes
+spread, Redis on one machine); BRIDGE_FAULTS_LONG=1 runs the long form, every fault in
+both shapes, by hand (`BRIDGE_FAULTS_LONG=1 make test PYTEST_ARGS="-m faults -s
+tests/test_faults.py"`), printing its figures.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -54,18 +60,47 @@ PACE = 0.005  # seconds between changes: syncs run while changes arrive
 REDIS_DOWN_FOR = 12.0 if LONG else 4.0  # seconds of changes arriving with Redis stopped
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How the deployment under test is laid out."""
+
+    name: str
+    webs: int
+    workers: int
+    postgresql: bool
+    limit: str  # BUFFER_RATE_LIMIT, and the sandbox's own limit per token
+
+
+ONE_MACHINE = Shape("one machine", webs=1, workers=1, postgresql=False, limit="6000/60s")
+SPREAD = Shape("spread", webs=2, workers=3, postgresql=True, limit="12/5s")
+
+
+def _shapes(short: Shape) -> list[Any]:
+    """The shapes a test runs in: `short` in the short form, both in the long form."""
+    return [
+        pytest.param(shape, id=shape.name.replace(" ", "-"))
+        for shape in ((ONE_MACHINE, SPREAD) if LONG else (short,))
+    ]
+
+
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Builds the test's stack on a private Redis; stops every process at the end."""
+def make_stack(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[Shape], Stack]]:
+    """Builds the test's stack in a shape, on a private Redis (and a private PostgreSQL
+    schema for the spread shape); stops every process, then drops the schema."""
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     redis = RedisServer(redis_dir)
     redis.start()
     made: list[Stack] = []
 
-    def make(database_url: str | None = None, **options: str) -> Stack:
-        database_url = database_url or f"sqlite:///{tmp_path / 'bridge.db'}"
-        stack = Stack(tmp_path, redis, database_url, **options)
+    def make(shape: Shape) -> Stack:
+        if shape.postgresql:
+            database_url = request.getfixturevalue("postgres_url")
+        else:
+            database_url = f"sqlite:///{tmp_path / 'bridge.db'}"
+        stack = Stack(tmp_path, redis, database_url, buffer_rate_limit=shape.limit)
         made.append(stack)
         return stack
 
@@ -77,16 +112,14 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         redis.stop()
 
 
-def _ready(
-    stack: Stack, webs: int = 1, workers: int = 1, sandbox_limit: str = "6000/60s"
-) -> tuple[Changes, dict[str, schedules.Week]]:
-    """Start everything, snapshot the sandbox's profiles; the run's sender and what each
-    profile held before it."""
-    stack.start_sandbox(PROFILES, rate_limit=sandbox_limit)
+def _ready(stack: Stack, shape: Shape) -> tuple[Changes, dict[str, schedules.Week]]:
+    """Start everything in `shape`, snapshot the sandbox's profiles; the run's sender and
+    what each profile held before it."""
+    stack.start_sandbox(PROFILES, rate_limit=shape.limit)
     token = stack.prepare()
-    for _ in range(webs):
+    for _ in range(shape.webs):
         stack.start_web()
-    for _ in range(workers):
+    for _ in range(shape.workers):
         stack.start_worker()
     stack.start_beat()  # the reconciler re-wakes what a killed worker or lost queue held
     headers = {"Authorization": f"Bearer {token}"}
@@ -112,11 +145,12 @@ def _report(name: str, run: Changes, sent: float, drained: float, stack: Stack) 
 
 
 @pytest.mark.timeout(TEST_TIMEOUT)
+@pytest.mark.parametrize("shape", _shapes(short=SPREAD))
 def test_every_change_lands_through_buffer_faults_and_killed_processes(
-    make_stack: Callable[..., Stack],
+    make_stack: Callable[[Shape], Stack], shape: Shape
 ) -> None:
-    stack = make_stack()
-    run, before = _ready(stack)
+    stack = make_stack(shape)
+    run, before = _ready(stack, shape)
     stack.set_faults(**BUFFER_FAULTS)
     started = time.monotonic()
     quarter = CHANGES // 4
@@ -124,7 +158,7 @@ def test_every_change_lands_through_buffer_faults_and_killed_processes(
     assert stack.beat is not None
     stack.kill(stack.beat)  # beat gone: nothing re-wakes lost work until it is back
     run.send(quarter, pace=PACE)
-    stack.kill(stack.workers[0])  # mid-syncs: its tasks and locks are left behind
+    stack.kill(stack.workers[-1])  # mid-syncs: its tasks and locks are left behind
     stack.start_worker()
     stack.start_beat()
     run.send(CHANGES - 2 * quarter, pace=PACE)
@@ -133,15 +167,18 @@ def test_every_change_lands_through_buffer_faults_and_killed_processes(
     drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
     stack.set_faults(**NO_FAULTS)
     assert_all_applied(stack, run.job_ids, before)
-    _report("buffer faults, killed worker and beat", run, sent, drained, stack)
+    # every 429 was injected: the limiter kept the bridge within Buffer's own limit
+    assert count_faults(stack.buffer_calls())["limit"] == 0
+    _report(f"buffer faults, killed worker and beat ({shape.name})", run, sent, drained, stack)
 
 
 @pytest.mark.timeout(TEST_TIMEOUT)
+@pytest.mark.parametrize("shape", _shapes(short=ONE_MACHINE))
 def test_every_change_lands_when_redis_is_down_and_comes_back_empty(
-    make_stack: Callable[..., Stack],
+    make_stack: Callable[[Shape], Stack], shape: Shape
 ) -> None:
-    stack = make_stack()
-    run, before = _ready(stack)
+    stack = make_stack(shape)
+    run, before = _ready(stack, shape)
     stack.set_faults(error_rate=0.1)
     started = time.monotonic()
     third = CHANGES // 3
@@ -160,31 +197,7 @@ def test_every_change_lands_when_redis_is_down_and_comes_back_empty(
     drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
     stack.set_faults(**NO_FAULTS)
     assert_all_applied(stack, run.job_ids, before)
-    _report("redis down, then back empty", run, sent, drained, stack)
+    # (no limiter check here: the limiter's windows were lost with Redis, so Buffer's own
+    # limit may answer a 429 or two after the restart; the syncs retry them)
+    _report(f"redis down, then back empty ({shape.name})", run, sent, drained, stack)
     print(f"slowest 202 while Redis was down: {slowest * 1000:.0f} ms")
-
-
-@pytest.mark.timeout(TEST_TIMEOUT)
-def test_two_webs_and_three_workers_keep_order_and_buffers_limit(
-    postgres_url: str, make_stack: Callable[..., Stack]
-) -> None:
-    # (postgres_url first: its schema is dropped after the processes using it have stopped)
-    # the bridge and Buffer agree on a limit small enough that the run is held by it
-    limit = "12/5s"
-    stack = make_stack(postgres_url, buffer_rate_limit=limit)
-    run, before = _ready(stack, webs=2, workers=3, sandbox_limit=limit)
-    # no injected 429s: every 429 would be the sandbox's own limit, that is, the limiter's fault
-    stack.set_faults(error_rate=0.2, drop_rate=0.05, slow_rate=0.05, slow_seconds=2.5)
-    started = time.monotonic()
-    half = CHANGES // 2
-    run.send(half, pace=PACE)
-    stack.kill(stack.workers[1])
-    stack.start_worker()
-    run.send(CHANGES - half, pace=PACE)
-    sent = time.monotonic() - started
-
-    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
-    stack.set_faults(**NO_FAULTS)
-    assert_all_applied(stack, run.job_ids, before)
-    assert count_faults(stack.buffer_calls())["limit"] == 0
-    _report("2 web, 3 workers, one Redis and PostgreSQL", run, sent, drained, stack)
