@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from sqlalchemy import func, select
 
 from bridge import models
 from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
+from tests.processes import Processes, answers
 from tests.test_api import PATCH_URL
 
 
@@ -85,34 +84,17 @@ def served(tmp_path: Path, redis_url: str, buffer_sandbox: Any) -> Iterator[dict
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "WARNING",
     }
-    cli = [sys.executable, "-m", "bridge.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    made = subprocess.run(
-        [*cli, "clients", "create", "load"], env=env, check=True, capture_output=True
-    )
-    token = made.stdout.decode().strip().splitlines()[-1]
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", "1"], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
+    processes = Processes(env, tmp_path)
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), timeout=20)
+        processes.run("db", "upgrade")
+        token = processes.run("clients", "create", "load").strip().splitlines()[-1]
+        port = free_port()
+        processes.start("serve", "serve", "--port", str(port), "--workers", "1")
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{base}/healthz"), timeout=20)
         yield {"base": base, "headers": {"Authorization": f"Bearer {token}"}, "sb": buffer_sandbox}
     finally:
-        server.terminate()
-        try:
-            server.wait(40)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+        processes.stop()
 
 
 @pytest.mark.load
