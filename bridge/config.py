@@ -19,9 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from bridge.buffer.models import V1_BASE_URL
 from bridge.errors import ConfigError
 
-DEFAULT_BUFFER_API_URL = "https://api.bufferapp.com/1/"
+DEFAULT_BUFFER_API_URL = V1_BASE_URL
 DEFAULT_DATABASE_URL = "sqlite:///bridge.db"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PREFIX = "BUFFER_ACCESS_TOKEN"

@@ -52,7 +52,7 @@ from bridge.buffer.errors import (
     json_body,
 )
 from bridge.buffer.http import BearerAuth, OnCall, SessionClient, check_timeout, new_session
-from bridge.buffer.models import Profile, Schedule, is_profile_id, kind_of
+from bridge.buffer.models import V1_BASE_URL, Profile, Schedule, is_profile_id, kind_of
 from bridge.errors import BufferAPIError, BufferUnavailable, ConfigError, InvalidInput
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "BufferClient", "OnCall"]
@@ -60,7 +60,7 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "BufferClient", 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.bufferapp.com/1/"
+DEFAULT_BASE_URL = V1_BASE_URL
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 _CHUNK = 64 * 1024
 

@@ -29,6 +29,7 @@ __all__ = [
     "DAYS",
     "PROFILE_ID_RE",
     "TIME_RE",
+    "V1_BASE_URL",
     "Organization",
     "Profile",
     "Schedule",
@@ -37,6 +38,8 @@ __all__ = [
     "kind_of",
 ]
 
+# Buffer's v1 API; the client's default and BUFFER_API_URL's (the one place it is written)
+V1_BASE_URL = "https://api.bufferapp.com/1/"
 # Buffer's day names, in week order; the domain's `Week` keeps this order too.
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROFILE_ID_RE = re.compile(r"[0-9a-fA-F]{24}")
