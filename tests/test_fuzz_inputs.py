@@ -1,7 +1,8 @@
 """Hypothesis on the parsers issue 13 lists that had no property test yet: rate-limit
-strings, and webhook bodies (JSON, form and plain text, so the chat grammar too) through
-the Zapier, IFTTT and signed endpoints. Days, times and the chat grammar on their own
-are in test_hardening.py, test_schedules.py and test_commands.py.
+strings; webhook bodies (JSON, form and plain text, so the chat grammar too) through
+the Zapier, IFTTT and signed endpoints; days and times as the bridge and people write
+them, read back. Days, times and the chat grammar on arbitrary text are in
+test_hardening.py and test_commands.py.
 
 The properties: a rate limit either parses to a positive, finite window or is a
 ConfigError naming the variable, and every window renders to a string that parses back
@@ -22,9 +23,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from bridge import auth
+from bridge import auth, schedule_grammar, schedules
 from bridge.config import RateLimit, parse_rate_limit, parse_rate_limits
 from bridge.errors import ConfigError
+from bridge.schedule_grammar import DAYS as DAY_NAMES
 
 VAR = "BUFFER_RATE_LIMIT"
 UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -239,3 +241,43 @@ def test_any_signed_body_is_2xx_or_a_4xx_naming_the_field(client, signer, body):
     _check_answer(
         client.post("/hooks/signed", data=body.encode("utf-8", "surrogatepass"), headers=headers)
     )
+
+
+# --- days and times: what the bridge renders, read back ---------------------------------
+
+_DAY_SETS = st.sets(st.sampled_from(DAY_NAMES), min_size=1)
+_CLOCK = st.tuples(st.integers(0, 23), st.integers(0, 59))
+
+
+def _twelve(hour: int, minute: int, style: int) -> str:
+    """One clock time as a person writes it: 17:05, 5:05pm, 5:05 PM, 5pm."""
+    meridiem = "am" if hour < 12 else "pm"
+    twelve = hour % 12 or 12
+    if style == 0 or (style == 3 and minute):
+        return f"{hour:02d}:{minute:02d}"
+    if style == 1:
+        return f"{twelve}:{minute:02d}{meridiem}"
+    if style == 2:
+        return f"{twelve}:{minute:02d} {meridiem.upper()}"
+    return f"{twelve}{meridiem}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(_DAY_SETS)
+def test_days_as_the_bridge_writes_them_parse_back(days: set[str]) -> None:
+    in_order = tuple(d for d in DAY_NAMES if d in days)
+    rendered = schedules._compress_days(in_order)  # "mon-wed, fri": summaries, chat answers
+    assert schedule_grammar.parse_days(rendered) == in_order
+    assert schedule_grammar.parse_days(list(in_order)) == in_order
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_CLOCK, st.integers(0, 3)), min_size=1, max_size=6),
+    st.sampled_from([", ", " ", ",", " and "]),
+)
+def test_times_however_written_parse_to_sorted_hhmm(clocks, separator) -> None:
+    text = separator.join(_twelve(h, m, style) for (h, m), style in clocks)
+    expected = tuple(sorted({f"{h:02d}:{m:02d}" for (h, m), _style in clocks}))
+    assert schedule_grammar.parse_times(text) == expected
+    assert schedule_grammar.parse_times(" ".join(expected)) == expected  # a fixed point
