@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import REQUIRE_SERVICES, free_port
 
 SERVICE_USER = "postgres"  # who runs the cluster when the tests run as root
 START_TIMEOUT = 30  # seconds pg_ctl waits for the server to accept connections
@@ -35,15 +35,28 @@ def find_binary(name: str) -> str | None:
     return candidates[0] if candidates else None
 
 
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 class PostgresCluster:
     """One cluster: `start`, `stop(mode)`, `url`; `stop` kills nothing it did not start."""
 
     def __init__(self, base: Path) -> None:
         initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
         if initdb is None or pg_ctl is None:
-            pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (apt: postgresql)")
+            missing = "PostgreSQL's initdb/pg_ctl are not installed (apt: postgresql)"
+            if REQUIRE_SERVICES:  # CI: a missing service is a failure, not a skip
+                pytest.fail(missing)
+            pytest.skip(missing)
         self.initdb, self.pg_ctl = initdb, pg_ctl
         self.as_root = os.geteuid() == 0
+        if self.as_root and not _has_user(SERVICE_USER):
+            pytest.fail(f"tests run as root need a {SERVICE_USER!r} OS user: initdb refuses root")
         self.owned_base: Path | None = None
         if self.as_root:
             # pytest's temp dirs are root's alone: postgres could not even reach them
