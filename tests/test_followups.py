@@ -114,9 +114,8 @@ def test_refused_follow_up_is_not_retried(services, receiver, caplog):
 
 
 def test_the_task_declares_the_one_backoff_rule():
-    from tasks.notify import notify_job
-
     from bridge.errors import ServiceUnavailable
+    from tasks.notify import notify_job
 
     # a receiver's refusal, and our own database down (tasks/outage.py)
     assert notify_job.autoretry_for == (followup.RetryLater, ServiceUnavailable)
