@@ -12,7 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -85,19 +85,19 @@ class Database:
                 yield session
         except OUTAGE_ERRORS as exc:
             log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
-            raise ServiceUnavailable(UNAVAILABLE) from exc
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
         outbox = session.info.pop(OUTBOX, None)
         if outbox and self.after_commit is not None:
             self.after_commit(list(outbox))
 
     def ping(self) -> None:
-        """Raise ServiceUnavailable unless the database answers."""
+        """Raise DatabaseUnavailable unless the database answers."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
-            raise ServiceUnavailable(UNAVAILABLE) from exc
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""

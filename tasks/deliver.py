@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge import outbound
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 from tasks import outage
 from tasks.celery_app import celery, services
 
@@ -20,7 +20,7 @@ def deliver_event(self: Any, delivery_id: int) -> str:
     The attempt count lives in the database, so a lost task loses nothing."""
     try:
         attempt = outbound.deliver(services(), delivery_id)
-    except ServiceUnavailable as error:  # our database, not the receiver: no attempt made
+    except DatabaseUnavailable as error:  # our database, not the receiver: no attempt made
         raise outage.retry_later(self, error) from None
     if attempt.retry_in is not None and attempt.retry_in <= MAX_COUNTDOWN:
         deliver_event.apply_async((delivery_id,), countdown=attempt.retry_in)

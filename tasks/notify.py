@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bridge import followups, retry
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 from tasks.celery_app import celery, services
 
 
 @celery.task(
     name="tasks.notify.notify_job",
     acks_late=True,
-    autoretry_for=(followups.RetryLater, ServiceUnavailable),
+    autoretry_for=(followups.RetryLater, DatabaseUnavailable),
     **retry.celery_autoretry(followups.BACKOFF_MAX, followups.MAX_RETRIES),
 )
 def notify_job(job_id: int) -> str:

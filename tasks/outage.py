@@ -1,4 +1,4 @@
-"""Our own database down, as the tasks meet it (bridge.db raises ServiceUnavailable).
+"""Our own database down, as the tasks meet it (bridge.db raises DatabaseUnavailable).
 
 Nothing is lost while PostgreSQL is down: every operation is a row written before its
 task was sent, and no row is written until the database is back. What an outage must
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from celery import Task
 
 from bridge import retry
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ RETRY_MAX = 10.0
 Result = TypeVar("Result")
 
 
-def retry_later(task: Task, error: ServiceUnavailable) -> Exception:
+def retry_later(task: Task, error: DatabaseUnavailable) -> Exception:
     """The Retry for `task` to raise: run again after the one backoff rule (capped at
     RETRY_MAX), counted on the task's own retries; logged as one line, not a traceback.
 
@@ -54,7 +54,7 @@ def skipped_while_down(run: Callable[..., Result]) -> Callable[..., Result | int
     def guarded(*args: Any, **kwargs: Any) -> Result | int:
         try:
             return run(*args, **kwargs)
-        except ServiceUnavailable as error:
+        except DatabaseUnavailable as error:
             log.warning("%s skipped: %s", run.__name__, error.message)
             return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge import snapshots
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 from tasks import outage
 from tasks.celery_app import celery, services
 
@@ -25,7 +25,7 @@ def snapshot_account(self: Any, account: str, job_id: int | None = None) -> int:
     svc = services()
     try:
         outcome = snapshots.take_account(svc, account)
-    except ServiceUnavailable as error:  # nothing to record it in: run again later
+    except DatabaseUnavailable as error:  # nothing to record it in: run again later
         raise outage.retry_later(self, error) from None
     except Exception as error:
         if job_id is not None:
@@ -34,7 +34,7 @@ def snapshot_account(self: Any, account: str, job_id: int | None = None) -> int:
     if job_id is not None:
         try:
             countdown = snapshots.finish_job(svc, job_id, outcome)
-        except ServiceUnavailable as error:
+        except DatabaseUnavailable as error:
             raise outage.retry_later(self, error) from None
     else:  # a periodic snapshot has no job: count attempts on the task itself
         countdown = snapshots.retry_in(outcome, self.request.retries + 1)

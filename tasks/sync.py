@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge import sync
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 from tasks import outage
 from tasks.celery_app import celery, services
 
@@ -16,7 +16,7 @@ def sync_profile(self: Any, profile_id: str) -> str:
     while our database is down (tasks/outage.py)."""
     try:
         outcome = sync.sync_profile(services(), profile_id)
-    except ServiceUnavailable as error:
+    except DatabaseUnavailable as error:
         raise outage.retry_later(self, error) from None
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)

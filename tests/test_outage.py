@@ -12,12 +12,12 @@ import pytest
 from celery.exceptions import Retry
 
 from bridge.db import UNAVAILABLE
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 from tasks import outage
 
 
 def _down(*_: Any, **__: Any) -> Any:
-    raise ServiceUnavailable(UNAVAILABLE)
+    raise DatabaseUnavailable(UNAVAILABLE)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_one_shot_tasks_retry_within_the_cap(retries):
         return Retry("again", when=kwargs["countdown"])
 
     task = SimpleNamespace(name="t", request=SimpleNamespace(retries=retries), retry=retry)
-    error = ServiceUnavailable(UNAVAILABLE)
+    error = DatabaseUnavailable(UNAVAILABLE)
     assert isinstance(outage.retry_later(task, error), Retry)  # type: ignore[arg-type]
     (kwargs,) = asked
     assert 0 < kwargs["countdown"] <= outage.RETRY_MAX and kwargs["exc"] is error
