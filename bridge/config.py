@@ -11,11 +11,13 @@ against it) belongs beside the parsing it describes.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +52,7 @@ MAX_DEFAULT_WEB_WORKERS = 8
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/(.*)$")
+MAX_RATE_DIGITS = 18  # a request count below 2**63
 _ACCOUNT_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]*$")
 
 
@@ -61,7 +64,12 @@ class RateLimit:
     period: float
 
     def __str__(self) -> str:
-        return f"{self.limit}/{self.period:g}s"
+        """`COUNT/SECONDSs`, which parse_rate_limit reads back to this window: every digit
+        of the period, never an exponent (`:g` made 1234567 s `1.23457e+06s`)."""
+        seconds = format(Decimal(repr(self.period)), "f")
+        if "." in seconds:
+            seconds = seconds.rstrip("0").rstrip(".")
+        return f"{self.limit}/{seconds}s"
 
 
 # Which of Buffer's APIs an account is configured for: an access token (v1), an API
@@ -225,9 +233,11 @@ def key_var(account: str) -> str:
 def parse_duration(name: str, value: str) -> float:
     """`90`, `90s`, `15m`, `1h` -> seconds; ConfigError naming `name` otherwise."""
     match = _DURATION_RE.match(value)
-    if not match or float(match.group(1)) <= 0:
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else 0.0
+    # finite: 400 digits are `inf` to float(); above 0 after the unit: 1e-321ms rounds to 0
+    if not 0 < seconds < math.inf:
         raise ConfigError(f"{name}={value!r}: expected a positive duration like 90, 90s, 15m or 1h")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return seconds
 
 
 def _parse_delay(name: str, value: str) -> float:
@@ -255,7 +265,8 @@ def parse_rate_limit(name: str, value: str) -> RateLimit:
     this function applied to each comma-separated part.
     """
     match = _RATE_RE.match(value)
-    if not match or int(match.group(1)) <= 0:
+    # at most MAX_RATE_DIGITS digits: int() refuses past 4300, and Redis counts in 64 bits
+    if not match or len(match.group(1)) > MAX_RATE_DIGITS or int(match.group(1)) <= 0:
         raise ConfigError(f"{name}={value!r}: expected requests/period like 60/60s or 30/5s")
     try:
         period = parse_duration(name, match.group(2))

@@ -8,16 +8,28 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.errors import ServiceUnavailable
+from bridge.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Bounds on how long a request waits for PostgreSQL when it is down or swamped, so the
+# caller gets a 503 in seconds instead of a hung thread: a new connection (libpq's
+# connect_timeout: a host that drops packets instead of refusing), and a free pooled
+# connection when every one is in use (SQLAlchemy's pool_timeout, 30 s by default).
+CONNECT_TIMEOUT = 5
+POOL_TIMEOUT = 5
 # what callers are told: the driver's own words name hosts and ports, so they go to the log
 UNAVAILABLE = "the database is unavailable"
 OUTBOX = "bridge.outbox"  # session.info key: outbox rows to send once committed (events.py)
+# What "the database is unavailable" is made of: it refused or dropped the connection, or
+# ended our session (OperationalError: refused, shutting down, terminated by an
+# administrator, crashed), the driver found the connection closed under it
+# (InterfaceError), or no pooled connection came free within POOL_TIMEOUT.
+OUTAGE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def normalise_url(url: str) -> str:
@@ -37,8 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # a connection the server dropped (a restart) is replaced at checkout, not failed on
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
+    kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
     return create_engine(url, **kwargs)
 
 
@@ -69,21 +83,21 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
-            log.error("database unavailable: %s", exc.orig)
-            raise ServiceUnavailable(UNAVAILABLE) from exc
+        except OUTAGE_ERRORS as exc:
+            log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
         outbox = session.info.pop(OUTBOX, None)
         if outbox and self.after_commit is not None:
             self.after_commit(list(outbox))
 
     def ping(self) -> None:
-        """Raise ServiceUnavailable unless the database answers."""
+        """Raise DatabaseUnavailable unless the database answers."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
-            raise ServiceUnavailable(UNAVAILABLE) from exc
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""

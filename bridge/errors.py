@@ -13,7 +13,8 @@
     ├── Forbidden                   e.g. a read-only client asking for a change (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
     ├── TooManyRequests             over a client's rate limit or a wait cap (HTTP 429)
-    ├── ServiceUnavailable          our own database is down (HTTP 503)
+    ├── ServiceUnavailable          a service the request needs is off or down (HTTP 503)
+    │   └── DatabaseUnavailable     our own database is down: tasks retry (tasks/outage.py)
     └── BufferAPIError              Buffer refused or was unreachable (HTTP 502)
         ├── BufferBadRequest        400 (1003, 1004, 1006, 1012)
         ├── BufferUnauthorized      401 (missing or invalid token)
@@ -140,6 +141,11 @@ class ServiceUnavailable(BridgeError):
     """A backing service the request needs is down; try again later."""
 
     http_status = 503
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """Our own database refused, dropped or timed out (bridge.db); the message says only
+    that, the driver's words (hosts, ports) go to the log."""
 
 
 class BufferAPIError(BridgeError):

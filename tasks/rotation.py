@@ -7,12 +7,14 @@ from typing import Any
 from celery.signals import beat_init
 
 from bridge import rotation
+from tasks import outage
 from tasks.celery_app import celery, services
 
 TICK = "tasks.rotation.tick"
 
 
 @celery.task(name=TICK)
+@outage.skipped_while_down
 def tick() -> int:
     """Fire the rotation steps that fell due; the number of jobs made."""
     return len(rotation.tick(services()).fired)

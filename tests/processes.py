@@ -157,6 +157,20 @@ class Stack(Processes):
         self.run("db", "upgrade")
         return self.run("clients", "create", "faults").strip().splitlines()[-1]
 
+    def snapshot(self, token: str) -> None:
+        """Snapshot every account through the API and wait for it: fills the catalog."""
+        headers = {"Authorization": f"Bearer {token}"}
+        answer = requests.post(
+            f"{self.bases[0]}/v1/snapshots", json={}, headers=headers, timeout=10
+        )
+        assert answer.status_code == 202, answer.text
+        job = f"{self.bases[0]}/v1/jobs/{answer.json()['job_id']}"
+        wait_until(
+            lambda: requests.get(job, headers=headers, timeout=5).json()["status"] == "succeeded",
+            timeout=60,
+            interval=0.2,
+        )
+
     def start_web(self) -> str:
         """One more `bridge serve` (its own gunicorn); returns its base URL once it answers."""
         port = free_port()

@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
 from bridge import auth, create_app, snapshots
@@ -285,3 +287,27 @@ def test_a_signed_request_cannot_be_replayed(client, slack_client) -> None:
     assert "replay" in replayed.get_json()["message"]
     fresh = slack_form("help")  # the same command typed again: a new request, accepted
     assert client.post("/chat/slack", data=fresh, headers=signed(fresh)).status_code == 200
+
+
+_CHAT_WORDS = st.sampled_from(
+    [
+        "set", "add", "remove", "clear", "show", "help", "profiles", "history", "restore",
+        "job", "preset", "rotation", "@skinnyoteam", "@nobody", "mon-fri", "weekends", "sat",
+        "funday", "9am", "12:30", "25:00", "noon", "previous", "#1", "0", "-", ",", "<@U1|x>",
+    ]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=st.one_of(st.text(max_size=80), st.lists(_CHAT_WORDS, max_size=6).map(" ".join)))
+def test_any_command_text_is_answered_200_with_words(client, slack_client, text):
+    """Whatever is typed after `/buffer`: 200 and an answer to show (a result, the usage
+    line, an error in words), never a 5xx or an empty answer."""
+    response = command(client, text)
+    assert response.status_code == 200, (text, response.get_data(as_text=True)[:300])
+    answer = response.get_json()["text"]
+    assert isinstance(answer, str) and answer.strip(), text

@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from bridge import schedules
-from tests.conftest import RedisServer, wait_until
+from tests.conftest import RedisServer
 from tests.processes import Changes, Stack, assert_all_applied, count_faults, wait_all_finished
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -122,15 +121,7 @@ def _ready(stack: Stack, shape: Shape) -> tuple[Changes, dict[str, schedules.Wee
     for _ in range(shape.workers):
         stack.start_worker()
     stack.start_beat()  # the reconciler re-wakes what a killed worker or lost queue held
-    headers = {"Authorization": f"Bearer {token}"}
-    snapshot = requests.post(f"{stack.bases[0]}/v1/snapshots", json={}, headers=headers, timeout=10)
-    assert snapshot.status_code == 202, snapshot.text
-    job = f"{stack.bases[0]}/v1/jobs/{snapshot.json()['job_id']}"
-    wait_until(
-        lambda: requests.get(job, headers=headers, timeout=5).json()["status"] == "succeeded",
-        timeout=60,
-        interval=0.2,
-    )
+    stack.snapshot(token)
     ids = stack.profile_ids(PROFILES)
     return Changes(stack, token, ids), {pid: stack.week(pid) for pid in ids}
 

@@ -114,9 +114,11 @@ def test_refused_follow_up_is_not_retried(services, receiver, caplog):
 
 
 def test_the_task_declares_the_one_backoff_rule():
+    from bridge.errors import DatabaseUnavailable
     from tasks.notify import notify_job
 
-    assert notify_job.autoretry_for == (followup.RetryLater,)
+    # a receiver's refusal, and our own database down (tasks/outage.py)
+    assert notify_job.autoretry_for == (followup.RetryLater, DatabaseUnavailable)
     assert notify_job.max_retries == followup.MAX_RETRIES
     assert notify_job.retry_backoff == 2.0 and notify_job.retry_jitter is True
     assert notify_job.retry_backoff_max == followup.BACKOFF_MAX

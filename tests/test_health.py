@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bridge import create_app
+from bridge import db as db_module
+from bridge.db import POOL_TIMEOUT, Database
+from bridge.errors import ServiceUnavailable
 from bridge.services import Services
 from tests.conftest import free_port, make_settings
 
@@ -82,3 +88,39 @@ def test_database_outage_503_does_not_show_the_driver_message(app_with, redis_ur
     assert str(port) not in response.get_data(as_text=True)
     assert "127.0.0.1" not in response.get_data(as_text=True)
     assert str(port) in caplog.text  # the detail is logged for the operator
+
+
+def test_no_free_pooled_connection_is_a_503_in_seconds(database_url):
+    """Every pooled connection busy (a swamped or half-down PostgreSQL): the request gets
+    the 503 after the pool timeout, not a 500 (SQLAlchemy's own TimeoutError)."""
+    db = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    held = db.engine.connect()
+    try:
+        started = time.monotonic()
+        unavailable = pytest.raises(ServiceUnavailable, match="the database is unavailable")
+        with unavailable, db.session() as session:
+            session.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
+    finally:
+        held.close()
+        db.dispose()
+    with Database(database_url).session() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_postgres_that_never_answers_is_a_503_in_seconds(monkeypatch):
+    """A server that takes the connection and then says nothing (a hung or half-dead
+    host) costs a request CONNECT_TIMEOUT, not a thread for ever; pooled connections
+    are pinged before use, so one a restart dropped is replaced rather than failed on."""
+    assert db_module.CONNECT_TIMEOUT <= 5 and POOL_TIMEOUT <= 5
+    monkeypatch.setattr(db_module, "CONNECT_TIMEOUT", 2)  # libpq's smallest
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        db = Database(f"postgresql+psycopg://bridge@127.0.0.1:{silent.getsockname()[1]}/b")
+        assert db.engine.pool.timeout() == POOL_TIMEOUT and db.engine.pool._pre_ping
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable):
+            db.ping()
+        assert time.monotonic() - started < 4.5
+        db.dispose()

@@ -98,6 +98,7 @@ def test_schemathesis_cli_finds_nothing_against_the_served_document(
         text=True,
         timeout=280,
         env={**os.environ, "NO_COLOR": "1"},
+        cwd=tmp_path,  # schemathesis keeps a cache (.schemathesis/) where it runs
     )
     (tmp_path / "schemathesis.txt").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, _failures(done.stdout) + done.stderr[-2000:]

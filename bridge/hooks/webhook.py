@@ -122,7 +122,9 @@ def _from_command(text: str) -> changes.ChangeRequest:
     except commands.UsageError as error:
         raise InvalidInput(str(error), "text") from None
     if not command.is_change:
-        raise InvalidInput("a webhook can only change schedules: set, add, remove, clear, restore")
+        raise InvalidInput(
+            "a webhook can only change schedules: set, add, remove, clear, restore", "text"
+        )
     return command.change()
 
 
