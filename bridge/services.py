@@ -28,7 +28,11 @@ class Services:
 
     def __init__(self, settings: Settings, on_buffer_call: OnCall | None = None) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        # one pooled connection per web thread: with SQLAlchemy's default 5, the threads
+        # beyond the fifth opened and closed a connection per session under load (a new
+        # PostgreSQL backend each time, the larger part of a change's cost); a pool
+        # only opens connections when they are asked for, so workers keep their one or two
+        self.db = Database(settings.database_url, pool_size=settings.web_threads)
         self.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
