@@ -20,8 +20,8 @@ Why these values:
   gunicorn can only print the raw path; the app writes one redacted line per request.
 - preload: the app is built once, in the master, and each worker is a fork of it. Built
   in each worker, it cost a worker 1.3 s of CPU to start, and `max_requests` restarts
-  one every ~2,000 requests: at 200 changes/s on one core that stall alone put the p99
-  past a second (docs/BENCHMARKS.md, "Intake"). A fork starts in milliseconds. The app
+  one every ~2,000 requests: on a busy core, a second of requests waited each time
+  (docs/BENCHMARKS.md, "Intake"). A fork starts in milliseconds. The app
   opens no connection while it is built; `post_fork` drops the master's database pool
   anyway, so no worker can share a socket with another. The price: a reload (HUP)
   re-forks the loaded code, so new code needs a restart, which every deploy does.

@@ -12,15 +12,21 @@ from sqlalchemy import text
 
 from bridge import web_server
 from bridge.config import load_settings
-from bridge.services import Services
+from bridge.services import DB_CONNECTIONS_PER_PROCESS, Services
 
 
-@pytest.mark.parametrize("extra_settings", [{"GUNICORN_THREADS": "24"}])
-def test_the_pool_keeps_a_connection_per_web_thread(services: Services) -> None:
-    """SQLAlchemy's default of 5 made threads 6 to 16 open and close a connection per
-    session under load."""
-    assert services.settings.web_threads == 24
-    assert services.db.engine.pool.size() == 24  # type: ignore[attr-defined]
+@pytest.mark.parametrize(
+    ("extra_settings", "kept", "overflow"),
+    [({"GUNICORN_THREADS": "8", "WAIT_MAX_CONCURRENT": "4"}, 8, 7), ({}, 15, 0)],
+)
+def test_the_pool_keeps_a_connection_per_web_thread(
+    services: Services, kept: int, overflow: int
+) -> None:
+    """SQLAlchemy's default keeps 5, so threads 6 to 16 opened and closed a connection per
+    session under load; the most a process holds stays 15, as before."""
+    pool = services.db.engine.pool
+    assert (pool.size(), pool._max_overflow) == (kept, overflow)  # type: ignore[attr-defined]
+    assert kept + overflow == DB_CONNECTIONS_PER_PROCESS
 
 
 def test_gunicorn_preloads_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
