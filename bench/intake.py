@@ -24,7 +24,7 @@ redis-server and PostgreSQL to the server core(s) (by default core 1 and core 0)
 
     flock -x /work/heavy.lock .venv/bin/python bench/intake.py [--profiles 1000]
         [--rate 200] [--rate-seconds 15] [--max-seconds 10] [--connections 16]
-        [--web-workers N] [--database-url URL] [--keep]
+        [--web-workers N] [--web-threads N] [--database-url URL] [--keep]
 """
 
 from __future__ import annotations
