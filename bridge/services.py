@@ -18,6 +18,9 @@ from bridge.errors import ConfigError
 from bridge.queue import DELIVER_EVENT, Queue
 from bridge.ratelimit import RateLimiter
 
+# the most database connections one process holds at once (SQLAlchemy's default, 5 + 10)
+DB_CONNECTIONS_PER_PROCESS = 15
+
 
 class Services:
     """Everything a request handler or a task needs, built from one Settings.
@@ -28,7 +31,17 @@ class Services:
 
     def __init__(self, settings: Settings, on_buffer_call: OnCall | None = None) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        # keep a pooled connection per web thread, up to the same 15 per process as
+        # SQLAlchemy's default (5 kept + 10 opened and closed on demand): with only 5
+        # kept, threads 6 to 16 opened a new connection (a new PostgreSQL backend) per
+        # session under load. A pool opens connections only when asked, so a worker
+        # process keeps its one or two
+        kept = min(settings.web_threads, DB_CONNECTIONS_PER_PROCESS)
+        self.db = Database(
+            settings.database_url,
+            pool_size=kept,
+            max_overflow=DB_CONNECTIONS_PER_PROCESS - kept,
+        )
         self.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )

@@ -21,6 +21,13 @@ Why these values:
 - the worker class is gthread's, answering what gunicorn refuses before the app sees it
   (a request line or headers over gunicorn's limits, a malformed request) in the
   bridge's one JSON error shape instead of gunicorn's HTML page (`ThreadWorker`).
+- preload: the app is built once, in the master, and each worker is a fork of it. Built
+  in each worker, it cost a worker 1.3 s of CPU to start, and `max_requests` restarts
+  one every ~2,000 requests: on a busy core, a second of requests waited each time
+  (docs/BENCHMARKS.md, "Intake"). A fork starts in milliseconds. The app
+  opens no connection while it is built; `post_fork` drops the master's database pool
+  anyway, so no worker can share a socket with another. The price: a reload (HUP)
+  re-forks the loaded code, so new code needs a restart, which every deploy does.
 """
 
 from __future__ import annotations
@@ -86,6 +93,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
+        "preload_app": True,
         **_hooks(settings),
     }
     if SHM.is_dir():
@@ -94,7 +102,7 @@ def options(settings: Settings) -> dict[str, Any]:
 
 
 def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
-    """gunicorn's on_starting and child_exit for these settings."""
+    """gunicorn's on_starting, post_fork and child_exit for these settings."""
     configured = settings.prometheus_multiproc_dir
     directory = Path(configured) if configured else None
 
@@ -123,11 +131,22 @@ def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
 
         multiprocess.mark_process_dead(worker.pid)  # in PROMETHEUS_MULTIPROC_DIR
 
-    return {"on_starting": on_starting, "child_exit": child_exit}
+    return {"on_starting": on_starting, "post_fork": post_fork, "child_exit": child_exit}
+
+
+def post_fork(server: Any, _worker: Any) -> None:
+    """In a new worker: forget the database connections of the preloaded app, which
+    belong to the master (SQLAlchemy's advice for forked processes; normally there are
+    none). Redis and Celery's pools notice the fork themselves."""
+    app = getattr(server.app, "callable", None)
+    services = getattr(app, "extensions", {}).get("bridge")
+    if services is not None:
+        services.db.engine.dispose(close=False)
 
 
 class _Gunicorn(BaseApplication):
-    """gunicorn run from code: options from `options()`, the app built in each worker."""
+    """gunicorn run from code: options from `options()`, the app built once, in the
+    master (preload_app), and forked into each worker."""
 
     def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
         self.settings = settings
@@ -140,7 +159,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        """Build the app (in each worker process: nothing is preloaded)."""
+        """Build the app (once, in the master: see preload in the module's docstring)."""
         from bridge import create_app
 
         return create_app(self.settings)

@@ -1,0 +1,54 @@
+"""Issue 13 (intake): what the web process does so a change is accepted quickly under load
+(bench/intake.py measures it): one pooled database connection per web thread, and the
+app built once in gunicorn's master and forked into each worker."""
+
+from __future__ import annotations
+
+import runpy
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import text
+
+from bridge import web_server
+from bridge.config import load_settings
+from bridge.services import DB_CONNECTIONS_PER_PROCESS, Services
+
+
+@pytest.mark.parametrize(
+    ("extra_settings", "kept", "overflow"),
+    [({"GUNICORN_THREADS": "8", "WAIT_MAX_CONCURRENT": "4"}, 8, 7), ({}, 15, 0)],
+)
+def test_the_pool_keeps_a_connection_per_web_thread(
+    services: Services, kept: int, overflow: int
+) -> None:
+    """SQLAlchemy's default keeps 5, so threads 6 to 16 opened and closed a connection per
+    session under load; the most a process holds stays 15, as before."""
+    pool = services.db.engine.pool
+    assert (pool.size(), pool._max_overflow) == (kept, overflow)  # type: ignore[attr-defined]
+    assert kept + overflow == DB_CONNECTIONS_PER_PROCESS
+
+
+def test_gunicorn_preloads_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    conf = runpy.run_module("bridge.gunicorn_conf")
+    assert conf["preload_app"] is True
+    assert web_server.options(load_settings({}))["post_fork"] is web_server.post_fork
+
+
+def test_a_forked_worker_drops_the_masters_connections(app) -> None:
+    """post_fork leaves the preloaded app a fresh pool: no socket shared with the master."""
+    engine = app.extensions["bridge"].db.engine
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    before = engine.pool
+    assert before.checkedin() == 1
+    web_server.post_fork(SimpleNamespace(app=SimpleNamespace(callable=app)), None)
+    assert engine.pool is not before
+    assert engine.pool.checkedin() == 0
+    with engine.connect() as conn:  # and it still works
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_post_fork_without_a_preloaded_app_does_nothing() -> None:
+    web_server.post_fork(SimpleNamespace(app=SimpleNamespace(callable=None)), None)
