@@ -81,7 +81,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # idempotent; said explicitly, as Celery warns when it is left to the default
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # no "task-sent" event: nothing here reads it, and it is a second Redis publish on
+        # every wake, half of a wake's cost on the request path (1.5 -> 0.8 ms CPU)
+        "task_send_sent_event": False,
         "task_default_queue": "bridge",
         "timezone": "UTC",
     }
