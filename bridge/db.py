@@ -38,7 +38,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    # psycopg prepares a statement server-side once a connection has run it 5 times (its
+    # prepare_threshold), and PostgreSQL may then keep one generic plan for it. A plan
+    # made while a table was empty (a first snapshot's chunked `id IN (...)` lookups) stayed
+    # a sequential scan once the table held 10,000 rows, until an ANALYZE: 0.2 s per chunk,
+    # 4 s per warm snapshot (docs/BENCHMARKS.md). Planned each time, every statement sees
+    # the table as it is; planning costs about a millisecond at most (a 500-id IN list).
+    kwargs["connect_args"] = {
+        "connect_timeout": 5,
+        "prepare_threshold": None,
+        **kwargs.get("connect_args", {}),
+    }
     return create_engine(url, **kwargs)
 
 

@@ -196,3 +196,19 @@ def test_bulk_snapshot_takes_a_fixed_number_of_statements(db: Database) -> None:
         assert row is not None and row.schedules == drifted.schedules
         kinds = [e.type for e in session.query(models.Event).all()]
     assert kinds.count("schedule.drifted") == 4
+
+
+def test_no_statement_is_kept_prepared_on_postgresql(db: Database) -> None:
+    """psycopg prepares a statement the 5th time one connection runs it, and PostgreSQL may
+    then keep one generic plan: planned while `profiles` was empty, the bulk upsert's
+    `id IN (...)` lookups stayed sequential scans over 10,000 rows (docs/BENCHMARKS.md).
+    Every statement is planned afresh instead."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    from sqlalchemy import select, text
+
+    with db.engine.connect() as conn:
+        for _ in range(8):
+            conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
+        kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+    assert kept == 0
