@@ -212,3 +212,36 @@ def test_no_statement_is_kept_prepared_on_postgresql(db: Database) -> None:
             conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
         kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
     assert kept == 0
+
+
+def test_an_unchanged_profile_only_has_its_seen_at_touched(db: Database) -> None:
+    """The cache compares Buffer's profile with the JSON text it stored: the same profile
+    again is recognised as unchanged on both stores (only `seen_at` is written), a changed
+    one is rewritten."""
+    from sqlalchemy import event
+
+    batch = [buffer_profile(f"{n:024x}", "twitter", f"user{n}") for n in range(3)]
+    written: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT")):
+            written.append(" ".join(statement.split())[:60])
+
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+        profiles.upsert_bulk(session, "default", batch, utcnow())
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.session() as session:
+            profiles.upsert_bulk(session, "default", batch, utcnow())
+        assert written and all(w.startswith("UPDATE profiles SET seen_at") for w in written)
+        written.clear()
+        renamed = BufferProfile.from_json({**batch[0].to_json(), "timezone": "Asia/Tokyo"})
+        with db.session() as session:
+            profiles.upsert_bulk(session, "default", [renamed, *batch[1:]], utcnow())
+        assert any(not w.startswith("UPDATE profiles SET seen_at") for w in written), written
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    with db.session() as session:
+        row = session.get(models.Profile, batch[0].id)
+        assert row is not None and row.timezone == "Asia/Tokyo"
