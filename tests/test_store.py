@@ -211,7 +211,18 @@ def test_no_statement_is_kept_prepared_on_postgresql(db: Database) -> None:
         for _ in range(8):
             conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
         kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
-    assert kept == 0
+        assert kept == 0
+        # a batch (executemany) is prepared once for all its rows, not planned per row
+        rows = [{"name": f"acct{n}", "token_var": "X", "created_at": utcnow()} for n in range(3)]
+        conn.execute(models.Account.__table__.insert(), rows)
+        batches = conn.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT%'")
+        ).scalar_one()
+        assert batches == 1
+        for _ in range(8):  # and a lone statement after it is still planned afresh
+            conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
+        kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+    assert kept == 1
 
 
 def test_an_unchanged_profile_only_has_its_seen_at_touched(db: Database) -> None:
