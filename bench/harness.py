@@ -289,9 +289,10 @@ class Stack:
         )
 
     def _start_worker(self, number: int) -> None:
-        # a distinct metrics port gives each worker a distinct Celery node name
+        # each worker its own metrics port and Celery node, named as if on its own machine
         env = self.env(WORKER_METRICS_PORT=str(free_port()))
         argv = [str(BIN / "bridge"), "worker", "-c", str(self.options.worker_concurrency)]
+        argv += ["--name", f"bench-worker{number}@machine-{number}"]
         proc = self.spawn(f"worker{number}", argv, env)
 
         def ready() -> bool:

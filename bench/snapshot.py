@@ -200,6 +200,17 @@ def run(args: Any) -> list[Figure]:
     return own + figures + graphql
 
 
+def status_and_calls(
+    label: str, run_: dict[str, Any], calls: int, goal: str, met: bool
+) -> list[Figure]:
+    """A snapshot run's job status and its Buffer calls (by path) against `goal`."""
+    status = run_["job"]["status"]
+    return [
+        Figure(f"{label}: job status", status, "succeeded", status == "succeeded"),
+        Figure(f"{label}: Buffer calls", f"{calls} ({dict(run_['by_path'])})", goal, met),
+    ]
+
+
 def graphql_figures(args: Any, v1_cold: dict[str, Any], v1_warm: dict[str, Any]) -> list[Figure]:
     """The same account read through GraphQL, beside the v1 figures."""
     options = StackOptions(
@@ -219,17 +230,8 @@ def graphql_figures(args: Any, v1_cold: dict[str, Any], v1_warm: dict[str, Any])
     for label, run_, v1 in (("cold", cold, v1_cold), ("warm", warm, v1_warm)):
         graphql_calls = run_["by_path"].get("POST /graphql", 0)
         figures += [
-            Figure(
-                f"{label}: job status",
-                run_["job"]["status"],
-                "succeeded",
-                run_["job"]["status"] == "succeeded",
-            ),
-            Figure(
-                f"{label}: GraphQL calls",
-                f"{graphql_calls} ({dict(run_['by_path'])})",
-                f"<= {GRAPHQL_GOAL}",
-                0 < graphql_calls <= GRAPHQL_GOAL,
+            *status_and_calls(
+                label, run_, graphql_calls, f"<= {GRAPHQL_GOAL}", 0 < graphql_calls <= GRAPHQL_GOAL
             ),
             Figure(f"{label}: Buffer answered in (sum)", f"{run_['buffer_seconds'] * 1000:.1f} ms"),
             Figure(
@@ -249,15 +251,10 @@ def v1_figures(
     for label, run_ in (("cold (empty cache)", cold), ("warm (no changes)", warm)):
         result = run_["job"].get("result") or {}
         figures += [
-            Figure(
-                f"{label}: job status",
-                run_["job"]["status"],
-                "succeeded",
-                run_["job"]["status"] == "succeeded",
-            ),
-            Figure(
-                f"{label}: Buffer calls",
-                f"{run_['calls']} ({dict(run_['by_path'])})",
+            *status_and_calls(
+                label,
+                run_,
+                run_["calls"],
                 f"exactly 1 per account = {accounts}",
                 run_["calls"] == accounts,
             ),

@@ -128,6 +128,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     worker_metrics_port: int = 9808  # 0: the worker serves no /metrics
+    # the worker's Celery node name (name@host); empty: worker-<metrics port>@<host name>
+    worker_name: str = ""
     worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
     # bearer token /metrics of the web process asks for (None: open)
     metrics_token: str | None = field(default=None, repr=False)
@@ -355,6 +357,21 @@ def _host_list(value: str) -> frozenset[str]:
     return frozenset(h for h in hosts if h)
 
 
+_NODE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}(@[A-Za-z0-9_.-]{1,255})?$")
+
+
+def parse_worker_name(name: str, value: str) -> str:
+    """A Celery node name, `name@host` or a bare `name` (the host name is added when the
+    worker starts); empty means the default. ConfigError naming `name` for anything else
+    (spaces, a second @, control characters), which Celery would take or mangle silently."""
+    if value and not _NODE_NAME.match(value):
+        raise ConfigError(
+            f"{name}={value!r}: expected a Celery node name like worker1 or worker1@host "
+            "(letters, digits, _ . -)"
+        )
+    return value
+
+
 def _value(environ: Mapping[str, str], var: str, default: str) -> str:
     """`var` stripped, or `default` when it is unset or blank (an env file's `VAR=`)."""
     return environ.get(var, "").strip() or default
@@ -486,6 +503,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "WORKER_METRICS_PORT", get("WORKER_METRICS_PORT", "9808"), minimum=0
         ),
         worker_metrics_host=_value(env, "WORKER_METRICS_HOST", DEFAULT_WORKER_METRICS_HOST),
+        worker_name=parse_worker_name("WORKER_NAME", _value(env, "WORKER_NAME", "")),
         metrics_token=_read_secret(env, "METRICS_TOKEN") or None,
         secret_key=_parse_secret_key(_read_secret(env, "SECRET_KEY") or None),
         webhook_delivery_retention=parse_duration(
@@ -605,6 +623,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WORKER_METRICS_HOST": (
         DEFAULT_WORKER_METRICS_HOST,
         "address a worker's /metrics listens on (0.0.0.0 only on a private network)",
+    ),
+    "WORKER_NAME": (
+        "worker-<WORKER_METRICS_PORT>@<host name>",
+        "the worker's Celery node name, name or name@host (`bridge worker --name` too)",
     ),
     "METRICS_TOKEN": ("(none)", "bearer token the web /metrics asks for (unset: open)"),
     "SECRET_KEY": (

@@ -51,9 +51,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # a connection the server dropped (a restart) is replaced at checkout, not failed on
     kwargs.setdefault("pool_pre_ping", True)
+    # psycopg prepares a statement server-side once a connection has run it 5 times (its
+    # prepare_threshold), and PostgreSQL may then keep one generic plan for it. A plan
+    # made while a table was empty (a first snapshot's chunked `id IN (...)` lookups) stayed
+    # a sequential scan once the table held 10,000 rows, until an ANALYZE: 0.2 s per chunk,
+    # 4 s per warm snapshot (docs/BENCHMARKS.md). Planned each time, every statement sees
+    # the table as it is; planning costs about a millisecond at most (a 500-id IN list).
     kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
-    kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
-    return create_engine(url, **kwargs)
+    kwargs["connect_args"] = {
+        "connect_timeout": CONNECT_TIMEOUT,
+        "prepare_threshold": None,
+        **kwargs.get("connect_args", {}),
+    }
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "before_cursor_execute", _prepare_only_batches)
+    return engine
+
+
+def _prepare_only_batches(
+    _conn: Any, cursor: Any, _statement: str, _params: Any, _context: Any, executemany: bool
+) -> None:
+    """An executemany (a bulk INSERT, or UPDATE by primary key) runs one statement for
+    thousands of rows: prepared at once, it is parsed and planned once instead of per row
+    (twice as fast for 10,000 rows), and such a statement has one sensible plan whatever
+    the table holds. Every other statement is planned afresh (see make_engine)."""
+    cursor.connection.prepare_threshold = 0 if executemany else None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,9 +19,11 @@ def heartbeat_file(settings: Settings | None = None) -> str:
 
 
 def worker_node_name(settings: Settings) -> str:
-    """The Celery node name of this machine's worker: several workers on one machine
-    differ by their metrics port, so `bridge healthcheck worker` pings its own."""
-    return f"worker-{settings.worker_metrics_port}@{socket.gethostname()}"
+    """The Celery node name of this machine's worker: WORKER_NAME (`@<host name>` added
+    when it names no host), else `worker-<WORKER_METRICS_PORT>@<host name>`, so several
+    workers on one machine differ and `bridge healthcheck worker` pings its own."""
+    name = settings.worker_name or f"worker-{settings.worker_metrics_port}"
+    return name if "@" in name else f"{name}@{socket.gethostname()}"
 
 
 def check(role: str, settings: Settings) -> tuple[bool, str]:

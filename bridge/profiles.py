@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, String, Text, any_, bindparam, cast, func, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bridge import models, schedules
 from bridge.buffer.models import Profile as BufferProfile
@@ -40,6 +42,19 @@ def _chunks(items: Sequence[str], size: int = BULK_CHUNK) -> Iterable[Sequence[s
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
+def id_in(
+    session: Session, column: ColumnElement[str] | InstrumentedAttribute[str], ids: Sequence[str]
+) -> list[Any]:
+    """`column IN ids` as conditions, one per statement to run: on PostgreSQL a single
+    `= ANY(array)` (one parameter however many ids: no 500-placeholder statement to build,
+    send and plan per chunk), elsewhere one IN list per BULK_CHUNK ids."""
+    if not ids:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(String)))]
+    return [column.in_(chunk) for chunk in _chunks(ids)]
+
+
 def _cached_values(account: str, profile: BufferProfile) -> dict[str, object]:
     data = profile.to_json()
     return {
@@ -57,20 +72,27 @@ def _cached_values(account: str, profile: BufferProfile) -> dict[str, object]:
 def upsert_bulk(
     session: Session, account: str, profiles: Iterable[BufferProfile], now: dt.datetime
 ) -> None:
-    """Store Buffer's view of `profiles` in the cache in bulk: one SELECT per BULK_CHUNK
-    ids, then one INSERT of the new rows, one UPDATE of the rows that changed, and one
-    UPDATE of `seen_at` per chunk of the unchanged ones (no ORM object per profile)."""
+    """Store Buffer's view of `profiles` in the cache in bulk: one SELECT (per BULK_CHUNK
+    ids off PostgreSQL), then one INSERT of the new rows, one UPDATE of the rows that
+    changed, and one UPDATE of `seen_at` for the unchanged ones (no ORM object per profile)."""
     table = models.Base.metadata.tables["profiles"]
     wanted = {p.id: _cached_values(account, p) for p in profiles}
     # `data` is Buffer's whole profile, the other cached fields are read from it: equal
-    # `data` (and account) means an unchanged row, so only that column is loaded
-    stored: dict[str, tuple[object, object]] = {}
-    for chunk in _chunks(list(wanted)):
-        query = select(table.c.id, table.c.account, table.c.data).where(table.c.id.in_(chunk))
+    # `data` (and account) means an unchanged row. It is compared as the JSON text stored
+    # (json.dumps, SQLAlchemy's serializer, kept verbatim by both stores), so 10,000 rows
+    # are not decoded only to be compared; a row stored another way is merely rewritten.
+    stored: dict[str, tuple[str, str]] = {}
+    text = cast(table.c.data, Text)
+    for condition in id_in(session, table.c.id, list(wanted)):
+        query = select(table.c.id, table.c.account, text.label("data")).where(condition)
         for row in session.execute(query):
             stored[row.id] = (row.account, row.data)
     inserts = [{"id": i, **v, "seen_at": now} for i, v in wanted.items() if i not in stored]
-    same = [i for i, v in wanted.items() if stored.get(i) == (v["account"], v["data"])]
+    same = [
+        i
+        for i, (owner, data) in stored.items()
+        if i in wanted and owner == account and data == json.dumps(wanted[i]["data"])
+    ]
     unchanged = set(same)
     updates = [
         {"id": i, **v, "seen_at": now}
@@ -81,8 +103,8 @@ def upsert_bulk(
         session.execute(table.insert(), inserts)  # Core: no ORM bookkeeping per row
     if updates:
         session.execute(update(models.Profile), updates)  # bulk UPDATE by primary key
-    for chunk in _chunks(same):
-        seen = update(models.Profile).where(models.Profile.id.in_(chunk)).values(seen_at=now)
+    for condition in id_in(session, models.Profile.id, same):
+        seen = update(models.Profile).where(condition).values(seen_at=now)
         session.execute(seen.execution_options(synchronize_session=False))
 
 
@@ -94,8 +116,8 @@ def upsert(
     upsert_bulk(session, account, found, now)
     session.expire_all()  # the bulk statements bypassed any row this session holds
     rows = {}
-    for chunk in _chunks([p.id for p in found]):
-        query = select(models.Profile).where(models.Profile.id.in_(chunk))
+    for condition in id_in(session, models.Profile.id, [p.id for p in found]):
+        query = select(models.Profile).where(condition)
         rows.update({row.id: row for row in session.scalars(query)})
     return [rows[p.id] for p in found]
 

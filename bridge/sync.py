@@ -160,9 +160,11 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
         account = jobs[0].account
         refusal = _write_refusal(services, account)
         if refusal is None:
-            wait = services.limiter.acquire(services.buffer_token(account), CALLS_PER_SYNC)
-            if wait > 0:
-                return SyncOutcome("rate_limited", retry_in=wait, job_ids=[j.id for j in jobs])
+            slots = services.limiter.take(services.buffer_token(account), CALLS_PER_SYNC)
+            if slots.wait > 0:
+                return SyncOutcome(
+                    "rate_limited", retry_in=slots.wait, job_ids=[j.id for j in jobs]
+                )
             _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
             operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
             started = [job for job in jobs if job.id in operations]
@@ -178,18 +180,26 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
     calls = 0
     try:
         calls += 1
-        now = backend.read_for_write(profile_id)
+        try:
+            now = backend.read_for_write(profile_id)
+        finally:
+            slots.stamp()  # Buffer counted the read by the time it ended
         before = _landed_before(planned, now)
         after = schedules.fold(before, operations.values())
         if after != now:
             _plan(services, job_ids, before, after, guard)
             calls += 1
-            backend.write_schedules(profile_id, after)
+            try:
+                backend.write_schedules(profile_id, after)
+            finally:
+                slots.stamp()
     except BufferAPIError as error:
         return _failed_attempt(services, profile_id, job_ids, error, calls, guard)
     except InvalidSchedule as error:  # Buffer sent schedules we cannot read
         wrapped = BufferAPIError(f"unreadable schedules from Buffer: {error.message}", status=200)
         return _failed_attempt(services, profile_id, job_ids, wrapped, calls, guard)
+    finally:
+        slots.release()  # no write (nothing to change, or the read failed): its slot back
     _succeeded(services, profile_id, operations, before, after, calls, guard)
     return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
 

@@ -78,3 +78,9 @@ def test_clients_lifecycle(runner, env) -> None:
     assert "revoked" in runner.invoke(main, ["clients", "list"], env=env).output
     missing = runner.invoke(main, ["clients", "revoke", "nobody"], env=env)
     assert missing.exit_code == 1 and "no client named" in missing.output
+
+
+def test_worker_refuses_a_malformed_node_name(runner, env) -> None:
+    result = runner.invoke(main, ["worker", "--name", "two words"], env=env)
+    assert result.exit_code == 2  # a usage error, before any worker starts
+    assert "--name" in result.output and "Traceback" not in result.output

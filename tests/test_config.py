@@ -78,6 +78,9 @@ def test_rate_limit_forms(value: str, expected: RateLimit) -> None:
         ("LOG_LEVEL", "LOUD"),
         ("BUFFER_ACCESS_TOKEN_bad-name", "x"),
         ("BUFFER_ACCESS_TOKEN_FILE", "/nonexistent/token"),
+        ("WORKER_NAME", "two words"),
+        ("WORKER_NAME", "a@b@c"),
+        ("WORKER_NAME", "name@"),
     ],
 )
 def test_malformed_value_names_the_variable(variable: str, value: str) -> None:
@@ -255,3 +258,20 @@ def test_v1_sunset() -> None:
 def test_graphql_url_is_kept_as_given() -> None:
     url = "http://127.0.0.1:8765/graphql"
     assert load_settings({"BUFFER_GRAPHQL_URL": url}).buffer_graphql_url == url
+
+
+@pytest.mark.parametrize(
+    ("environ", "node"),
+    [
+        ({}, "worker-9808@{host}"),
+        ({"WORKER_METRICS_PORT": "9900"}, "worker-9900@{host}"),
+        ({"WORKER_NAME": "sync-a"}, "sync-a@{host}"),
+        ({"WORKER_NAME": "sync-a@machine-a", "WORKER_METRICS_PORT": "0"}, "sync-a@machine-a"),
+    ],
+)
+def test_worker_node_name(environ: dict[str, str], node: str) -> None:
+    import socket
+
+    from bridge.healthcheck import worker_node_name
+
+    assert worker_node_name(load_settings(environ)) == node.format(host=socket.gethostname())

@@ -175,3 +175,27 @@ def test_bridge_dev_reports_a_child_that_dies(tmp_path: Path) -> None:
     output = dev.stdout.read().decode()  # type: ignore[union-attr]
     assert code == 1
     assert "beat exited with code" in output
+
+
+def test_two_workers_on_one_machine_are_two_celery_nodes(processes: Processes) -> None:
+    """As if on two machines: each worker its own node name (--name, or WORKER_NAME, which
+    `bridge healthcheck worker` reads too), even with metrics off (no port to tell apart)."""
+    from celery import Celery
+
+    processes.env["WORKER_METRICS_PORT"] = "0"
+    processes.run("db", "upgrade")
+    processes.start("worker-a", "worker", "-c", "1", "--name", "sync-a@machine-a")
+    processes.env["WORKER_NAME"] = "sync-b@machine-b"
+    processes.start("worker-b", "worker", "-c", "1")
+    app = Celery("probe", broker=processes.env["REDIS_URL"])
+
+    def both() -> set[str] | None:
+        nodes = {name for reply in app.control.ping(timeout=0.5) for name in reply}
+        return nodes if len(nodes) >= 2 else None
+
+    assert wait_until(both, timeout=60, interval=0.5) == {"sync-a@machine-a", "sync-b@machine-b"}
+    check = subprocess.run(
+        bridge("healthcheck", "worker"), env=processes.env, capture_output=True, timeout=30
+    )
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    assert "sync-b@machine-b: ok" in check.stdout.decode()

@@ -28,6 +28,58 @@ def test_limiter_takes_several_slots_or_none(redis_url: str) -> None:
     assert limiter.acquire("tok", 1) == 0.0
 
 
+def _score_ages(client: redis.Redis, key: str) -> list[float]:
+    """now - score of every slot of `key`, oldest first (negative: scored ahead of now)."""
+    seconds, micros = client.time()
+    now = seconds + micros / 1e6
+    return [now - score for _member, score in client.zrange(key, 0, -1, withscores=True)]
+
+
+def test_a_reserved_slot_is_scored_the_margin_ahead(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client, RateLimit(2, 1.0))
+    taken = limiter.take("tok", 2)
+    assert taken.wait == 0.0 and len(taken.members) == 2
+    ages = _score_ages(client, token_key("tok"))
+    assert all(-RESERVE_MARGIN - 0.05 < age <= -RESERVE_MARGIN + 0.05 for age in ages)
+    # held for the period plus the margin: Buffer may count the calls a little later
+    assert 1.0 + RESERVE_MARGIN - 0.1 < limiter.acquire("tok") <= 1.0 + RESERVE_MARGIN
+
+
+def test_a_stamped_slot_is_held_from_its_calls_end(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client, RateLimit(1, 0.5))
+    taken = limiter.take("tok", 1)
+    time.sleep(0.1)
+    taken.stamp()  # the call ended now: Buffer counted it by then, not later
+    assert all(abs(age) < 0.05 for age in _score_ages(client, token_key("tok")))
+    assert 0.5 - 0.1 < limiter.acquire("tok") <= 0.5 + 0.01  # no margin left to wait out
+    slow = RateLimiter(client, RateLimit(1, 0.5)).take("slow", 1)
+    time.sleep(0.6)  # a call longer than the reservation's margin
+    slow.stamp()
+    assert limiter.acquire("slow") > 0.5 - 0.1  # held a full period from its end
+
+
+def test_released_slots_are_free_again_and_stamped_ones_stay(redis_url: str) -> None:
+    limiter = RateLimiter(redis.Redis.from_url(redis_url), RateLimit(2, 30.0))
+    taken = limiter.take("tok", 2)
+    taken.stamp()  # the read was made
+    taken.release()  # the write was not
+    taken.stamp()  # nothing left to stamp: no effect
+    assert limiter.acquire("tok") == 0.0  # the released slot
+    assert limiter.acquire("tok") > 0  # the read's slot is still held
+
+
+def test_a_refused_take_holds_nothing(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client, RateLimit(1, 30.0))
+    assert limiter.take("tok", 1).wait == 0.0
+    refused = limiter.take("tok", 1)
+    assert refused.wait > 0 and refused.members == []
+    refused.release()
+    assert client.zcard(token_key("tok")) == 1
+
+
 def test_limiter_holds_across_clients_and_threads(redis_url: str) -> None:
     granted: list[float] = []
 

@@ -196,3 +196,63 @@ def test_bulk_snapshot_takes_a_fixed_number_of_statements(db: Database) -> None:
         assert row is not None and row.schedules == drifted.schedules
         kinds = [e.type for e in session.query(models.Event).all()]
     assert kinds.count("schedule.drifted") == 4
+
+
+def test_no_statement_is_kept_prepared_on_postgresql(db: Database) -> None:
+    """psycopg prepares a statement the 5th time one connection runs it, and PostgreSQL may
+    then keep one generic plan: planned while `profiles` was empty, the bulk upsert's
+    `id IN (...)` lookups stayed sequential scans over 10,000 rows (docs/BENCHMARKS.md).
+    Every statement is planned afresh instead."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    from sqlalchemy import select, text
+
+    with db.engine.connect() as conn:
+        for _ in range(8):
+            conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
+        kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+        assert kept == 0
+        # a batch (executemany) is prepared once for all its rows, not planned per row
+        rows = [{"name": f"acct{n}", "token_var": "X", "created_at": utcnow()} for n in range(3)]
+        conn.execute(models.Account.__table__.insert(), rows)
+        batches = conn.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT%'")
+        ).scalar_one()
+        assert batches == 1
+        for _ in range(8):  # and a lone statement after it is still planned afresh
+            conn.execute(select(models.Profile.id).where(models.Profile.id.in_(["a", "b"])))
+        kept = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+    assert kept == 1
+
+
+def test_an_unchanged_profile_only_has_its_seen_at_touched(db: Database) -> None:
+    """The cache compares Buffer's profile with the JSON text it stored: the same profile
+    again is recognised as unchanged on both stores (only `seen_at` is written), a changed
+    one is rewritten."""
+    from sqlalchemy import event
+
+    batch = [buffer_profile(f"{n:024x}", "twitter", f"user{n}") for n in range(3)]
+    written: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT")):
+            written.append(" ".join(statement.split())[:60])
+
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+        profiles.upsert_bulk(session, "default", batch, utcnow())
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.session() as session:
+            profiles.upsert_bulk(session, "default", batch, utcnow())
+        assert written and all(w.startswith("UPDATE profiles SET seen_at") for w in written)
+        written.clear()
+        renamed = BufferProfile.from_json({**batch[0].to_json(), "timezone": "Asia/Tokyo"})
+        with db.session() as session:
+            profiles.upsert_bulk(session, "default", [renamed, *batch[1:]], utcnow())
+        assert any(not w.startswith("UPDATE profiles SET seen_at") for w in written), written
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    with db.session() as session:
+        row = session.get(models.Profile, batch[0].id)
+        assert row is not None and row.timezone == "Asia/Tokyo"

@@ -90,6 +90,31 @@ def test_no_write_when_buffer_already_matches(services, buffer_sandbox) -> None:
     assert job(services, job_id).result["buffer"]["written"] is False
 
 
+def _slot_ages(services: Services) -> list[float]:
+    """now - score of every Buffer slot of the sandbox token, oldest first."""
+    from bridge.ratelimit import token_key
+    from tests.conftest import SANDBOX_TOKEN
+
+    seconds, micros = services.redis.time()
+    now = seconds + micros / 1e6
+    key = token_key(SANDBOX_TOKEN)
+    return [now - score for _m, score in services.redis.zrange(key, 0, -1, withscores=True)]
+
+
+def test_a_sync_stamps_its_calls_and_hands_back_an_unused_write_slot(services) -> None:
+    cached(services, DOCS_PROFILE)
+    services.redis.flushdb()  # only the sync's own slots from here
+    submit(services, schedules.Operation.set("weekdays", "12:00 17:00 18:00"))  # as Buffer has
+    assert sync.sync_profile(services, DOCS_PROFILE).buffer_calls == 1
+    ages = _slot_ages(services)
+    assert len(ages) == 1  # the write's slot went back: no write was made
+    assert ages[0] >= 0  # scored with the read's end, not the reservation's margin ahead
+    submit(services, schedules.Operation.add("sun", "11:00"))
+    services.redis.delete(synced_key(DOCS_PROFILE))  # not a burst: sync at once
+    assert sync.sync_profile(services, DOCS_PROFILE).buffer_calls == 2
+    assert len(_slot_ages(services)) == 3 and all(age >= 0 for age in _slot_ages(services))
+
+
 def test_retryable_error_retries_then_succeeds(services, buffer_sandbox) -> None:
     job_id = submit(services, schedules.Operation.add("sun", "11:00"))
     buffer_sandbox.sandbox.set_faults(error_rate=1.0)

@@ -70,11 +70,28 @@ def _serve_worker_metrics(settings: Any) -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--concurrency", "-c", default=2, show_default=True, type=int)
+@click.option(
+    "--name",
+    "-n",
+    help="Celery node name, name or name@host  [default: WORKER_NAME, else "
+    "worker-<WORKER_METRICS_PORT>@<host name>]",
+)
 @click.pass_context
-def worker(ctx: click.Context, concurrency: int) -> None:
+def worker(ctx: click.Context, concurrency: int, name: str | None) -> None:
     """Run a Celery worker (extra arguments go to Celery)."""
     # before anything imports prometheus_client: it picks its storage once, at import
     settings = _shared_metrics_dir(_settings())
+    if name is not None:
+        import dataclasses
+
+        from bridge.config import parse_worker_name
+
+        try:
+            settings = dataclasses.replace(
+                settings, worker_name=parse_worker_name("--name", name.strip())
+            )
+        except ConfigError as error:
+            raise click.BadParameter(str(error), param_hint="--name") from None
     from bridge.healthcheck import worker_node_name
     from tasks.celery_app import celery, use
 
