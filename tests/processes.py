@@ -33,8 +33,8 @@ def bridge_command(*args: str) -> list[str]:
 
 class Processes:
     """Children started by a test, each logging to `<logdir>/<name>.log`, all stopped at
-    the end. Each child gets its own WORKER_METRICS_PORT, so two workers on one machine
-    are two Celery nodes, as on two machines."""
+    the end. Each child gets its own WORKER_METRICS_PORT (unless the test set one), so two
+    workers on one machine are two Celery nodes, as on two machines."""
 
     def __init__(self, env: dict[str, str], logdir: Path) -> None:
         self.env, self.logdir = env, logdir
@@ -44,7 +44,7 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (the child holds it)
-        env = {**self.env, "WORKER_METRICS_PORT": str(free_port())}
+        env = {"WORKER_METRICS_PORT": str(free_port()), **self.env}  # unless a test set it
         child = subprocess.Popen(bridge_command(*args), env=env, stdout=log, stderr=log)
         self.children.append(child)
         self.names[child.pid] = name

@@ -195,7 +195,7 @@ def test_two_workers_on_one_machine_are_two_celery_nodes(processes: Processes) -
 
     assert wait_until(both, timeout=60, interval=0.5) == {"sync-a@machine-a", "sync-b@machine-b"}
     check = subprocess.run(
-        bridge("healthcheck", "worker"), env=processes.env, capture_output=True, timeout=30
+        bridge_command("healthcheck", "worker"), env=processes.env, capture_output=True, timeout=30
     )
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
     assert "sync-b@machine-b: ok" in check.stdout.decode()
