@@ -126,6 +126,17 @@ def _ready(stack: Stack, shape: Shape) -> tuple[Changes, dict[str, schedules.Wee
     return Changes(stack, token, ids), {pid: stack.week(pid) for pid in ids}
 
 
+def _drained_and_applied(
+    stack: Stack, run: Changes, before: dict[str, schedules.Week], sent: float
+) -> float:
+    """Wait for every job of the run, then check the promise (with Buffer's faults off, so
+    the test's own reads are answered); seconds from the first change to the last job."""
+    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
+    stack.set_faults(**NO_FAULTS)
+    assert_all_applied(stack, run.job_ids, before)
+    return drained
+
+
 def _report(name: str, run: Changes, sent: float, drained: float, stack: Stack) -> None:
     calls = stack.buffer_calls()
     print(
@@ -155,9 +166,7 @@ def test_every_change_lands_through_buffer_faults_and_killed_processes(
     run.send(CHANGES - 2 * quarter, pace=PACE)
     sent = time.monotonic() - started
 
-    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
-    stack.set_faults(**NO_FAULTS)
-    assert_all_applied(stack, run.job_ids, before)
+    drained = _drained_and_applied(stack, run, before, sent)
     # every 429 was injected: the limiter kept the bridge within Buffer's own limit
     assert count_faults(stack.buffer_calls())["limit"] == 0
     _report(f"buffer faults, killed worker and beat ({shape.name})", run, sent, drained, stack)
@@ -185,9 +194,7 @@ def test_every_change_lands_when_redis_is_down_and_comes_back_empty(
     assert len(accepted_while_down) == third
     slowest = max(answer.elapsed.total_seconds() for answer in accepted_while_down)
     assert slowest < 2.0, f"accepting a change without Redis took {slowest:.2f} s"
-    drained = wait_all_finished(stack, run.job_ids, DRAIN_TIMEOUT) + sent
-    stack.set_faults(**NO_FAULTS)
-    assert_all_applied(stack, run.job_ids, before)
+    drained = _drained_and_applied(stack, run, before, sent)
     # (no limiter check here: the limiter's windows were lost with Redis, so Buffer's own
     # limit may answer a 429 or two after the restart; the syncs retry them)
     _report(f"redis down, then back empty ({shape.name})", run, sent, drained, stack)
