@@ -189,11 +189,11 @@ class Stack(Processes):
         schedule = str(self.logdir / "celerybeat-schedule")
         self.beat = self.start("beat", "beat", "--schedule", schedule)
 
-    def restart_redis(self, down_for: float = 0.0, during: Callable[[], Any] | None = None) -> Any:
+    def restart_redis(self, during: Callable[[], Any]) -> Any:
         """Stop Redis (its data is gone: it keeps nothing on disk), run `during` while it
-        is down (or sleep `down_for`), start it again empty; returns what `during` did."""
+        is down, start it again empty; returns what `during` returned."""
         self.redis.stop()
-        result = during() if during is not None else time.sleep(down_for)
+        result = during()
         self.redis.start()
         return result
 

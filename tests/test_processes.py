@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
-from tests.processes import Processes, bridge_command
+from tests.processes import Processes, answers, bridge_command
 
 DOCS_PROFILE = "4eb854340acb04e870000010"
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def test_serve_worker_sandbox_as_separate_processes(processes: Processes) -> Non
     processes.start("web", "serve", "--port", str(web_port))
     processes.start("worker", "worker", "--concurrency", "2")
     base = f"http://127.0.0.1:{web_port}"
-    wait_until(lambda: _up(f"{base}/healthz"), timeout=30)
+    wait_until(lambda: answers(f"{base}/healthz"), timeout=30)
     headers = {"Authorization": f"Bearer {token}"}
 
     put = requests.put(
@@ -96,13 +96,6 @@ def test_serve_worker_sandbox_as_separate_processes(processes: Processes) -> Non
     )
     assert wait_job(base, headers, restore.json()["job_id"])["status"] == "succeeded"
     assert sandbox_schedules(api) == first_state["schedules"]
-
-
-def _up(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
@@ -162,7 +155,7 @@ def test_bridge_dev_reports_a_child_that_dies(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), timeout=60)
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=60)
         beat = subprocess.run(
             ["pgrep", "-f", f"beat --schedule {data}"], capture_output=True, text=True
         ).stdout.split()
