@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import events, models, profiles, schedules
+from bridge import db, events, models, profiles, schedules
 from bridge.buffer.backend import BudgetExhausted
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
@@ -184,9 +184,9 @@ def record_changed(session: Session, account: str, found: Iterable[BufferProfile
             }
         )
     table = models.Base.metadata.tables["snapshots"]
-    first_ones = [row for row in rows if row["reason"] == models.PERIODIC]
-    if first_ones:
-        session.execute(table.insert(), first_ones)  # one batched INSERT
+    # the first ones need no id back (no event names them): one COPY on PostgreSQL, one
+    # batched INSERT elsewhere
+    db.insert_rows(session, table, [row for row in rows if row["reason"] == models.PERIODIC])
     for (profile_id, week), row in zip(stored, rows, strict=True):
         previous = latest_of.get(profile_id)
         if previous is None:
