@@ -7,9 +7,11 @@ a difference the bridge did not write itself is marked as an external change.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,12 +123,32 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
         return outcome
     finally:
         outcome.buffer_calls = _calls(services, account) - calls_before
-    with services.db.session() as session:
+    with _cyclic_gc_paused(), services.db.session() as session:
         profiles.ensure_accounts(session, services.settings)
         profiles.upsert_bulk(session, account, found, utcnow())
         outcome.profiles = len(found)
         outcome.changed = record_changed(session, account, found)
     return outcome
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while an account is stored.
+
+    Storing 10,000 profiles makes a few hundred thousand small dicts and lists (cache rows,
+    JSON values, weeks) that live until the transaction ends; every 700 allocations the
+    collector ran and, ever more often, walked all of them again, without finding anything
+    to free (none of them is in a reference cycle; reference counting frees them). That was
+    about a third of a cold snapshot's time (docs/BENCHMARKS.md). The collector is
+    process-wide: other threads go without it for these few seconds, and it is switched
+    back on only if it was on, so a nested or concurrent pause never leaves it off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def latest_hashes(session: Session, account: str) -> dict[str, tuple[int, str]]:
