@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import JSON, Engine, Table, create_engine, event, text
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -104,10 +104,21 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         "FROM STDIN"
     )
     driver = session.connection().connection.driver_connection  # psycopg, in our transaction
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([encode(row[c]) for encode, c in zip(encoders, columns, strict=True)])
+    assert driver is not None  # a checked-out connection always has one
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [encode(row[c]) for encode, c in zip(encoders, columns, strict=True)]
+                )
+    except dialect.loaded_dbapi.Error as error:
+        # COPY runs below SQLAlchemy: its errors are raised as SQLAlchemy raises the
+        # driver's errors of its own statements, so a lost connection is an
+        # OperationalError (a DatabaseUnavailable, see OUTAGE_ERRORS), a duplicate key an
+        # IntegrityError, and not the driver's own exception
+        raise DBAPIError.instance(
+            statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
 
 
 def _copy_encoder(column_type: TypeEngine[Any], dialect: Any) -> Callable[[Any], Any]:

@@ -328,3 +328,39 @@ def test_copy_stores_exactly_what_an_insert_stores(db: Database) -> None:
         assert read is not None and read.data == tricky.to_json()
         assert read.service_username == tricky.service_username
         assert read.seen_at == elsewhere and read.seen_at.utcoffset() == dt.timedelta(0)
+
+
+def test_a_connection_lost_under_a_copy_is_the_database_unavailable(db: Database) -> None:
+    """COPY runs on the driver's connection, below SQLAlchemy: a connection the server
+    ends under it is still told as DatabaseUnavailable (a 503, as for any statement),
+    not as the driver's own error, and the next session gets a working connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from bridge import db as store
+    from bridge.errors import DatabaseUnavailable
+
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+    plain = buffer_profile("f" * 24, "twitter", "plain")
+    rows = [{"id": plain.id, **profiles._cached_values("default", plain), "seen_at": utcnow()}]
+    killer = create_engine(db.url)
+    raised: list[Exception] = []
+    try:
+        with pytest.raises(DatabaseUnavailable), db.session() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with killer.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            try:
+                store.insert_rows(session, models.Base.metadata.tables["profiles"], rows)
+            except Exception as error:
+                raised.append(error)
+                raise
+    finally:
+        killer.dispose()
+    # SQLAlchemy's, not psycopg's (the failed rollback after it would be one either way)
+    assert [type(e) for e in raised] == [OperationalError], raised
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM profiles")).scalar_one() == 0
