@@ -136,12 +136,13 @@ def _cyclic_gc_paused() -> Iterator[None]:
     """Hold off Python's cyclic garbage collector while an account is stored.
 
     Storing 10,000 profiles makes a few hundred thousand small dicts and lists (cache rows,
-    JSON values, weeks) that live until the transaction ends; every 700 allocations the
-    collector ran and, ever more often, walked all of them again, without finding anything
-    to free (none of them is in a reference cycle; reference counting frees them). That was
-    about a third of a cold snapshot's time (docs/BENCHMARKS.md). The collector is
-    process-wide: other threads go without it for these few seconds, and it is switched
-    back on only if it was on, so a nested or concurrent pause never leaves it off."""
+    JSON values, weeks) that live until the transaction ends; the collector, started every
+    700 allocations, walked them again and again and found next to nothing to free (a
+    collection right after a snapshot of 10,000 frees 65-81 objects: reference counting
+    frees the rest). That was about a third of a cold snapshot's time (docs/BENCHMARKS.md).
+    The collector is process-wide: other threads go without it for these few seconds, and
+    it is switched back on only if it was on, so a nested or concurrent pause never leaves
+    it off."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
