@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, String, Text, any_, bindparam, cast, func,
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from bridge import models, schedules
+from bridge import db, models, schedules
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.buffer.models import is_profile_id
 from bridge.config import Settings
@@ -73,8 +73,9 @@ def upsert_bulk(
     session: Session, account: str, profiles: Iterable[BufferProfile], now: dt.datetime
 ) -> None:
     """Store Buffer's view of `profiles` in the cache in bulk: one SELECT (per BULK_CHUNK
-    ids off PostgreSQL), then one INSERT of the new rows, one UPDATE of the rows that
-    changed, and one UPDATE of `seen_at` for the unchanged ones (no ORM object per profile)."""
+    ids off PostgreSQL), then one INSERT of the new rows (a COPY on PostgreSQL), one UPDATE
+    of the rows that changed, and one UPDATE of `seen_at` for the unchanged ones (no ORM
+    object per profile)."""
     table = models.Base.metadata.tables["profiles"]
     wanted = {p.id: _cached_values(account, p) for p in profiles}
     # `data` is Buffer's whole profile, the other cached fields are read from it: equal
@@ -99,8 +100,7 @@ def upsert_bulk(
         for i, v in wanted.items()
         if i in stored and i not in unchanged
     ]
-    if inserts:
-        session.execute(table.insert(), inserts)  # Core: no ORM bookkeeping per row
+    db.insert_rows(session, table, inserts)  # COPY on PostgreSQL; no ORM bookkeeping per row
     if updates:
         session.execute(update(models.Profile), updates)  # bulk UPDATE by primary key
     for condition in id_in(session, models.Profile.id, same):

@@ -22,7 +22,6 @@ are tested together in tests/test_schedules.py; the grammar is its own module.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +146,8 @@ class Week(Mapping[str, Times]):
 
     def paused_days(self) -> tuple[str, ...]:
         """The paused days in week order (empty for every week v1 reports)."""
+        if not any(self._paused):  # the usual week: asked thrice per profile in a snapshot
+            return ()
         return tuple(day for day, flag in zip(DAYS, self._paused, strict=True) if flag)
 
     def with_pauses(self, paused: str | Iterable[str]) -> Week:
@@ -194,7 +195,8 @@ def make_week(mapping: Mapping[str, Any], field: str = "week") -> Week:
 def week_to_json(week: Week) -> dict[str, list[str]]:
     """Plain JSON dict: every day in week order to its list of times, then, only when a
     day is paused, `"paused": [days]` (so a week without pauses looks as it always did)."""
-    out = {day: list(week[day]) for day in DAYS}
+    # the tuples in week order, not week[day]: a hash per profile of a snapshot comes here
+    out = {day: list(times) for day, times in zip(DAYS, week._times, strict=True)}
     paused = week.paused_days()
     if paused:
         out["paused"] = list(paused)
@@ -237,7 +239,7 @@ def from_buffer(entries: Iterable[Mapping[str, Any]]) -> Week:
     """Buffer's list of {"days", "times"} entries as a Week (times of a repeated day unite)."""
     if isinstance(entries, str | bytes | Mapping) or not isinstance(entries, Iterable):
         raise InvalidSchedule("schedules must be a list of {days, times}", field="schedules")
-    collected: dict[str, set[str]] = {d: set() for d in DAYS}
+    by_day: dict[str, Times] = {}
     for i, entry in enumerate(entries):
         raw_times = _entry_part(entry, "times", i)
         raw_days = _entry_part(entry, "days", i)
@@ -248,8 +250,12 @@ def from_buffer(entries: Iterable[Mapping[str, Any]]) -> Week:
         else:
             days, times = parsed
         for day in days:
-            collected[day].update(times)
-    return Week._canonical(tuple(sorted(collected[d])) for d in DAYS)
+            # an entry's times come sorted and unique: a day named once (the usual case, in
+            # a snapshot of thousands of profiles) keeps them as they are, a day named again
+            # unites them
+            known = by_day.get(day)
+            by_day[day] = times if known is None else tuple(sorted({*known, *times}))
+    return Week._canonical(by_day.get(d, ()) for d in DAYS)
 
 
 def _parsed_entry_cached(raw_days: Any, raw_times: Any) -> tuple[tuple[str, ...], Times] | None:
@@ -258,14 +264,14 @@ def _parsed_entry_cached(raw_days: Any, raw_times: Any) -> tuple[tuple[str, ...]
     is of another shape or invalid (the caller parses it again to name the field)."""
     if not (isinstance(raw_days, list) and isinstance(raw_times, list)):
         return None
+    if _buffers_own_form(raw_days, raw_times):
+        # (`["mon", "tue"]`, `["09:00"]`): nothing for the grammar to do
+        named = set(raw_days)
+        return tuple(d for d in DAYS if d in named), tuple(sorted(set(raw_times)))
     if not all(isinstance(x, str) for x in raw_days) or not all(
         isinstance(x, str) for x in raw_times
     ):
         return None
-    if raw_days and _DAY_NAMES.issuperset(raw_days) and all(map(_is_hhmm, raw_times)):
-        # Buffer's own form (`["mon", "tue"]`, `["09:00"]`): nothing for the grammar to do
-        named = set(raw_days)
-        return tuple(d for d in DAYS if d in named), tuple(sorted(set(raw_times)))
     try:
         return _parse_entry(tuple(raw_days), tuple(raw_times))
     except InvalidSchedule:
@@ -273,11 +279,20 @@ def _parsed_entry_cached(raw_days: Any, raw_times: Any) -> tuple[tuple[str, ...]
 
 
 _DAY_NAMES = frozenset(DAYS)
-_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+# Every "HH:MM" Buffer writes (00:00-23:59), the strings TIME_RE accepts: one set lookup
+# per time instead of a regular expression match
+_HHMM_TIMES = frozenset(f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in range(60))
 
 
-def _is_hhmm(value: str) -> bool:
-    return _HHMM.fullmatch(value) is not None
+def _buffers_own_form(raw_days: list[Any], raw_times: list[Any]) -> bool:
+    """True when an entry names days as Buffer does and gives only "HH:MM" times: two set
+    checks, and no other check is needed (only strings equal those names)."""
+    try:
+        return (
+            bool(raw_days) and _DAY_NAMES.issuperset(raw_days) and _HHMM_TIMES.issuperset(raw_times)
+        )
+    except TypeError:  # an unhashable element (a list, a dict): not Buffer's form
+        return False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -291,9 +306,9 @@ def _parse_entry(
 def _groups(week: Week) -> list[tuple[list[str], Times]]:
     """Days sharing identical non-empty times, ordered by their first day."""
     by_times: dict[Times, list[str]] = {}
-    for day in DAYS:
-        if week[day]:
-            by_times.setdefault(week[day], []).append(day)
+    for day, times in zip(DAYS, week._times, strict=True):
+        if times:
+            by_times.setdefault(times, []).append(day)
     return [(days, times) for times, days in by_times.items()]
 
 

@@ -7,16 +7,18 @@ a difference the bridge did not write itself is marked as an external change.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import events, models, profiles, schedules
+from bridge import db, events, models, profiles, schedules
 from bridge.buffer.backend import BudgetExhausted
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
@@ -121,12 +123,33 @@ def take_account(services: Services, account: str) -> SnapshotOutcome:
         return outcome
     finally:
         outcome.buffer_calls = _calls(services, account) - calls_before
-    with services.db.session() as session:
+    with _cyclic_gc_paused(), services.db.session() as session:
         profiles.ensure_accounts(session, services.settings)
         profiles.upsert_bulk(session, account, found, utcnow())
         outcome.profiles = len(found)
         outcome.changed = record_changed(session, account, found)
     return outcome
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while an account is stored.
+
+    Storing 10,000 profiles makes a few hundred thousand small dicts and lists (cache rows,
+    JSON values, weeks) that live until the transaction ends; the collector, started every
+    700 allocations, walked them again and again and found next to nothing to free (a
+    collection right after a snapshot of 10,000 frees 65-81 objects: reference counting
+    frees the rest). That was about a third of a cold snapshot's time (docs/BENCHMARKS.md).
+    The collector is process-wide: other threads go without it for these few seconds, and
+    it is switched back on only if it was on, so a nested or concurrent pause never leaves
+    it off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def latest_hashes(session: Session, account: str) -> dict[str, tuple[int, str]]:
@@ -184,9 +207,9 @@ def record_changed(session: Session, account: str, found: Iterable[BufferProfile
             }
         )
     table = models.Base.metadata.tables["snapshots"]
-    first_ones = [row for row in rows if row["reason"] == models.PERIODIC]
-    if first_ones:
-        session.execute(table.insert(), first_ones)  # one batched INSERT
+    # the first ones need no id back (no event names them): one COPY on PostgreSQL, one
+    # batched INSERT elsewhere
+    db.insert_rows(session, table, [row for row in rows if row["reason"] == models.PERIODIC])
     for (profile_id, week), row in zip(stored, rows, strict=True):
         previous = latest_of.get(profile_id)
         if previous is None:

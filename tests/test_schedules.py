@@ -709,3 +709,15 @@ def test_content_hash_changes_with_a_pause_only() -> None:
     assert content_hash(week) == (
         "858e4a3fb8ce76ca92e087a5c94b1a7c8cbd23f1e7f20bccbd08de30ff87f4fa"
     )
+
+
+def test_buffers_own_times_are_exactly_the_strings_time_re_accepts() -> None:
+    """`from_buffer` skips the grammar for times in `_HHMM_TIMES` (a set lookup instead of a
+    regular expression per time): the set must be exactly what Buffer's TIME_RE accepts."""
+    from bridge.buffer.models import TIME_RE
+    from bridge.schedules import _HHMM_TIMES
+
+    digits = "0123456789"
+    candidates = {f"{a}{b}:{c}{d}" for a in digits for b in digits for c in digits for d in digits}
+    assert {t for t in candidates if TIME_RE.fullmatch(t)} == _HHMM_TIMES
+    assert not {"9:00", "24:00", "09:60", " 09:00", "09:00\n"} & _HHMM_TIMES

@@ -256,3 +256,111 @@ def test_an_unchanged_profile_only_has_its_seen_at_touched(db: Database) -> None
     with db.session() as session:
         row = session.get(models.Profile, batch[0].id)
         assert row is not None and row.timezone == "Asia/Tokyo"
+
+
+def _tricky_profile() -> BufferProfile:
+    """A profile whose strings COPY's text format would mangle unescaped."""
+    return BufferProfile.from_json(
+        {
+            "id": "d" * 24,
+            "service": "twitter",
+            "service_username": "tab\there\nnew\\line \\N é ✓ \"q\" 'q'",
+            "formatted_username": "\\N",
+            "timezone": "",
+            "schedules": [{"days": ["mon", "sat"], "times": ["09:00", "23:59"]}],
+            "counts": {"nested": {"list": [1, 2.5, None, True, "\t\\"]}},
+        }
+    )
+
+
+def test_copy_stores_exactly_what_an_insert_stores(db: Database) -> None:
+    """`db.insert_rows` (COPY FROM STDIN on PostgreSQL) stores what the Core INSERT it
+    replaced stores, column by column as the database's own text: JSON as SQLAlchemy
+    serialises it, byte for byte (the cache's unchanged-row check compares that text), a
+    timestamp given in another zone as the same instant, read back in UTC, and strings
+    with a tab, a newline, a backslash or `\\N` intact."""
+    import datetime as dt
+    import json
+
+    from sqlalchemy import String, cast, select
+
+    from bridge import db as store
+
+    tricky, plain = _tricky_profile(), buffer_profile("e" * 24, "facebook", "plain")
+    elsewhere = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, dt.timezone(dt.timedelta(hours=5)))
+    rows = [
+        {"id": p.id, **profiles._cached_values("default", p), "seen_at": elsewhere}
+        for p in (tricky, plain)
+    ]
+    copied = [{**row, "id": row["id"][:-1] + "0"} for row in rows]
+    week = schedules.from_buffer(tricky.to_json()["schedules"])
+    snapshot = {
+        "profile_id": tricky.id,
+        "schedules": schedules.to_buffer(week),
+        "paused_days": ["sat"],
+        "content_hash": snapshots.content_hash(week.with_pauses(["sat"])),
+        "reason": models.PERIODIC,
+        "job_id": None,
+        "taken_at": elsewhere,
+    }
+    profile_table = models.Base.metadata.tables["profiles"]
+    snapshot_table = models.Base.metadata.tables["snapshots"]
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+        session.execute(profile_table.insert(), rows)
+        session.execute(snapshot_table.insert(), [snapshot])
+        store.insert_rows(session, profile_table, copied)
+        store.insert_rows(session, snapshot_table, [snapshot])
+
+    def as_text(table) -> dict[object, tuple[object, ...]]:
+        """id -> every other column, as the database's own text."""
+        others = [cast(c, String) for c in table.c if c.name != "id"]
+        return {r[0]: tuple(r[1:]) for r in session.execute(select(table.c.id, *others))}
+
+    with db.session() as session:
+        stored = as_text(profile_table)
+        assert [stored[c["id"]] for c in copied] == [stored[r["id"]] for r in rows]
+        data = [c.name for c in profile_table.c if c.name != "id"].index("data")
+        assert [stored[c["id"]][data] for c in copied] == [json.dumps(r["data"]) for r in rows]
+        first, second = as_text(snapshot_table).values()
+        assert first == second
+        read = session.get(models.Profile, copied[0]["id"])
+        assert read is not None and read.data == tricky.to_json()
+        assert read.service_username == tricky.service_username
+        assert read.seen_at == elsewhere and read.seen_at.utcoffset() == dt.timedelta(0)
+
+
+def test_a_connection_lost_under_a_copy_is_the_database_unavailable(db: Database) -> None:
+    """COPY runs on the driver's connection, below SQLAlchemy: a connection the server
+    ends under it is still told as DatabaseUnavailable (a 503, as for any statement),
+    not as the driver's own error, and the next session gets a working connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from bridge import db as store
+    from bridge.errors import DatabaseUnavailable
+
+    with db.session() as session:
+        profiles.ensure_accounts(session, make_settings(BUFFER_ACCESS_TOKEN="t"))
+    plain = buffer_profile("f" * 24, "twitter", "plain")
+    rows = [{"id": plain.id, **profiles._cached_values("default", plain), "seen_at": utcnow()}]
+    killer = create_engine(db.url)
+    raised: list[Exception] = []
+    try:
+        with pytest.raises(DatabaseUnavailable), db.session() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with killer.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            try:
+                store.insert_rows(session, models.Base.metadata.tables["profiles"], rows)
+            except Exception as error:
+                raised.append(error)
+                raise
+    finally:
+        killer.dispose()
+    # SQLAlchemy's, not psycopg's (the failed rollback after it would be one either way)
+    assert [type(e) for e in raised] == [OperationalError], raised
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM profiles")).scalar_one() == 0
