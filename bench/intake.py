@@ -1,6 +1,6 @@
 """(e) Intake: an authenticated schedule change against a bare route, side by side.
 
-Two gunicorn servers with the same config (`-c python:bridge.gunicorn_conf`) and the
+Three gunicorn servers with the same config (`-c python:bridge.gunicorn_conf`) and the
 same environment, each on its own port, measured one after the other in one run:
 
 - real: `bridge.wsgi:app`, the bridge itself; `PATCH /v1/profiles/<id>/schedules`
@@ -8,14 +8,19 @@ same environment, each on its own port, measured one after the other in one run:
   `bridge sandbox --profiles N` (the catalog is filled by a snapshot job first), on
   a private redis-server and a private PostgreSQL cluster (initdb in a temp dir; or
   `--database-url`: a private schema of that server);
-- bare: `bench/bare_app.py`, the same method and path answering 202 after nothing.
+- bare: `bench/bare_app.py`, the same method and path answering 202 after nothing;
+- framework: `bench/framework_app.py`, the same route through flask-smorest with the
+  real route's body and answer schemas and nothing of the bridge's own (no token,
+  store, Redis or log): what the stack alone costs, between the two.
 
 Celery workers are stopped before the measurement (one runs only to fill the
 catalog): a 202 needs the job stored and a wake sent to Redis, never a worker. The
 wakes pile up in Redis; the table says how many were sent.
 
-Load generators, both pinned with taskset to the generator core(s), the servers,
-redis-server and PostgreSQL to the server core(s) (by default core 1 and core 0):
+Load generators, both pinned with taskset to the generator core(s), the servers to the
+server core(s), redis-server and PostgreSQL to the store core(s) (by default core 1,
+core 0 and the server cores; `--store-cores 1` puts the stores beside the generators,
+as a database on its own machine would be):
 
 - max throughput: wrk (closed loop, 1 thread, `--connections` connections, keep-alive),
   `apt-get install wrk`; the script stops with a clear message when it is missing;
@@ -24,7 +29,8 @@ redis-server and PostgreSQL to the server core(s) (by default core 1 and core 0)
 
     flock -x /work/heavy.lock .venv/bin/python bench/intake.py [--profiles 1000]
         [--rate 200] [--rate-seconds 15] [--max-seconds 10] [--connections 16]
-        [--web-workers N] [--web-threads N] [--database-url URL] [--keep]
+        [--web-workers N] [--web-threads N] [--server-cores 0] [--store-cores LIST]
+        [--generator-cores 1] [--database-url URL] [--keep]
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ P99_GOAL_MS = 20.0
 THROUGHPUT_GOAL = 0.5  # the real route's share of the bare route's
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIMES = ("07:30", "08:00", "09:15", "12:00", "12:30", "15:45", "18:00", "21:10", "22:05")
+# measured in this order: the bare route, the framework alone, the bridge
+ROUTES = ("bare", "framework", "real")
 BOOT_LINE = re.compile(r"Booting worker with pid")
 
 
@@ -108,6 +116,10 @@ class PostgresCluster:
         argv = [str(pg_ctl), "-D", str(self.data), "-o", options, "-l", str(self.log)]
         self._run(["taskset", "-c", self.cores, *self.as_user, *argv, "-w", "start"])
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         """Stop the server (fast) and remove its files."""
         if self.data.exists():
@@ -128,33 +140,40 @@ class IntakeOptions(StackOptions):
     """The stack of this benchmark: which cores serve, how many gunicorn workers."""
 
     server_cores: str = "0"
+    store_cores: str | None = None  # redis-server and PostgreSQL; None: the server cores
     web_workers: int | None = None  # GUNICORN_WORKERS; None: the bridge's default
     gunicorn_threads: int | None = None  # GUNICORN_THREADS; None: the bridge's default
     private_postgres: bool = True
-    pinned: set[str] = field(default_factory=lambda: {"redis", "real", "bare"})
+    pinned: set[str] = field(default_factory=lambda: {"redis", *ROUTES})
 
 
 class IntakeStack(Stack):
-    """Redis, sandbox, PostgreSQL and the two gunicorn servers, the measured ones pinned."""
+    """Redis, sandbox, PostgreSQL and the three gunicorn servers, the measured ones pinned."""
 
     options: IntakeOptions
 
     def __init__(self, options: IntakeOptions) -> None:
         self.postgres: PostgresCluster | None = None
         super().__init__(options)
-        self.bare_port = free_port()
-        self.bare_url = f"http://{HOST}:{self.bare_port}"
+        # the real route listens on web_port; the two others on ports of their own
+        self.ports = {"real": self.web_port, "bare": free_port(), "framework": free_port()}
 
     def _database_url(self) -> str:
         if self.options.database_url or not self.options.private_postgres:
             return super()._database_url()
-        self.postgres = PostgresCluster(self.options.server_cores)
+        self.postgres = PostgresCluster(self.store_cores)
         self.postgres.start()
         return self.postgres.url
 
+    @property
+    def store_cores(self) -> str:
+        """Where redis-server and PostgreSQL run: beside the servers unless told."""
+        return self.options.store_cores or self.options.server_cores
+
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
         if name in self.options.pinned:
-            argv = ["taskset", "-c", self.options.server_cores, *argv]
+            cores = self.store_cores if name == "redis" else self.options.server_cores
+            argv = ["taskset", "-c", cores, *argv]
         return super().spawn(name, argv, env)
 
     def server_env(self, name: str) -> dict[str, str]:
@@ -163,7 +182,7 @@ class IntakeStack(Stack):
         metrics = self.dir / f"metrics-{name}"
         metrics.mkdir(exist_ok=True)
         extra = {
-            "GUNICORN_BIND": f"{HOST}:{self.web_port if name == 'real' else self.bare_port}",
+            "GUNICORN_BIND": f"{HOST}:{self.ports[name]}",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
@@ -191,6 +210,7 @@ class IntakeStack(Stack):
         worker.stop()
         self.procs.remove(worker)
         self._start_server("bare", "bare_app:app", None)
+        self._start_server("framework", "framework_app:app", None)
 
     def _start_server(self, name: str, app: str, health: str | None) -> None:
         argv = [str(BIN / "gunicorn"), "-c", "python:bridge.gunicorn_conf", app]
@@ -198,12 +218,13 @@ class IntakeStack(Stack):
         if health is not None:
             wait_until(lambda: self._answers(proc, health), 60, f"gunicorn {name}")
             return
-        url = f"{self.bare_url}/v1/profiles/x/schedules"
+        url = f"http://{HOST}:{self.ports[name]}/v1/profiles/x/schedules"
+        change = {"days": "mon", "times": ["09:00"]}
 
         def answers() -> bool:
             self._check_alive(proc)
             try:
-                return self.http.patch(url, json={}, timeout=2).status_code == 202
+                return self.http.patch(url, json=change, timeout=2).status_code == 202
             except Exception:
                 return False
 
@@ -213,6 +234,18 @@ class IntakeStack(Stack):
         super().stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+    def server_pids(self, name: str) -> list[int]:
+        """The gunicorn master of server `name` (taskset execs it: the same pid)."""
+        return [next(p for p in self.procs if p.name == name).popen.pid]
+
+    def store_pids(self) -> list[int]:
+        """redis-server and the private PostgreSQL's postmaster (a shared server given by
+        --database-url is not counted)."""
+        pids = [next(p for p in self.procs if p.name == "redis").popen.pid]
+        if self.postgres is not None:
+            pids.append(self.postgres.postmaster_pid())
+        return pids
 
     def boots(self, name: str) -> int:
         """How many gunicorn workers server `name` has booted so far (recycles included)."""
@@ -242,6 +275,41 @@ class IntakeStack(Stack):
     def job_count(self) -> int:
         with self._engine().connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM jobs")).scalar_one())
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process now."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                found[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return found
+
+
+def tree_cpu_seconds(roots: Sequence[int]) -> float:
+    """User + system CPU seconds of the processes under `roots` (themselves included),
+    with that of their children which ended and were reaped (a gunicorn worker recycled by
+    max_requests: its time moves to the master's cutime/cstime)."""
+    parents = _parents()
+    wanted = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    total = 0
+    for pid in wanted:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / CLOCK_TICKS
 
 
 # --- the load generators ---------------------------------------------------------------
@@ -341,6 +409,8 @@ class RouteFigures:
     """What one route measured."""
 
     name: str
+    server_cpu_ms: float = 0.0  # the server's CPU per request in the max run
+    store_cpu_ms: float = 0.0  # redis-server's and PostgreSQL's, the same way
     max_run: dict[str, Any] = field(default_factory=dict)
     rate_run: dict[str, Any] = field(default_factory=dict)
     boots: int = 0  # worker (re)boots during the measured phases
@@ -363,7 +433,13 @@ def measure(
     time.sleep(1.0)  # the warm-up's last requests finish before the counts are taken
     boots, wakes, jobs = stack.boots(name), stack.queued_tasks(), stack.job_count()
     stack.forget_pending()
+    server, stores = stack.server_pids(name), stack.store_pids()
+    cpu_before = tree_cpu_seconds(server), tree_cpu_seconds(stores)
     figures.max_run = run_wrk(gen, url, script, args.max_seconds, args.connections)
+    cpu_after = tree_cpu_seconds(server), tree_cpu_seconds(stores)
+    requests = max(1, figures.max_run["requests"])
+    figures.server_cpu_ms = (cpu_after[0] - cpu_before[0]) * 1000 / requests
+    figures.store_cpu_ms = (cpu_after[1] - cpu_before[1]) * 1000 / requests
     stack.forget_pending()
     time.sleep(1.0)  # let the server settle after the burst
     figures.rate_run = run_openloop(
@@ -386,6 +462,7 @@ def run(args: Any) -> list[Figure]:
         database_url=args.database_url,
         keep=args.keep,
         server_cores=args.server_cores,
+        store_cores=args.store_cores,
         web_workers=args.web_workers,
         gunicorn_threads=args.web_threads,
     )
@@ -393,10 +470,7 @@ def run(args: Any) -> list[Figure]:
     with IntakeStack(options) as stack:
         ids = stack.profile_ids()
         paths = [f"/v1/profiles/{pid}/schedules" for pid in ids]
-        results = {
-            "bare": measure(stack, "bare", stack.bare_port, paths, args),
-            "real": measure(stack, "real", stack.web_port, paths, args),
-        }
+        results = {name: measure(stack, name, stack.ports[name], paths, args) for name in ROUTES}
     load_after = os.getloadavg()
     return report(results, args, len(ids), load_before, load_after)
 
@@ -409,9 +483,11 @@ def report(
     load_after: tuple[float, float, float],
 ) -> list[Figure]:
     """Print the side-by-side table and the goals."""
+    stores = args.store_cores or args.server_cores
     print(
-        f"\n== (e) intake, {profiles} profiles; servers, redis-server and PostgreSQL on "
-        f"core(s) {args.server_cores}, generators on core(s) {args.generator_cores}; "
+        f"\n== (e) intake, {profiles} profiles; servers on core(s) {args.server_cores}, "
+        f"redis-server and PostgreSQL on core(s) {stores}, generators on core(s) "
+        f"{args.generator_cores}; "
         f"wrk -t1 -c{args.connections} -d{args.max_seconds:g}s; openloop {args.rate:g}/s "
         f"x {args.rate_seconds:g}s over {args.rate_connections} connections"
     )
@@ -422,6 +498,7 @@ def report(
         f"p50 / p90 / p99 / max ms at {args.rate:g}/s",
         "errors",
         "achieved/s",
+        "CPU ms/req server + stores",
         "worker boots",
         "wakes",
         "jobs stored",
@@ -437,6 +514,7 @@ def report(
                 f"{lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f}",
                 str(fig.rate_run["errors"]) + (f" ({fig.rate_run['resent']} resent)"),
                 f"{fig.rate_run['rate']:.0f}",
+                f"{fig.server_cpu_ms:.2f} + {fig.store_cpu_ms:.2f}",
                 str(fig.boots),
                 str(fig.wakes) if fig.name == "real" else "-",
                 str(fig.jobs) if fig.name == "real" else "-",
@@ -445,7 +523,7 @@ def report(
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    real, bare = results["real"], results["bare"]
+    real, bare, framework = results["real"], results["bare"], results["framework"]
     share = real.max_run["rate"] / bare.max_run["rate"] if bare.max_run["rate"] else 0.0
     p99 = real.rate_run["latency_ms"]["p99"]
     accepted = real.max_run["requests"] - real.max_run["errors"]
@@ -457,6 +535,8 @@ def report(
             f">= {THROUGHPUT_GOAL}",
             share >= THROUGHPUT_GOAL,
         ),
+        Figure("framework / bare max throughput (what the stack costs)", _share(framework, bare)),
+        Figure("real / framework max throughput (what the bridge adds)", _share(real, framework)),
         Figure(f"real p99 at {args.rate:g}/s", f"{p99:.1f} ms", f"< {P99_GOAL_MS:g} ms", p99 < 20),
         Figure(
             "real: errors (max + rate runs)",
@@ -480,6 +560,12 @@ def report(
     return figures
 
 
+def _share(top: RouteFigures, bottom: RouteFigures) -> str:
+    """`top`'s maximum throughput as a share of `bottom`'s, with both rates."""
+    rates = top.max_run["rate"], bottom.max_run["rate"]
+    return f"{rates[0] / rates[1] if rates[1] else 0.0:.2f} ({rates[0]:.0f} / {rates[1]:.0f} req/s)"
+
+
 def main() -> int:
     """Entry point."""
     parser = common_args(__doc__.splitlines()[0])
@@ -494,6 +580,11 @@ def main() -> int:
     parser.add_argument("--web-threads", type=int, default=None, help="GUNICORN_THREADS")
     parser.add_argument("--server-cores", default="0", help="taskset list for the servers")
     parser.add_argument("--generator-cores", default="1", help="taskset list for the generators")
+    parser.add_argument(
+        "--store-cores",
+        default=None,
+        help="taskset list for redis-server and PostgreSQL (default: the server cores)",
+    )
     return run_main(run, parser.parse_args())
 
 

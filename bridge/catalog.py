@@ -14,14 +14,18 @@ is 404) and a listing says it is stale, rather than failing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+from sqlalchemy.orm import Session
 
 from bridge import auth, models, profiles, snapshots
-from bridge.errors import BridgeError
+from bridge.errors import ProfileNotFound
 from bridge.services import Services
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY = 30  # seconds, per account, for refresh-on-miss and `?refresh=1` alike
@@ -40,17 +44,33 @@ def resolve(
     Raises InvalidInput (a malformed reference, naming `field`) or ProfileNotFound, the
     same for a profile outside the client's scopes as for one that does not exist."""
     profiles.check_ref(ref, field)
+
+    def find() -> models.Profile:
+        with services.db.session() as session:
+            return lookup(session, ref, client)
+
+    return refreshing_on_miss(services, find)
+
+
+def lookup(session: Session, ref: str, client: models.ApiClient | None = None) -> models.Profile:
+    """The cached profile `ref` names in `session`, without asking Buffer; with `client`,
+    only among the profiles it may see. ProfileNotFound otherwise (see `resolve`)."""
     visible = None if client is None else partial(auth.can_see, client)
-    with services.db.session() as session:
-        try:
-            return profiles.resolve(session, ref, visible)
-        except BridgeError:
-            pass
+    return profiles.resolve(session, ref, visible)
+
+
+def refreshing_on_miss(services: Services, attempt: Callable[[], T]) -> T:
+    """`attempt()`, and when it finds no profile (ProfileNotFound), once more after the
+    cache is refreshed from Buffer (each account at most once per REFRESH_EVERY): a
+    profile new in Buffer is found the first time it is named."""
+    try:
+        return attempt()
+    except ProfileNotFound:
+        pass
     for account in services.settings.account_names():
         if _may_refresh(services, account):
             _refresh(services, account)
-    with services.db.session() as session:
-        return profiles.resolve(session, ref, visible)
+    return attempt()
 
 
 def _may_refresh(services: Services, account: str) -> bool | None:

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bridge import auth, catalog, jobs, models, profiles, schedules, snapshots
 from bridge.errors import InvalidInput, WritesUnavailable
 from bridge.services import Services
@@ -124,15 +126,20 @@ def submit(
     auth.check_write(client)
     if request.action == "snapshot":
         return snapshot(services, client, source, request)
-    assert request.profile is not None  # ChangeRequest requires one for every other action
-    profile = catalog.writable(services, client, request.profile)
-    abilities = services.backend(profile.account).capabilities(models.utcnow().date())
-    if not abilities.can_write:
-        raise WritesUnavailable(abilities.write_refusal or "this account cannot write")
-    operation, snapshot_id = _operation(services, request, profile)
-    job, created = jobs.submit(
-        services,
-        jobs.NewJob(
+    ref = request.profile
+    assert ref is not None  # ChangeRequest requires one for every other action
+    profiles.check_ref(ref)
+    notices: list[str | None] = []
+
+    def build(session: Session) -> jobs.NewJob:
+        """The job, from the profile and snapshot looked up in the storing transaction."""
+        profile = catalog.lookup(session, ref, client)
+        abilities = services.backend(profile.account).capabilities(models.utcnow().date())
+        if not abilities.can_write:
+            raise WritesUnavailable(abilities.write_refusal or "this account cannot write")
+        notices.append(abilities.notice())
+        operation, snapshot_id = _operation(session, request, profile)
+        return jobs.NewJob(
             profile=profile,
             operation=operation,
             source=source,
@@ -143,24 +150,30 @@ def submit(
             group_id=group_id,
             late_seconds=late_seconds,
             context=context,
-        ),
+        )
+
+    # one transaction looks the profile up and stores the job; a profile new in Buffer
+    # is looked for again after a refresh of the cache
+    job, created, change = catalog.refreshing_on_miss(
+        services, lambda: jobs.store_and_wake(services, build)
     )
-    notice = abilities.notice()
-    return Submitted(job, request, profile, created, extra={"notice": notice} if notice else {})
+    notice = notices[-1]
+    return Submitted(
+        job, request, change.profile, created, extra={"notice": notice} if notice else {}
+    )
 
 
 def _operation(
-    services: Services, request: ChangeRequest, profile: models.Profile
+    session: Session, request: ChangeRequest, profile: models.Profile
 ) -> tuple[schedules.Operation, int | None]:
     """The operation of a request; a restore reads the snapshot it puts back."""
     if request.action != "restore":
         return request.operation(), None
-    with services.db.session() as session:
-        target = snapshots.restore_target(session, profile.id, request.snapshot_id)
-        # pauses cannot be written (v1 has no field for them): the times come back, and
-        # Buffer keeps whatever pauses it has now
-        week = snapshots.week_of(target).unpaused()
-        return schedules.Operation.replace(week), target.id
+    target = snapshots.restore_target(session, profile.id, request.snapshot_id)
+    # pauses cannot be written (v1 has no field for them): the times come back, and
+    # Buffer keeps whatever pauses it has now
+    week = snapshots.week_of(target).unpaused()
+    return schedules.Operation.replace(week), target.id
 
 
 def snapshot(

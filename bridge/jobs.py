@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,42 +75,80 @@ def _replay(existing: models.Job, request_hash: str) -> models.Job:
 
 def submit(services: Services, change: NewJob) -> tuple[models.Job, bool]:
     """Store `change` as a queued operation and wake a worker; (job, created)."""
-    params = change.operation.to_json()
-    if change.snapshot_id is not None:
-        params["snapshot_id"] = change.snapshot_id
-    params.update({k: v for k, v in (change.context or {}).items() if k in JOB_METADATA})
-    request_hash = fingerprint({"profile": change.profile.id, "operation": params})
+    job, created, _change = store_and_wake(services, lambda _session: change)
+    return job, created
+
+
+def store_and_wake(
+    services: Services, build: Callable[[Session], NewJob]
+) -> tuple[models.Job, bool, NewJob]:
+    """Store the change `build` makes as a queued operation, then wake a worker; (job,
+    created, the change built). `build` runs inside the transaction that stores the job,
+    so what it looks up (the profile, a restore's snapshot) and the insert share one
+    connection and one commit: a change costs one pool checkout instead of one per lookup.
+
+    A key seen before with the same change returns the first job, `created` False;
+    Conflict for a key seen with another change. Whatever `build` raises is raised,
+    nothing stored."""
+    built: list[NewJob] = []
     try:
         with services.db.session() as session:
+            change = build(session)
+            built.append(change)
+            params = _params(change)
+            request_hash = _request_hash(change, params)
             if change.idempotency_key:
                 existing = _existing(session, change.client, change.idempotency_key)
                 if existing is not None:
-                    return _replay(existing, request_hash), False
-            job = models.Job(
-                profile_id=change.profile.id,
-                account=change.profile.account,
-                client=change.client,
-                source=change.source,
-                kind="restore" if change.snapshot_id is not None else change.operation.kind,
-                params=params,
-                idempotency_key=change.idempotency_key,
-                request_hash=request_hash,
-                status=models.QUEUED,
-                notify=change.notify,
-                group_id=change.group_id,
-                late_seconds=change.late_seconds,
-            )
+                    return _replay(existing, request_hash), False, change
+            job = _new_job(change, params, request_hash)
             session.add(job)
     except IntegrityError:
         # two requests with one key raced: the other insert won, answer with its job
+        if not built or not built[0].idempotency_key:
+            raise
+        change = built[0]
         with services.db.session() as session:
             existing = _existing(session, change.client, change.idempotency_key or "")
             if existing is None:
                 raise
-            return _replay(existing, request_hash), False
+            return _replay(existing, _request_hash(change, _params(change))), False, change
     logs.bind(job_id=job.id)
     services.queue.wake(change.profile.id)
-    return job, True
+    return job, True, change
+
+
+def _params(change: NewJob) -> dict[str, Any]:
+    """The job's params: the operation, a restore's snapshot, where a rotation run came from."""
+    params = change.operation.to_json()
+    if change.snapshot_id is not None:
+        params["snapshot_id"] = change.snapshot_id
+    params.update({k: v for k, v in (change.context or {}).items() if k in JOB_METADATA})
+    return params
+
+
+def _request_hash(change: NewJob, params: dict[str, Any]) -> str:
+    """What tells a retry of `change` (with its `params`) under its Idempotency-Key from
+    another change."""
+    return fingerprint({"profile": change.profile.id, "operation": params})
+
+
+def _new_job(change: NewJob, params: dict[str, Any], request_hash: str) -> models.Job:
+    """The queued job row for `change`."""
+    return models.Job(
+        profile_id=change.profile.id,
+        account=change.profile.account,
+        client=change.client,
+        source=change.source,
+        kind="restore" if change.snapshot_id is not None else change.operation.kind,
+        params=params,
+        idempotency_key=change.idempotency_key,
+        request_hash=request_hash,
+        status=models.QUEUED,
+        notify=change.notify,
+        group_id=change.group_id,
+        late_seconds=change.late_seconds,
+    )
 
 
 def submit_snapshot(

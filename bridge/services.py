@@ -12,6 +12,7 @@ from bridge.buffer.backend import AccountBackend, GraphQLBackend, HybridBackend,
 from bridge.buffer.client import BufferClient
 from bridge.buffer.graphql import GraphQLClient
 from bridge.buffer.http import OnCall
+from bridge.client_cache import ClientCache
 from bridge.config import Settings, key_var, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError
@@ -59,6 +60,7 @@ class Services:
             self.redis, settings.client_rate_limit, prefix="bridge:client-rate"
         )
         self.queue = Queue(settings, self.redis)
+        self.clients = ClientCache(self.db, self.redis)
         self.db.after_commit = self._send_deliveries
         self.on_buffer_call = on_buffer_call or metrics.observe_buffer_call
         self._clients: dict[tuple[str, bool], BufferClient] = {}

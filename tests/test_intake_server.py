@@ -8,9 +8,9 @@ import runpy
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from bridge import web_server
+from bridge import auth, web_server
 from bridge.config import load_settings
 from bridge.services import DB_CONNECTIONS_PER_PROCESS, Services
 
@@ -52,3 +52,43 @@ def test_a_forked_worker_drops_the_masters_connections(app) -> None:
 
 def test_post_fork_without_a_preloaded_app_does_nothing() -> None:
     web_server.post_fork(SimpleNamespace(app=SimpleNamespace(callable=None)), None)
+
+
+def test_a_change_takes_one_database_connection_and_one_commit(client, services) -> None:
+    """The profile lookup and the job's insert share one transaction, and a token seen
+    moments ago is not looked up again (before: three checkouts, three commits)."""
+    from tests.test_api import PATCH_URL
+    from tests.test_client_cache import Checkouts
+
+    with services.db.session() as session:
+        _client, token = auth.create_client(session, "zap")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"days": "mon", "times": ["09:00"], "mode": "add"}
+    assert client.patch(PATCH_URL, json=body, headers=headers).status_code == 202  # warm
+    checkouts = Checkouts(services)
+    commits: list[object] = []
+    event.listen(services.db.engine, "commit", commits.append)
+    answer = client.patch(PATCH_URL, json=body, headers=headers)
+    assert answer.status_code == 202
+    assert (checkouts.take(), len(commits)) == (1, 1)
+
+
+def test_a_change_to_a_profile_the_cache_does_not_know_yet_refreshes_it(
+    client, services, auth_headers
+) -> None:
+    """The lookup inside the storing transaction still fills the cache on a miss: the
+    cache starts empty, and the first change names a profile by id."""
+    from bridge import models
+    from tests.test_api_flow import DOCS_PROFILE
+
+    with services.db.session() as session:
+        assert session.get(models.Profile, DOCS_PROFILE) is None
+    answer = client.patch(
+        f"/v1/profiles/{DOCS_PROFILE}/schedules",
+        json={"days": "mon", "times": ["09:00"]},
+        headers=auth_headers,
+    )
+    assert answer.status_code == 202, answer.get_json()
+    with services.db.session() as session:
+        job = session.get(models.Job, answer.get_json()["job_id"])
+        assert job is not None and job.profile_id == DOCS_PROFILE

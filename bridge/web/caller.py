@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
-from bridge import auth, jobs, models
+from bridge import jobs, models
 from bridge.errors import InvalidInput
 from bridge.services import Services
 from bridge.web import limits
@@ -34,8 +34,8 @@ def current_client(token: str | None = None) -> models.ApiClient:
     Raises Unauthorized (401) without a valid, unrevoked token, TooManyRequests (429) over
     the client's rate limit (counted once per request). Cached for the request."""
     if "api_client" not in g:
-        with services().db.session() as session:
-            g.api_client = auth.authenticate(session, token or bearer_token())
+        # kept per process while no client changes (bridge/client_cache.py)
+        g.api_client = services().clients.authenticate(token or bearer_token())
         g.client_name = g.api_client.name
         limits.check_client_rate(services(), g.api_client)
     return g.api_client
