@@ -32,7 +32,10 @@ from bridge.db import Database
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "bridge:clients:generation"
-MAX_AGE = 10.0  # seconds an entry lives whatever the generation says
+# seconds an entry lives whatever the generation says: the bound on a revocation that could
+# not reach this process's Redis (a CLI run without the web's REDIS_URL, Redis down); a
+# busy token is still read from the store only once per MAX_AGE per process
+MAX_AGE = 2.0
 MAX_ENTRIES = 1024  # tokens kept per process; the oldest goes first
 _CHANGED = "bridge.clients-changed"  # session.info flag: this transaction changed a client
 
