@@ -92,7 +92,8 @@ def test_a_change_the_generation_cannot_report_ends_within_max_age(
 
 
 def test_with_redis_down_the_database_answers_every_time(services: Services) -> None:
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
+    # built as Services builds its client (from a URL): a refused connection fails at once
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     cache = ClientCache(services.db, dead)
     token = new_token(services, "zap")
     checkouts = Checkouts(services)
