@@ -128,7 +128,6 @@ def submit(
         return snapshot(services, client, source, request)
     ref = request.profile
     assert ref is not None  # ChangeRequest requires one for every other action
-    profiles.check_ref(ref)
     notices: list[str | None] = []
 
     def build(session: Session) -> jobs.NewJob:
