@@ -32,7 +32,7 @@ def _unavailable() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Playwright is not installed (pip install -e '.[dev]')"
+        return "Playwright is not installed (make test installs it from uv.lock)"
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     return None

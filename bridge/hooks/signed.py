@@ -9,6 +9,10 @@ answered before gets that first answer back and changes nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import time
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -28,6 +32,7 @@ blp = Blueprint(
 authenticate_first(blp, webhook.authenticated)
 REPLAY_HEADER = "Webhook-Replayed"
 MAX_WEBHOOK_ID = 255
+TOLERANCE_SECONDS = 5 * 60  # the scheme's own tolerance, as the library applies it
 
 
 def verify(client: models.ApiClient, raw: bytes) -> str:
@@ -41,16 +46,47 @@ def verify(client: models.ApiClient, raw: bytes) -> str:
             "--signing-secret)"
         )
     headers = {k.lower(): v for k, v in request.headers.items()}
+    check_headers(headers)
     try:
         Webhook(client.signing_secret).verify(raw, headers, json_parse=False)
-    except WebhookVerificationError as error:
-        raise Unauthorized(f"webhook signature not accepted: {error}") from None
-    except ValueError:  # a malformed signature header: base64, separators, encoding
-        raise Unauthorized("webhook signature not accepted: malformed webhook-signature") from None
+    except (WebhookVerificationError, ValueError):
+        raise Unauthorized("webhook signature not accepted: no matching signature") from None
     webhook_id = headers["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable():
         raise InvalidInput(f"must be at most {MAX_WEBHOOK_ID} printable characters", "webhook-id")
     return webhook_id
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    """Raise Unauthorized, in the bridge's own words, for a missing, malformed or stale
+    signature header. The library checks these too, but its messages change between
+    releases; a caller's error text is ours to keep."""
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        if not headers.get(name):
+            raise Unauthorized(f"webhook signature not accepted: missing {name} header")
+    stamp = headers["webhook-timestamp"]
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise Unauthorized(
+            "webhook signature not accepted: webhook-timestamp is not a Unix time in seconds"
+        )
+    age = time.time() - int(stamp)
+    if age > TOLERANCE_SECONDS:
+        raise Unauthorized("webhook signature not accepted: webhook-timestamp is too old")
+    if age < -TOLERANCE_SECONDS:
+        raise Unauthorized("webhook signature not accepted: webhook-timestamp is too new")
+    if not any(_well_formed(entry) for entry in headers["webhook-signature"].split(" ")):
+        raise Unauthorized("webhook signature not accepted: malformed webhook-signature")
+
+
+def _well_formed(entry: str) -> bool:
+    """Whether one `v1,<base64>` entry of webhook-signature is an HMAC-SHA256 signature."""
+    version, _, encoded = entry.partition(",")
+    if version != "v1":
+        return False
+    try:
+        return len(base64.b64decode(encoded, validate=True)) == hashlib.sha256().digest_size
+    except binascii.Error:
+        return False
 
 
 def replayed(client: models.ApiClient, webhook_id: str) -> Response | None:
