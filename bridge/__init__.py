@@ -21,6 +21,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
         health,
         jobs,
         me,
+        posts,
         presets,
         profiles,
         rotations,
@@ -63,6 +64,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     api = Api(app)
     for blueprint in (
         profiles.blp,
+        posts.blp,
         jobs.blp,
         snapshots.blp,
         accounts.blp,

@@ -122,6 +122,10 @@ class Settings:
     rotation_late_after: float = 120.0
     sync_max_attempts: int = 8
     sync_backoff_max: float = 600.0
+    # kept weeks (bridge.posting): a queued post's slot is at least this far from now, and
+    # Buffer's queue is adopted this often (profiles with adopt_queue)
+    post_lead_seconds: float = 120.0
+    adopt_interval: float = 1800.0
     sync_burst_window: float = 5.0
     sync_settle: float = 1.0
     sync_settle_max: float = 10.0
@@ -494,6 +498,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rotation_late_after=parse_duration("ROTATION_LATE_AFTER", get("ROTATION_LATE_AFTER", "2m")),
         sync_max_attempts=_parse_int("SYNC_MAX_ATTEMPTS", get("SYNC_MAX_ATTEMPTS", "8")),
         sync_backoff_max=parse_duration("SYNC_BACKOFF_MAX", get("SYNC_BACKOFF_MAX", "10m")),
+        post_lead_seconds=_parse_delay("POST_LEAD_SECONDS", get("POST_LEAD_SECONDS", "120")),
+        adopt_interval=parse_duration("ADOPT_INTERVAL", get("ADOPT_INTERVAL", "30m")),
         sync_burst_window=_parse_delay("SYNC_BURST_WINDOW", get("SYNC_BURST_WINDOW", "5s")),
         sync_settle=_parse_delay("SYNC_SETTLE", get("SYNC_SETTLE", "1s")),
         sync_settle_max=parse_duration("SYNC_SETTLE_MAX", get("SYNC_SETTLE_MAX", "10s")),

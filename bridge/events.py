@@ -41,6 +41,10 @@ SCHEDULE_DRIFTED = "schedule.drifted"
 ACCOUNT_DEGRADED = "account.degraded"
 ROTATION_FIRED = "rotation.fired"  # emitted by the rotation timer (issue 11) via rotation_fired
 PING = "ping"  # only to one subscription, from POST /v1/subscriptions/<id>/test
+# posts the bridge places on a kept week (bridge.posting): placed, moved, or refused
+POST_SCHEDULED = "post.scheduled"
+POST_MOVED = "post.moved"
+POST_FAILED = "post.failed"
 TYPES = (
     JOB_SUCCEEDED,
     JOB_FAILED,
@@ -48,6 +52,9 @@ TYPES = (
     SCHEDULE_DRIFTED,
     ACCOUNT_DEGRADED,
     ROTATION_FIRED,
+    POST_SCHEDULED,
+    POST_MOVED,
+    POST_FAILED,
 )
 EVERY = "*"
 
@@ -284,6 +291,17 @@ def rotation_fired(
         profile_id,
         {"rotation": rotation, "job_id": job_id, "summary": summary, "source": "rotation"},
     )
+
+
+def post_event(
+    session: Session, type_: str, account: str, profile_id: str, data: dict[str, Any]
+) -> None:
+    """post.scheduled, post.moved or post.failed: `data` holds the post's id, due_at (in
+    the profile's timezone), slot, text excerpt and, for a failure, the error."""
+    when = data.get("due_at") or "no time"
+    words = {POST_SCHEDULED: "post scheduled", POST_MOVED: "post moved", POST_FAILED: "post failed"}
+    summary = f"{words[type_]} for {when}: {data.get('excerpt', '')}"
+    emit(session, type_, account, profile_id, {**data, "summary": summary})
 
 
 def ping(session: Session, subscription: models.EventSubscription) -> models.Event:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bridge import logs, models, schedules
 from bridge.errors import Conflict, InvalidInput, NotFound
+from bridge.posting.models import POST_JOB
 from bridge.services import Services
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -32,7 +33,7 @@ class NewJob:
     """A resolved, authorised change about to be stored as a job."""
 
     profile: models.Profile
-    operation: schedules.Operation
+    operation: schedules.Operation | None  # None for a post (`post` holds it)
     source: str
     client: str | None = None
     idempotency_key: str | None = None
@@ -41,6 +42,7 @@ class NewJob:
     group_id: str | None = None
     late_seconds: int | None = None
     context: dict[str, Any] | None = None  # JOB_METADATA entries other than snapshot_id
+    post: dict[str, Any] | None = None  # a post to place (bridge.posting.posts), not a change
 
 
 def fingerprint(payload: Any) -> str:
@@ -119,7 +121,11 @@ def store_and_wake(
 
 
 def _params(change: NewJob) -> dict[str, Any]:
-    """The job's params: the operation, a restore's snapshot, where a rotation run came from."""
+    """The job's params: the operation (or the post), a restore's snapshot, where a
+    rotation run came from."""
+    if change.post is not None:
+        return dict(change.post)
+    assert change.operation is not None
     params = change.operation.to_json()
     if change.snapshot_id is not None:
         params["snapshot_id"] = change.snapshot_id
@@ -140,7 +146,7 @@ def _new_job(change: NewJob, params: dict[str, Any], request_hash: str) -> model
         account=change.profile.account,
         client=change.client,
         source=change.source,
-        kind="restore" if change.snapshot_id is not None else change.operation.kind,
+        kind=_kind(change),
         params=params,
         idempotency_key=change.idempotency_key,
         request_hash=request_hash,
@@ -149,6 +155,16 @@ def _new_job(change: NewJob, params: dict[str, Any], request_hash: str) -> model
         group_id=change.group_id,
         late_seconds=change.late_seconds,
     )
+
+
+def _kind(change: NewJob) -> str:
+    """A job's kind: `post`, `restore`, or the operation's own (replace, set, ...)."""
+    if change.post is not None:
+        return POST_JOB
+    if change.snapshot_id is not None:
+        return "restore"
+    assert change.operation is not None
+    return change.operation.kind
 
 
 def submit_snapshot(

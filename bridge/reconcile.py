@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from bridge import followups, metrics, models, outbound
 from bridge.locks import lock_key
 from bridge.models import utcnow
+from bridge.posting import kept
 from bridge.queue import SNAPSHOT_ACCOUNT, pending_key
 from bridge.services import Services
 
@@ -39,11 +40,15 @@ def _overdue(services: Services, now: dt.datetime | None = None) -> Any:
 
 
 def stale_profiles(services: Services, now: dt.datetime | None = None) -> list[str]:
-    """Profiles with an operation waiting longer than RECONCILE_AFTER past its due time."""
+    """Profiles with an operation waiting longer than RECONCILE_AFTER past its due time,
+    or whose posts still wait to move onto a week changed that long ago."""
     op = models.Job
     query = select(op.profile_id).where(op.profile_id.is_not(None), _overdue(services, now))
+    cutoff = (now or utcnow()) - dt.timedelta(seconds=services.settings.reconcile_after)
     with services.db.session() as session:
-        return sorted({pid for pid in session.scalars(query) if pid})
+        found = {pid for pid in session.scalars(query) if pid}
+        found.update(kept.moves_waiting(session, cutoff))
+        return sorted(found)
 
 
 def stale_snapshot_jobs(

@@ -23,6 +23,7 @@ from bridge.buffer.backend import BudgetExhausted
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
 from bridge.models import utcnow
+from bridge.posting.kept import kept_profile_ids
 from bridge.retry import backoff
 from bridge.services import Services
 
@@ -183,7 +184,12 @@ def record_changed(session: Session, account: str, found: Iterable[BufferProfile
     stored: list[tuple[str, schedules.Week]] = []
     rows: list[dict[str, Any]] = []
     now = utcnow()
+    # a week the bridge keeps has its history from its own changes: Buffer's frozen
+    # schedule of that profile is neither its history nor a drift from it
+    kept_here = kept_profile_ids(session)
     for profile in found:
+        if profile.id in kept_here:
+            continue
         try:
             week = schedules.from_buffer(s.to_json() for s in profile.schedules).with_pauses(
                 profile.paused_days

@@ -37,6 +37,8 @@ from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
 from bridge.locks import ProfileLock, Renewer
 from bridge.models import utcnow
+from bridge.posting import kept, placement
+from bridge.posting.models import BRIDGE, POST_JOB
 from bridge.queue import NOTIFY, pending_key, pending_ttl, synced_key
 from bridge.retry import backoff
 from bridge.services import Services
@@ -88,8 +90,9 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
             # cleared before reading the log: an operation stored after this wakes a follow-up
             services.redis.delete(pending_key(profile_id))
             try:
-                return _sync_locked(services, profile_id, guard)
-            except _LockLost:
+                changed = _sync_locked(services, profile_id, guard)
+                return _combined(changed, placement.run(services, profile_id, guard))
+            except (_LockLost, placement.LockLost):
                 log.warning(
                     "sync of %s lost its lock: nothing written or recorded, retrying",
                     profile_id,
@@ -98,6 +101,19 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
                 return SyncOutcome("lost_lock", retry_in=BUSY_RETRY)
     finally:
         lock.release()
+
+
+def _combined(changes: SyncOutcome, posts: placement.PlacementOutcome) -> SyncOutcome:
+    """One outcome of a sync's two parts: its changes, then its posts (placed and moved);
+    run again at the sooner of the two retries."""
+    waits = [w for w in (changes.retry_in, posts.retry_in) if w is not None]
+    state = changes.state if changes.state != "idle" or not posts.job_ids else posts.state
+    return SyncOutcome(
+        state,
+        retry_in=min(waits) if waits else None,
+        job_ids=changes.job_ids + posts.job_ids,
+        buffer_calls=changes.buffer_calls + posts.buffer_calls,
+    )
 
 
 def _settle_time(services: Services, profile_id: str) -> float | None:
@@ -144,6 +160,7 @@ def _pending(session: Session, profile_id: str) -> list[models.Job]:
         .where(
             models.Job.profile_id == profile_id,
             models.Job.status.in_(models.PENDING_STATUSES),
+            models.Job.kind != POST_JOB,  # posts are placed by bridge.posting.placement
         )
         .order_by(models.Job.id)
     )
@@ -159,12 +176,14 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
             return SyncOutcome("idle")
         account = jobs[0].account
         refusal = _write_refusal(services, account)
+        kept = refusal is None and _keeps_week(services, session, profile_id, account)
         if refusal is None:
-            slots = services.limiter.take(services.buffer_token(account), CALLS_PER_SYNC)
-            if slots.wait > 0:
-                return SyncOutcome(
-                    "rate_limited", retry_in=slots.wait, job_ids=[j.id for j in jobs]
-                )
+            if not kept:  # the kept week costs no Buffer call: no slot to take
+                slots = services.limiter.take(services.buffer_token(account), CALLS_PER_SYNC)
+                if slots.wait > 0:
+                    return SyncOutcome(
+                        "rate_limited", retry_in=slots.wait, job_ids=[j.id for j in jobs]
+                    )
             _give_up_on_exhausted(jobs, services.settings.sync_max_attempts)
             operations = _parse_operations([j for j in jobs if j.status != models.FAILED])
             started = [job for job in jobs if job.id in operations]
@@ -175,6 +194,8 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
         return _fail_all(services, profile_id, refusal, guard)
     job_ids = [job.id for job in jobs if job.id in operations]
     logs.bind_jobs(job_ids)
+    if kept:
+        return _sync_kept(services, profile_id, operations, planned, guard)
     _mark_synced(services, profile_id)
     backend = services.backend(account)
     calls = 0
@@ -202,6 +223,38 @@ def _sync_locked(services: Services, profile_id: str, guard: Renewer) -> SyncOut
         slots.release()  # no write (nothing to change, or the read failed): its slot back
     _succeeded(services, profile_id, operations, before, after, calls, guard)
     return SyncOutcome("succeeded", job_ids=job_ids, buffer_calls=calls)
+
+
+def _keeps_week(services: Services, session: Session, profile_id: str, account: str) -> bool:
+    """True when the bridge keeps this profile's week (`bridge` mode, bridge.posting)."""
+    abilities = services.backend(account).capabilities(utcnow().date())
+    return kept.mode_of(abilities, kept.settings_of(session, profile_id)) == BRIDGE
+
+
+def _sync_kept(
+    services: Services,
+    profile_id: str,
+    operations: dict[int, schedules.Operation],
+    planned: list[dict[str, Any]],
+    guard: Renewer,
+) -> SyncOutcome:
+    """Fold the operations onto the kept week and keep the result (no Buffer call); the
+    posts that follow the week are moved by the placement that runs next."""
+    with services.db.session() as session:
+        settings = kept.start_keeping(session, _cached(session, profile_id))
+        now = kept.week_of(settings, None)
+    before = _landed_before(planned, now)
+    after = schedules.fold(before, operations.values())
+    _succeeded(services, profile_id, operations, before, after, 0, guard, kept_week=True)
+    return SyncOutcome("succeeded", job_ids=list(operations))
+
+
+def _cached(session: Session, profile_id: str) -> models.Profile:
+    """The cached profile (a job names only profiles found in the cache)."""
+    profile = session.get(models.Profile, profile_id)
+    if profile is None:
+        raise ConfigError(f"profile {profile_id} is not in the cache")
+    return profile
 
 
 def _fence(guard: Renewer) -> None:
@@ -310,23 +363,38 @@ def _succeeded(
     after: schedules.Week,
     calls: int,
     guard: Renewer,
+    kept_week: bool = False,
 ) -> None:
-    """Record snapshots, the cache and every job's own before/after/diff; raises _LockLost
-    (and records nothing) when the lock is no longer ours."""
+    """Record snapshots, the cache (or, with `kept_week`, the kept week) and every job's
+    own before/after/diff; raises _LockLost (and records nothing) when the lock is no
+    longer ours."""
     with services.db.session() as session:
         first_job = min(operations) if operations else None
         profile = session.get(models.Profile, profile_id)
-        if after != before:
+        if kept_week:
+            # the kept week carries its own pauses; Buffer's schedule is left as it is
+            paused_before, paused_after = before.paused_days(), after.paused_days()
+        else:
             # the write went through v1, which neither reads nor writes pauses: Buffer keeps
             # the ones last read (GraphQL), so the snapshots carry them, not a "resume"
             paused = tuple(profile.paused_days or ()) if profile is not None else ()
+            paused_before = paused_after = paused
+        if after != before:
             snapshots.record(
-                session, profile_id, before.with_pauses(paused), models.BEFORE_CHANGE, first_job
+                session,
+                profile_id,
+                before.with_pauses(paused_before),
+                models.BEFORE_CHANGE,
+                first_job,
             )
             snapshots.record(
-                session, profile_id, after.with_pauses(paused), models.AFTER_CHANGE, first_job
+                session, profile_id, after.with_pauses(paused_after), models.AFTER_CHANGE, first_job
             )
-        if profile is not None:
+        if kept_week:
+            if after != before:
+                last_job = max(operations) if operations else None
+                kept.keep(kept.ensure_settings(session, profile_id), after, last_job)
+        elif profile is not None:
             profile.schedules = schedules.to_buffer(after)
             profile.seen_at = utcnow()
         state = before

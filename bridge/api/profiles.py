@@ -17,10 +17,13 @@ from bridge import catalog, changes, profiles, schedules, snapshots
 from bridge.api.schemas import (
     HistorySchema,
     PatchSchedulesSchema,
+    PostingSettingsInput,
+    PostingSettingsSchema,
     ProfileChoiceSchema,
     ProfileListArgs,
     ProfileListSchema,
     ProfileSchema,
+    ProfileWithSettingsSchema,
     ReplaceSchedulesSchema,
     RestoreSchema,
     SchedulesViewSchema,
@@ -30,6 +33,7 @@ from bridge.api.schemas import (
 from bridge.buffer.backend import BudgetExhausted
 from bridge.errors import BufferAPIError
 from bridge.models import Job, Profile
+from bridge.posting import settings as posting_settings
 from bridge.web import limits
 from bridge.web.answers import accepted
 from bridge.web.caller import authenticate_first, current_client, idempotency_key, services
@@ -77,10 +81,27 @@ def _choice_label(profile: Profile) -> str:
 
 @blp.route("/<ref>")
 class ProfileItem(MethodView):
-    @blp.response(200, ProfileSchema)
-    def get(self, ref: str) -> Profile:
-        """A profile from the cache (404 for an unknown reference)."""
-        return catalog.readable(services(), current_client(), ref)
+    @blp.response(200, ProfileWithSettingsSchema)
+    def get(self, ref: str) -> dict[str, Any]:
+        """A profile from the cache (404 for an unknown reference) and its posting settings."""
+        profile = catalog.readable(services(), current_client(), ref)
+        return {**ProfileSchema().dump(profile), **posting_settings.of_profile(services(), profile)}
+
+    @blp.arguments(PostingSettingsInput)
+    @blp.response(200, PostingSettingsSchema)
+    def patch(self, body: dict[str, Any], ref: str) -> dict[str, Any]:
+        """Change the profile's posting settings: `schedule_mode` (buffer or bridge),
+        `adopt_queue`, `min_gap_minutes` (0-1440), `excluded_dates` (at most 366)."""
+        change = posting_settings.SettingsChange(
+            schedule_mode=body.get("schedule_mode"),
+            adopt_queue=body.get("adopt_queue"),
+            min_gap_minutes=body.get("min_gap_minutes"),
+            excluded_dates=tuple(body["excluded_dates"]) if "excluded_dates" in body else None,
+        )
+        answer, written = posting_settings.update(services(), current_client(), ref, change)
+        if written is not None:
+            answer["write_back_job_id"] = written.job.id
+        return answer
 
 
 @blp.route("/<ref>/schedules")
@@ -89,6 +110,16 @@ class ProfileSchedules(MethodView):
     def get(self, ref: str) -> dict[str, Any]:
         """Buffer's current schedules (from the cache, marked stale, if Buffer cannot answer)."""
         profile = catalog.readable(services(), current_client(), ref)
+        kept = posting_settings.kept_week(services(), profile)
+        if kept is not None:  # bridge mode: the week is the bridge's, Buffer's is frozen
+            return {
+                "profile_id": profile.id,
+                "schedules": schedules.to_buffer(kept.unpaused()),
+                "summary": schedules.summary(kept),
+                "week": schedules.week_to_json(kept),
+                "stale": False,
+                "schedule_mode": "bridge",
+            }
         live, stale_reason = _live_profile(profile)
         if live is not None:
             entries = live["schedules"]

@@ -149,6 +149,40 @@ class ProfileSchema(Schema):
     seen_at = fields.DateTime()
 
 
+class PostingSettingsInput(StrictSchema):
+    """A profile's posting settings (PATCH /v1/profiles/<ref>): any subset."""
+
+    schedule_mode = fields.String(
+        validate=validate.OneOf(["buffer", "bridge"]),
+        metadata={"description": "who keeps the posting schedule: Buffer (v1) or the bridge"},
+    )
+    adopt_queue = fields.Boolean(
+        metadata={"description": "move posts added in Buffer's app onto the kept week"}
+    )
+    min_gap_minutes = fields.Integer(validate=validate.Range(min=0, max=1440))
+    excluded_dates = fields.List(
+        fields.Date(), validate=validate.Length(max=366), metadata={"example": ["2026-12-25"]}
+    )
+
+
+class PostingSettingsSchema(Schema):
+    """A profile's posting settings as they are now."""
+
+    schedule_mode = fields.String(metadata={"example": "bridge"})
+    schedule_mode_chosen = fields.String(allow_none=True)
+    adopt_queue = fields.Boolean()
+    min_gap_minutes = fields.Integer()
+    excluded_dates = fields.List(fields.String())
+    can_post = fields.Boolean()
+    write_back_job_id = fields.Integer(
+        metadata={"description": "leaving bridge mode: the job writing the kept week to Buffer"}
+    )
+
+
+class ProfileWithSettingsSchema(ProfileSchema, PostingSettingsSchema):
+    """A profile as last seen in Buffer, with its posting settings."""
+
+
 class ProfileListSchema(Schema):
     """Every profile the caller may use; `stale` when a refresh could not reach Buffer."""
 
@@ -175,6 +209,9 @@ class SchedulesViewSchema(Schema):
     )
     stale_reason = fields.String()
     seen_at = fields.String(metadata={"description": "when the cached schedules were read"})
+    schedule_mode = fields.String(
+        metadata={"description": "bridge: the week the bridge keeps (Buffer's own is frozen)"}
+    )
 
 
 class DayChangeSchema(Schema):

@@ -4,8 +4,13 @@ but (as of its published reference) cannot write them:
 
     the account has      reads: profiles, schedules, snapshots     writes
     a v1 token           v1                                        v1, until the sunset
-    a GraphQL key        GraphQL                                   none
-    both                 GraphQL (its own budget spares v1's)      v1, until the sunset
+    a GraphQL key        GraphQL                                   the kept week (posts)
+    both                 GraphQL (its own budget spares v1's)      v1 until the sunset,
+                                                                   then the kept week
+
+Where v1 cannot write, the bridge keeps each profile's week itself and places the posts
+sent through it on the week's slots (`bridge.posting`); the account then needs GraphQL
+for posts only, and refuses changes only with neither (a v1 token past the sunset).
 
 `AccountBackend` is the one interface (a Protocol); `V1Backend` and `GraphQLBackend` are
 its two implementations and `HybridBackend` joins them. The day Buffer publishes a
@@ -28,9 +33,11 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from bridge import schedules
+from bridge.buffer import posts
 from bridge.buffer.client import BufferClient
 from bridge.buffer.graphql import GraphQLClient, GraphQLRateLimited
 from bridge.buffer.models import Organization, Profile
+from bridge.buffer.posts import BufferPost
 from bridge.errors import BridgeError, WritesUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,40 +70,46 @@ class Capabilities:
     account: str
     api: str  # "v1", "graphql" or "both": what is configured
     read_api: str  # the API reads go through
-    can_write: bool
+    can_write: bool  # schedules can be changed: through v1, or kept by the bridge
     write_refusal: str | None  # why it cannot write, in words a person understands
     v1_sunset: dt.date | None
     v1_days_left: int | None
+    v1_writes: bool = False  # Buffer's own schedule can be written (v1, before the sunset)
+    can_post: bool = False  # posts can be placed (a GraphQL key): the kept week works
+
+    @property
+    def keeps_week(self) -> bool:
+        """True when the bridge must keep every profile's week (no v1 writes, posts work)."""
+        return self.can_post and not self.v1_writes
 
     def notice(self) -> str | None:
         """The warning a change answer carries while writes depend on v1, None otherwise."""
-        if not self.can_write or self.v1_sunset is None or self.api == "graphql":
+        if not self.v1_writes or self.v1_sunset is None:
             return None
-        keep_reading = (
-            "it will go on reading, snapshotting and detecting drift through Buffer's GraphQL API"
-            if self.api == "both"
-            else "set BUFFER_API_KEY to keep reading, snapshotting and detecting drift "
-            "through Buffer's GraphQL API"
-        )
+        if self.can_post:
+            return (
+                f"Buffer retires the v1 API on {self.v1_sunset.isoformat()} "
+                f"({self.v1_days_left} days from now): from then on the bridge keeps the "
+                f"posting week of account {self.account!r} itself and places the posts "
+                "sent through it on the week's slots (schedule_mode bridge); Buffer's own "
+                "schedule stays as it was"
+            )
         return (
             f"Buffer retires the v1 API on {self.v1_sunset.isoformat()} "
             f"({self.v1_days_left} days from now): after that the bridge cannot change the "
-            f"posting schedules of account {self.account!r} until Buffer offers a way to; "
-            f"{keep_reading}"
+            f"posting schedules of account {self.account!r}; set BUFFER_API_KEY so it keeps "
+            "the week itself and places posts on it through Buffer's GraphQL API"
         )
 
 
 def write_refusal(account: str, api: str, sunset: dt.date | None) -> str:
-    """Why `account` cannot change posting schedules, and what still works."""
-    if api == "graphql":
-        why = "it is configured with a GraphQL API key only, and Buffer's current API cannot"
-    else:
-        day = sunset.isoformat() if sunset else "its retirement"
-        why = f"Buffer retired the v1 API on {day}, and Buffer's current API cannot"
+    """Why `account` cannot change posting schedules (v1 past its sunset and no GraphQL
+    key to keep the week with), and what to do."""
+    day = sunset.isoformat() if sunset else "its retirement"
     return (
-        f"account {account!r} cannot change posting schedules: {why} change posting "
-        "schedules yet. The bridge can still read profiles and schedules, take snapshots "
-        "and detect changes made in Buffer."
+        f"account {account!r} cannot change posting schedules: Buffer retired the v1 API on "
+        f"{day}, and without a GraphQL API key (BUFFER_API_KEY) the bridge cannot keep the "
+        "week itself and place posts on it. Set BUFFER_API_KEY for this account."
     )
 
 
@@ -153,6 +166,7 @@ class V1Backend:
             write_refusal=write_refusal(self.account, "v1", self.sunset) if past else None,
             v1_sunset=self.sunset,
             v1_days_left=max(0, (self.sunset - today).days) if self.sunset else None,
+            v1_writes=not past,
         )
 
     def take_read(self) -> None:
@@ -207,10 +221,11 @@ class GraphQLBackend:
             account=self.account,
             api=self.api,
             read_api="graphql",
-            can_write=False,
-            write_refusal=write_refusal(self.account, "graphql", self.sunset),
+            can_write=True,  # the bridge keeps the week: there is no v1 to write with
+            write_refusal=None,
             v1_sunset=self.sunset,
             v1_days_left=max(0, (self.sunset - today).days) if self.sunset else None,
+            can_post=True,
         )
 
     def take(self, n: int) -> None:
@@ -281,6 +296,44 @@ class GraphQLBackend:
     def read_for_write(self, profile_id: str) -> schedules.Week:
         raise WritesUnavailable(write_refusal(self.account, "graphql", self.sunset))
 
+    # -- posts: what is left to write with after v1 (bridge.buffer.posts)
+
+    def place_post(
+        self, channel_id: str, text: str, mode: str, due_at: dt.datetime | None = None
+    ) -> BufferPost:
+        """createPost (one slot of the GraphQL budget, or BudgetExhausted)."""
+        self.take(1)
+        return self._obeying(lambda: posts.place(self._client(), channel_id, text, mode, due_at))
+
+    def move_post(self, post_id: str, due_at: dt.datetime) -> BufferPost:
+        """editPost to `due_at` (one slot of the GraphQL budget, or BudgetExhausted)."""
+        self.take(1)
+        return self._obeying(lambda: posts.move(self._client(), post_id, due_at))
+
+    def scheduled_posts(
+        self, organization_id: str, channel_id: str, start: dt.datetime
+    ) -> list[BufferPost]:
+        """A channel's scheduled posts due from `start`, by dueAt: one slot per page of 100
+        (BudgetExhausted before a page the budget has no room for)."""
+        found: list[BufferPost] = []
+        cursor: str | None = None
+        for _ in range(posts.MAX_PAGES):
+            self.take(1)
+            page, cursor = self._obeying(
+                partial(
+                    posts.scheduled_page,
+                    self._client(),
+                    organization_id,
+                    channel_id,
+                    start,
+                    cursor,
+                )
+            )
+            found.extend(page)
+            if cursor is None:
+                break
+        return found
+
     def write_schedules(self, profile_id: str, week: schedules.Week) -> None:
         raise WritesUnavailable(write_refusal(self.account, "graphql", self.sunset))
 
@@ -301,10 +354,12 @@ class HybridBackend:
             account=self.account,
             api=self.api,
             read_api="graphql",
-            can_write=writes.can_write,
-            write_refusal=writes.write_refusal,
+            can_write=True,  # through v1 until the sunset, then by keeping the week
+            write_refusal=None,
             v1_sunset=writes.v1_sunset,
             v1_days_left=writes.v1_days_left,
+            v1_writes=writes.v1_writes,
+            can_post=True,
         )
 
     def profiles(self) -> list[Profile]:
@@ -352,3 +407,10 @@ def _cache_set(client: redis.Redis, key: str, value: Any) -> None:
         client.set(key, json.dumps(value), ex=ORGANIZATIONS_TTL)
     except redis.RedisError as error:
         log.warning("cannot cache Buffer organizations: %s", error)
+
+
+def poster(backend: AccountBackend) -> GraphQLBackend | None:
+    """The account's GraphQL side, which places and moves posts; None without a key."""
+    if isinstance(backend, HybridBackend):
+        return backend.graphql
+    return backend if isinstance(backend, GraphQLBackend) else None

@@ -253,6 +253,13 @@ class GraphQLClient(SessionClient):
 
     # -- plumbing
 
+    def query(
+        self, label: str, operation: str, query: str, variables: dict[str, Any], root: str
+    ) -> dict[str, Any]:
+        """Send one named document (a query or a mutation) and return its `data`, whose
+        `root` field is present: the door `bridge.buffer.posts` sends its documents by."""
+        return self._query(label, operation, query, variables, root)
+
     def _query(
         self, label: str, operation: str, query: str, variables: dict[str, Any], root: str
     ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from bridge.db import make_engine
 from bridge.models import Base
+from bridge.posting import models as _posting_models  # noqa: F401  (its tables in Base)
 
 config = context.config
 target_metadata = Base.metadata
