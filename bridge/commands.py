@@ -12,6 +12,7 @@
     job <id>
     preset list | preset apply <name> <profile>
     rotation list | rotation pause <name> | rotation next <name>
+    post <profile> <text...>               e.g. post @brand New blog post is up
 
 `parse` is pure: text in, a `Command` out, or a `UsageError` carrying one short
 usage line for the command that was meant. It never raises anything else.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 from bridge import changes, profiles, schedule_grammar, schedules, timetable
 from bridge.errors import InvalidInput
+from bridge.posting import posts
 
 USAGE: dict[str, str] = {
     "help": "help [command]",
@@ -38,6 +40,7 @@ USAGE: dict[str, str] = {
     "job": "job <id>",
     "preset": "preset list | preset apply <name> <profile>",
     "rotation": "rotation list | rotation pause <name> | rotation next <name>",
+    "post": "post <profile> <text...>   e.g. post @brand New blog post is up",
 }
 CHANGES = ("set", "add", "remove", "clear")
 _ALIASES = {"rm": "remove", "delete": "remove", "unset": "clear", "status": "job", "?": "help"}
@@ -81,6 +84,14 @@ class Command:
     topic: str | None = None
     verb: str | None = None  # preset/rotation: list, apply, pause, next
     target: str | None = None  # the preset or plan named
+    text: str | None = None  # post: the post's text, its line breaks kept
+
+    @property
+    def post(self) -> PostCommand | None:
+        """The post a `post` command asks for (queued on the week's next free slot)."""
+        if self.name != "post" or self.profile is None or self.text is None:
+            return None
+        return PostCommand(self.profile, posts.parse(self.text))
 
     @property
     def is_change(self) -> bool:
@@ -97,6 +108,14 @@ class Command:
         return changes.ChangeRequest(self.name, self.profile, self.days, self.times)
 
 
+@dataclass(frozen=True)
+class PostCommand:
+    """`post <profile> <text>`: the profile and the post."""
+
+    profile: str
+    post: posts.PostRequest
+
+
 def parse(text: str) -> Command:
     """The command `text` asks for (an empty text asks for help)."""
     if len(text) > MAX_TEXT:
@@ -110,7 +129,19 @@ def parse(text: str) -> Command:
     name = _ALIASES.get(verb, verb)
     if name not in USAGE:
         raise UsageError(f"unknown command {_quote(words[0])}")
+    if name == "post":
+        return _post(text)
     return _PARSERS[name](name, words[1:])
+
+
+def _post(text: str) -> Command:
+    """post <profile> <text...>: the text is everything after the profile, as written."""
+    rest = text.strip().split(None, 1)[1] if len(text.split()) > 1 else ""
+    profile = _profile("post", rest.split()[:1])
+    body = rest[len(rest.split()[0]) :].strip() if rest else ""
+    if not body:
+        raise UsageError("what should the post say?", "post")
+    return Command("post", profile=profile, text=body)
 
 
 def _quote(word: str) -> str:

@@ -40,6 +40,9 @@ def _changed(result: dict[str, Any] | None) -> str:
     """The before/after of the days that changed."""
     if not result:
         return "finished"
+    if "post_id" in result:  # a post placed (bridge.posting)
+        slot = f" (slot {result['slot']})" if result.get("slot") else ""
+        return f"post {result['post_id']} scheduled for {result.get('due_at') or 'now'}{slot}"
     if "diff" not in result:  # a snapshot job
         changed = result.get("changed") or []
         return f"snapshot taken of {result.get('profiles', 0)} profiles ({len(changed)} changed)"

@@ -34,6 +34,7 @@ celery = Celery(
         "tasks.deliveries",
         "tasks.rotation",
         "tasks.deliver",
+        "tasks.posting",
     ],
 )
 PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
@@ -58,7 +59,8 @@ def services() -> Services:
 
 
 def beat_schedule(config: Settings) -> dict[str, Any]:
-    """The timers: snapshots, the reconciler, rotation steps, pruning old webhook answers."""
+    """The timers: snapshots, the reconciler, rotation steps, pruning old webhook answers,
+    adopting Buffer's queue into kept weeks."""
     return {
         "snapshot-all": {
             "task": "tasks.snapshots.snapshot_all",
@@ -79,6 +81,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         "prune-events": {
             "task": "tasks.deliver.prune_events",
             "schedule": PRUNE_INTERVAL,
+        },
+        "adopt-queues": {
+            "task": "tasks.posting.adopt_queues",
+            "schedule": config.adopt_interval,
         },
     }
 

@@ -315,6 +315,13 @@ class GraphQLBackend:
     ) -> list[BufferPost]:
         """A channel's scheduled posts due from `start`, by dueAt: one slot per page of 100
         (BudgetExhausted before a page the budget has no room for)."""
+        return self.organization_posts(organization_id, [channel_id], start)
+
+    def organization_posts(
+        self, organization_id: str, channel_ids: list[str], start: dt.datetime
+    ) -> list[BufferPost]:
+        """The scheduled posts of some channels of one organization due from `start`, by
+        dueAt: one slot per page of 100 (BudgetExhausted before a page without room)."""
         found: list[BufferPost] = []
         cursor: str | None = None
         for _ in range(posts.MAX_PAGES):
@@ -324,7 +331,7 @@ class GraphQLBackend:
                     posts.scheduled_page,
                     self._client(),
                     organization_id,
-                    channel_id,
+                    channel_ids,
                     start,
                     cursor,
                 )

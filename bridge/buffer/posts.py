@@ -32,7 +32,7 @@ from bridge.errors import BufferAPIError, BufferUnavailable
 PAGE_SIZE = 100  # Buffer's largest page of posts
 MAX_PAGES = 20  # 2,000 scheduled posts: Buffer's own queue limit is well below
 
-POST_FIELDS = "id dueAt status shareMode isCustomScheduled via text"
+POST_FIELDS = "id dueAt status shareMode isCustomScheduled via text channelId"
 PLACE_MUTATION = f"""mutation Place($input: CreatePostInput!) {{
   createPost(input: $input) {{
     __typename
@@ -47,10 +47,10 @@ MOVE_MUTATION = f"""mutation Move($input: EditPostInput!) {{
     ... on MutationError {{ message }}
   }}
 }}"""
-SCHEDULED_QUERY = f"""query Scheduled($org: OrganizationId!, $channel: ChannelId!,
+SCHEDULED_QUERY = f"""query Scheduled($org: OrganizationId!, $channels: [ChannelId!],
     $from: DateTime!, $after: String) {{
   posts(input: {{organizationId: $org,
-                filter: {{channelIds: [$channel], status: [scheduled], dueAt: {{start: $from}}}},
+                filter: {{channelIds: $channels, status: [scheduled], dueAt: {{start: $from}}}},
                 sort: [{{field: dueAt, direction: asc}}]}}, first: {PAGE_SIZE}, after: $after) {{
     edges {{ node {{ {POST_FIELDS} }} }}
     pageInfo {{ hasNextPage endCursor }}
@@ -80,6 +80,7 @@ class BufferPost:
     custom: bool
     via: str
     text: str
+    channel_id: str = ""
 
     @classmethod
     def from_graphql(cls, obj: Any) -> BufferPost:
@@ -94,6 +95,7 @@ class BufferPost:
             custom=obj.get("isCustomScheduled") is True,
             via=str(obj.get("via") or ""),
             text=str(obj.get("text") or ""),
+            channel_id=str(obj.get("channelId") or ""),
         )
 
 
@@ -164,15 +166,15 @@ def move(client: GraphQLClient, post_id: str, due_at: dt.datetime) -> BufferPost
 def scheduled_page(
     client: GraphQLClient,
     organization_id: str,
-    channel_id: str,
+    channel_ids: list[str],
     start: dt.datetime,
     after: str | None = None,
 ) -> tuple[list[BufferPost], str | None]:
-    """One page of a channel's scheduled posts due from `start`, by dueAt; and the cursor of
-    the next page (None on the last)."""
+    """One page of the channels' scheduled posts due from `start`, by dueAt; and the cursor
+    of the next page (None on the last)."""
     variables = {
         "org": organization_id,
-        "channel": channel_id,
+        "channels": channel_ids,
         "from": instant_text(start),
         "after": after,
     }

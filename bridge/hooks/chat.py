@@ -28,6 +28,7 @@ from bridge import (
     snapshots,
 )
 from bridge.errors import BridgeError, InvalidFields, InvalidInput, NotFound
+from bridge.posting import posts
 from bridge.web.caller import services
 
 HISTORY_LINES = 5
@@ -104,6 +105,9 @@ def run(
     if command.is_change:
         notify, later = follow_up(client, source, response_url)
         return _change(command, client, source, notify, later)
+    if command.name == "post":
+        notify, later = follow_up(client, source, response_url)
+        return _post(command, client, source, notify, later)
     if command.name == "preset" and command.verb == "apply":
         _group, submitted = presets.apply(
             services(), client, command.target or "", [command.profile or ""], source=source
@@ -146,6 +150,24 @@ def _change(
     """Queue a schedule change and say so; the outcome follows via the response URL."""
     submitted = changes.submit(services(), client, command.change(), source, notify=notify)
     return f"Queued: {_queued_text(command, submitted)} (job {submitted.job.id}).{later}"
+
+
+def _post(
+    command: commands.Command,
+    client: models.ApiClient,
+    source: str,
+    notify: dict[str, Any] | None,
+    later: str,
+) -> str:
+    """Queue a post on the profile's next free slot and say so."""
+    asked = command.post
+    assert asked is not None  # a parsed post command has its profile and text
+    job, profile, _created = posts.submit(
+        services(), client, asked.profile, asked.post, source, notify=notify
+    )
+    return (
+        f"Queued: post on {profiles.label(profile)}: {asked.post.excerpt!r} (job {job.id}).{later}"
+    )
 
 
 def _queued_text(command: commands.Command, submitted: changes.Submitted) -> str:

@@ -2,7 +2,8 @@
 
 The body is whatever the user typed: JSON, a form, or plain text in the chat grammar.
 Applets built on IFTTT's `value1`..`value3` ingredients map by convention:
-value1 = profile, value2 = days, value3 = times. Set-up for users: docs/ifttt.md.
+value1 = profile, value2 = days, value3 = times; with `action: post`, value1 = profile,
+value2 = text, value3 = when. Set-up for users: docs/ifttt.md.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from bridge.web.caller import authenticate_first
 blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
 authenticate_first(blp, webhook.authenticated)
 VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
+POST_VALUES = {"value1": "profile", "value2": "text", "value3": "when"}
 
 
 def map_values(data: dict[str, Any]) -> dict[str, Any]:
-    """IFTTT's value1..3 as profile, days, times (named fields win when both are sent)."""
+    """IFTTT's value1..3 as profile, days, times, or for a post profile, text, when (named
+    fields win when both are sent)."""
     mapped = dict(data)
-    for value, name in VALUES.items():
+    names = POST_VALUES if webhook.is_post(data) else VALUES
+    for value, name in names.items():
         if value in data:
             mapped.setdefault(name, data[value])
     return mapped

@@ -4,9 +4,10 @@ caller asked to wait (`?wait=N`, up to 25 s).
 
 Webhook fields (anything else is ignored): `action` (one of `changes.ACTIONS`, default
 `set`; `set_days` is the old name of `set`), `profile`, `days`, `times`, `snapshot_id`,
-`idempotency_key`; action `apply_preset` takes `preset` and `profile` instead. A body of
-plain text is read as a chat command
-(`set @brand weekdays 9am 5pm`).
+`idempotency_key`; action `apply_preset` takes `preset` and `profile` instead; action
+`post` takes `profile`, `text`, `when` (queue, now or an ISO 8601 time), `link` and
+`image_url` (bridge.posting). A body of plain text is read as a chat command
+(`set @brand weekdays 9am 5pm`, `post @brand Hello`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from bridge import catalog, changes, commands, models, outcome, presets
 from bridge.errors import InvalidFields, InvalidInput
 from bridge.hooks import redact
+from bridge.posting import posts
+from bridge.profiles import label as profile_label
 from bridge.web import limits
 from bridge.web.answers import accepted
 from bridge.web.caller import bearer_token, current_client, idempotency_key, services
@@ -29,7 +32,8 @@ from bridge.web.fields import DaysField, ProfileRefField, SnapshotRefField, Time
 from bridge.web.schemas import AcceptedSchema, JobSchema, OutcomeSchema
 
 APPLY_PRESET = "apply_preset"
-ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES, APPLY_PRESET)
+POST = "post"
+ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES, APPLY_PRESET, POST)
 # the bodies a webhook takes, for /openapi.json: the fields as JSON or a form, or a command
 _BODIES = {
     "requestBody": {
@@ -100,6 +104,44 @@ class WebhookChangeSchema(Schema):
         return request, data["idempotency_key"]
 
 
+class WebhookPostSchema(Schema):
+    """A post from a third-party tool (`action: post`); unknown fields are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    action = fields.String(load_default=POST)
+    profile = ProfileRefField(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=posts.MAX_TEXT))
+    when = fields.String(load_default=None, validate=validate.Length(max=40))
+    link = fields.String(load_default=None, validate=validate.Length(max=posts.MAX_URL))
+    image_url = fields.String(load_default=None, validate=validate.Length(max=posts.MAX_URL))
+    idempotency_key = fields.String(load_default=None, validate=validate.Length(max=255))
+
+    _tidy = pre_load(WebhookChangeSchema._tidy)
+
+
+def is_post(data: dict[str, Any]) -> bool:
+    """True for webhook fields asking to place a post."""
+    action = data.get("action")
+    return isinstance(action, str) and action.strip().lower() == POST
+
+
+def read_post(data: dict[str, Any]) -> tuple[str, posts.PostRequest, str | None]:
+    """(the profile, the post, an idempotency key from the body) of `action: post` fields.
+
+    Raises InvalidFields / InvalidInput (422) naming the fields that are wrong."""
+    try:
+        loaded = WebhookPostSchema().load(data)
+    except ValidationError as error:
+        messages = (
+            error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        )
+        raise InvalidFields(messages) from None
+    post = posts.parse(loaded["text"], loaded["when"], loaded["link"], loaded["image_url"])
+    return loaded["profile"], post, loaded["idempotency_key"]
+
+
 def read_change(data: dict[str, Any]) -> tuple[Any, Any]:
     """(the change, an idempotency key from the body) of webhook fields.
 
@@ -115,15 +157,19 @@ def read_change(data: dict[str, Any]) -> tuple[Any, Any]:
         raise InvalidFields(messages) from None
 
 
-def _from_command(text: str) -> changes.ChangeRequest:
-    """A plain-text body in the chat grammar (`set @brand weekdays 9am 5pm`)."""
+def _from_command(text: str) -> changes.ChangeRequest | commands.PostCommand:
+    """A plain-text body in the chat grammar (`set @brand weekdays 9am 5pm`, `post @brand
+    Hello`)."""
     try:
         command = commands.parse(text)
     except commands.UsageError as error:
         raise InvalidInput(str(error), "text") from None
+    if command.post is not None:
+        return command.post
     if not command.is_change:
         raise InvalidInput(
-            "a webhook can only change schedules: set, add, remove, clear, restore", "text"
+            "a webhook can only change schedules or post: set, add, remove, clear, restore, post",
+            "text",
         )
     return command.change()
 
@@ -158,7 +204,12 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
     wait = wait_seconds()  # checked first: a bad ?wait must not leave a job behind
     if wait:
         limits.take_wait_slot()  # 429 beyond WAIT_MAX_CONCURRENT, before anything is stored
+    if is_post(data):
+        ref, post, body_key = read_post(data)
+        return _post(client, source, ref, post, idempotency_key(body_key), wait)
     change, body_key = read_change(data)
+    if isinstance(change, commands.PostCommand):  # a plain-text `post @brand ...`
+        return _post(client, source, change.profile, change.post, idempotency_key(body_key), wait)
     if isinstance(change, tuple):  # apply_preset: (preset, profile)
         name, profile = change
         submitted = _apply_preset(client, source, name, profile, idempotency_key(body_key))
@@ -170,6 +221,30 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
     finished = changes.wait_for(services(), submitted.job.id, wait) if wait else None
     if finished is None:
         return accepted(submitted.job, **body)
+    return finished_answer(finished, body, client)
+
+
+def _post(
+    client: models.ApiClient,
+    source: str,
+    ref: str,
+    post: posts.PostRequest,
+    key: str | None,
+    wait: int,
+) -> Any:
+    """Store a post as a job: 202, or its outcome when the caller waits and it came."""
+    job, profile, created = posts.submit(services(), client, ref, post, source, key)
+    body: dict[str, Any] = {
+        "action": POST,
+        "profile": profile_label(profile),
+        "profile_id": profile.id,
+        "post": {**post.to_params(), "excerpt": post.excerpt},
+    }
+    if not created:
+        body["replayed"] = True
+    finished = changes.wait_for(services(), job.id, wait) if wait else None
+    if finished is None:
+        return accepted(job, **body)
     return finished_answer(finished, body, client)
 
 

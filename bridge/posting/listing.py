@@ -15,7 +15,7 @@ from bridge.buffer.posts import BufferPost
 from bridge.errors import BufferAPIError
 from bridge.posting import kept
 from bridge.posting.models import QUEUE, PlacedPost
-from bridge.posting.posts import EXCERPT
+from bridge.posting.posts import excerpt_of
 from bridge.services import Services
 
 
@@ -70,11 +70,10 @@ def _local(profile: models.Profile, instant: dt.datetime | None) -> str | None:
 def _from_buffer(
     profile: models.Profile, post: BufferPost, placed: PlacedPost | None
 ) -> dict[str, Any]:
-    flat = " ".join(post.text.split())
     return {
         "id": post.id,
         "due_at": _local(profile, post.due_at),
-        "excerpt": flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…",
+        "excerpt": excerpt_of(post.text),
         "status": post.status,
         "share_mode": post.share_mode,
         "placed_by_bridge": placed is not None and not placed.adopted,

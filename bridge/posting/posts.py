@@ -48,9 +48,8 @@ class PostRequest:
 
     @property
     def excerpt(self) -> str:
-        """The first EXCERPT characters, on one line: what answers and events show."""
-        flat = " ".join(self.text.split())
-        return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
+        """What answers and events show of the post."""
+        return excerpt_of(self.text)
 
     def to_params(self) -> dict[str, Any]:
         """The job's params."""
@@ -60,6 +59,12 @@ class PostRequest:
         if self.link:
             params["link"] = self.link
         return params
+
+
+def excerpt_of(text: str) -> str:
+    """The first EXCERPT characters of a post's text, on one line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
 
 
 def from_params(params: dict[str, Any]) -> PostRequest:

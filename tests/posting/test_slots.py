@@ -46,9 +46,7 @@ def test_a_slot_taken_by_another_post_is_skipped():
 
 def test_min_gap_keeps_slots_away_from_other_posts():
     taken = [dt.datetime(2026, 12, 7, 12, 0, tzinfo=UTC)]
-    finder = SlotFinder(
-        WEEKDAYS, LONDON, SATURDAY, taken=taken, min_gap=dt.timedelta(minutes=180)
-    )
+    finder = SlotFinder(WEEKDAYS, LONDON, SATURDAY, taken=taken, min_gap=dt.timedelta(minutes=180))
     # 09:00 is 3 h before the post (not inside the gap), 12:30 is 30 min after it
     assert labels(finder, 2) == ["Mon 07 09:00", "Mon 07 17:00"]
 
