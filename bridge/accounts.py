@@ -43,6 +43,17 @@ def startup_warnings(settings: Settings, today: dt.date | None = None) -> list[s
     return lines
 
 
+# what a `bridge`-mode profile gets, said wherever the mode shows (docs/buffer-apis.md)
+BRIDGE_MODE = (
+    "In bridge mode the bridge keeps each profile's posting week itself: changes are stored "
+    "as the kept week (Buffer's own schedule is left as it is), and the posts sent through "
+    "the bridge (POST /v1/profiles/<ref>/posts, webhooks, chat) are placed on the week's "
+    "free slots and moved when the week changes. Posts added in Buffer's own app with "
+    '"Add to queue" follow Buffer\'s frozen schedule unless the profile adopts its queue '
+    "(adopt_queue)."
+)
+
+
 def overview(
     services: Services, client: models.ApiClient | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
@@ -71,6 +82,9 @@ def overview(
                 "v1_sunset": abilities.v1_sunset.isoformat() if abilities.v1_sunset else None,
                 "v1_days_left": abilities.v1_days_left,
                 "notice": abilities.notice(),
+                "schedule_mode": "bridge" if abilities.keeps_week else "buffer",
+                "can_post": abilities.can_post,
+                "bridge_mode": BRIDGE_MODE if abilities.can_post else None,
             }
         )
     return entries

@@ -1,7 +1,8 @@
 """Buffer's two APIs end to end (sandbox over real sockets): a GraphQL-only account reads,
-snapshots and detects drift but refuses changes with 409 on every adapter; an account with
-both reads through GraphQL and writes through v1, each within its own budget; a v1 account
-past BUFFER_V1_SUNSET refuses changes and fails what was queued with the same words."""
+snapshots and detects drift, and its changes are kept by the bridge (bridge mode) on every
+adapter; an account with both reads through GraphQL and writes through v1, each within its
+own budget; a v1 account past BUFFER_V1_SUNSET without a GraphQL key refuses changes and
+fails what was queued with the same words."""
 
 from __future__ import annotations
 
@@ -92,32 +93,31 @@ def test_graphql_only_snapshots_and_detects_drift(services, buffer_sandbox):
 
 
 @graphql_only()
-def test_graphql_only_refuses_changes_with_409_on_every_adapter(client, services, auth_headers):
+def test_graphql_only_keeps_the_week_on_every_adapter(client, services, auth_headers):
+    """No v1 to write with: every adapter's change is kept by the bridge (bridge mode),
+    never a 409, and Buffer's own schedule is left as it is."""
     rest = client.patch(
         "/v1/profiles/@skinnyoteam/schedules",
         json={"days": "weekdays", "times": ["9am"]},
         headers=auth_headers,
     )
-    assert rest.status_code == 409
-    message = rest.get_json()["message"]
-    assert "cannot change posting schedules" in message and "'default'" in message
-    assert "snapshots" in message
+    assert rest.status_code == 202, rest.get_json()
     zap = client.post(
         "/hooks/zapier",
         json={"profile": "@skinnyoteam", "days": "mon", "times": "9am"},
         headers=auth_headers,
     )
-    assert zap.status_code == 409 and zap.get_json()["message"] == message
+    assert zap.status_code == 202, zap.get_json()
     with services.db.session() as session:
         auth.create_client(session, "slack", slack_team=TEAM)
     body = slack_form("set @skinnyoteam weekdays 9am")
     slack = client.post("/chat/slack", data=body, headers=signed(body))
-    assert slack.status_code == 200  # Slack shows the words only from a 200
-    assert slack.get_json()["text"] == f"Sorry: {message}"
-    assert job_count(services) == 0, "nothing is queued that cannot be applied"
+    assert slack.status_code == 200 and slack.get_json()["text"].startswith("Queued")
+    assert job_count(services) == 3
     accounts = client.get("/v1/accounts", headers=auth_headers).get_json()["accounts"]
-    assert accounts[0]["api"] == "graphql" and accounts[0]["can_write"] is False
-    assert accounts[0]["write_refusal"] == message
+    assert accounts[0]["api"] == "graphql" and accounts[0]["can_write"] is True
+    assert accounts[0]["write_refusal"] is None
+    assert accounts[0]["schedule_mode"] == "bridge"
 
 
 @both()
@@ -133,8 +133,8 @@ def test_both_reads_through_graphql_and_writes_through_v1(
     assert answer.status_code == 202, answer.get_json()
     notice = answer.get_json()["notice"]
     assert "retires the v1 API on 2027-02-01" in notice
-    assert "cannot change the posting schedules of account 'default'" in notice
-    assert "set BUFFER_API_KEY" not in notice  # it has one: reads go on through GraphQL
+    assert "the bridge keeps the posting week of account 'default' itself" in notice
+    assert "set BUFFER_API_KEY" not in notice  # it has one: the week is kept after the sunset
     job_url = answer.headers["Location"]
     done = wait_until(
         lambda: client.get(job_url, headers=auth_headers).get_json()["status"] == "succeeded",
@@ -225,7 +225,7 @@ def test_a_graphql_429_is_obeyed_exactly_by_every_process(services, buffer_sandb
         other.close()
 
 
-@graphql_only()
+@past_sunset()
 def test_a_rotation_on_an_account_that_cannot_write_fails_its_runs_saying_why(client, auth_headers):
     from tests.test_rotation import make_plan, make_presets
 

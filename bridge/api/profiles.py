@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import redis
@@ -22,7 +23,6 @@ from bridge.api.schemas import (
     ProfileChoiceSchema,
     ProfileListArgs,
     ProfileListSchema,
-    ProfileSchema,
     ProfileWithSettingsSchema,
     ReplaceSchedulesSchema,
     RestoreSchema,
@@ -82,10 +82,13 @@ def _choice_label(profile: Profile) -> str:
 @blp.route("/<ref>")
 class ProfileItem(MethodView):
     @blp.response(200, ProfileWithSettingsSchema)
-    def get(self, ref: str) -> dict[str, Any]:
+    def get(self, ref: str) -> SimpleNamespace:
         """A profile from the cache (404 for an unknown reference) and its posting settings."""
         profile = catalog.readable(services(), current_client(), ref)
-        return {**ProfileSchema().dump(profile), **posting_settings.of_profile(services(), profile)}
+        return SimpleNamespace(
+            **{c.key: getattr(profile, c.key) for c in Profile.__table__.columns},
+            **posting_settings.of_profile(services(), profile),
+        )
 
     @blp.arguments(PostingSettingsInput)
     @blp.response(200, PostingSettingsSchema)

@@ -285,6 +285,17 @@ class AccountSchema(Schema):
     v1_sunset = fields.String(allow_none=True, metadata={"example": "2027-02-01"})
     v1_days_left = fields.Integer(allow_none=True)
     notice = fields.String(allow_none=True)
+    schedule_mode = fields.String(
+        metadata={
+            "enum": ["buffer", "bridge"],
+            "description": "who keeps its profiles' weeks by default: Buffer (written through "
+            "v1) or the bridge (after v1: posts placed on the kept week's slots)",
+        }
+    )
+    can_post = fields.Boolean(metadata={"description": "posts can be placed (a GraphQL key)"})
+    bridge_mode = fields.String(
+        allow_none=True, metadata={"description": "what bridge mode does and does not do"}
+    )
 
 
 class AccountListSchema(Schema):
