@@ -48,13 +48,6 @@ class PostInput(StrictSchema):
     )
 
 
-class PostAcceptedSchema(AcceptedSchema):
-    """202: the post is stored as a job; its result will hold the post id, due_at, slot."""
-
-    post = fields.Dict(metadata={"description": "the post as understood"})
-    schedule_mode = fields.String(metadata={"example": "bridge"})
-
-
 class PostViewSchema(StrictSchema):
     """One coming post of the profile as Buffer has it."""
 
@@ -81,7 +74,7 @@ class PostListSchema(StrictSchema):
 @blp.route("/<ref>/posts")
 class ProfilePosts(MethodView):
     @blp.arguments(PostInput)
-    @blp.response(202, PostAcceptedSchema)
+    @blp.response(202, AcceptedSchema)
     def post(self, body: dict[str, Any], ref: str) -> Any:
         """Place a post: `when` queue (default) takes the kept week's next free slot."""
         post = posts.parse(body["text"], body["when"], body["link"], body["image_url"])

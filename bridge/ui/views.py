@@ -36,7 +36,9 @@ from bridge.errors import (
     NotFound,
     Unauthorized,
 )
+from bridge.posting import settings as posting_settings
 from bridge.ui import before_request, csrf_token, render_error, security_headers, sign_in
+from bridge.ui import posting as ui_posting
 from bridge.web.caller import services
 
 blp = Blueprint(
@@ -287,14 +289,23 @@ def profile_page(profile_id: str) -> Any:
                 }
             )
     overview = {a["name"]: a for a in accounts.overview(services(), client)}
+    posting = ui_posting.kept_view(profile)
+    kept = posting_settings.kept_week(services(), profile)
     return _page(
         "profile.html",
         profile=profile,
         label=profiles.label(profile),
-        grid=grid(_week(profile)),
+        grid=grid(kept if kept is not None else _week(profile)),
         entries=entries,
         account=overview.get(profile.account),
+        posting=posting,
     )
+
+
+@blp.route("/profiles/<profile_id>/settings", methods=["POST"])
+def profile_settings(profile_id: str) -> Any:
+    """Change the profile's posting settings (who keeps its week, gaps, excluded dates)."""
+    return ui_posting.save(_client(), profile_id)
 
 
 def _snapshot_of(profile: models.Profile, snapshot_id: int) -> models.Snapshot:

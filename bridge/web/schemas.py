@@ -85,6 +85,7 @@ class AcceptedSchema(Schema):
     notice = fields.String(
         metadata={"description": "something to act on soon, e.g. Buffer retiring its v1 API"}
     )
+    post = fields.Dict(metadata={"description": "a post (action post): text, when, link, excerpt"})
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
