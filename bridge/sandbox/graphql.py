@@ -14,8 +14,16 @@ so a query the real API would refuse for its shape is refused here too:
 
 Every admitted answer carries `RateLimit` and `RateLimit-Policy` headers, one item
 per window (`"100-in-15min";r=98;t=897`). A channel of another account is
-FORBIDDEN, an unknown one NOT_FOUND; an organization likewise. There are no
-mutations, as in Buffer's published reference: schedules are written through v1.
+FORBIDDEN, an unknown one NOT_FOUND; an organization likewise.
+
+Posts (graphql.md, "Posts"; the rules are in posts.py): `posts` pages an
+organization's posts (its organization checked as `channels` does; a bad date,
+cursor or `first` is BAD_USER_INPUT), `post` answers one (NOT_FOUND, FORBIDDEN).
+The mutations are Buffer's post ones, `createPost`, `editPost` and `deletePost`,
+counted in the rate windows like queries; they refuse as Buffer does, with typed
+union errors as data (HTTP 200, `__typename` an error type with `message`), never
+GraphQL errors. No mutation changes a channel or its schedule, as in Buffer's
+reference: schedules are written through v1.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from graphql import (
 from werkzeug.wrappers import Request, Response
 
 from bridge.buffer.models import DAYS
+from bridge.sandbox.posts import PostError
 from bridge.sandbox.state import Sandbox
 
 __all__ = ["GraphQL", "graphql_error", "schema", "schema_text"]
@@ -212,7 +221,8 @@ def _error_json(error: GraphQLError) -> dict[str, Any]:
 
 
 class _Root:
-    """Root resolvers of one request (holding the sandbox lock): account, channel, channels."""
+    """Root resolvers of one request (holding the sandbox lock): account, channel, channels,
+    posts, post and the mutations createPost, editPost, deletePost."""
 
     def __init__(self, sandbox: Sandbox, account: str) -> None:
         self.sandbox = sandbox
@@ -243,7 +253,58 @@ class _Root:
         return self._channel(channel_id, self._organization_of(channel_id))
 
     def channels(self, info: Any, input: dict[str, Any]) -> list[dict[str, Any]]:
-        found = self.sandbox.organization_owner(str(input["organizationId"]))
+        organization = self._own_organization(input["organizationId"])
+        locked = (input.get("filter") or {}).get("isLocked")
+        channels = [self._channel(pid, organization["id"]) for pid in organization["channel_ids"]]
+        return [c for c in channels if locked is None or c["isLocked"] == locked]
+
+    def posts(
+        self, info: Any, input: dict[str, Any], first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        organization = self._own_organization(input["organizationId"])
+        try:
+            return self.sandbox.posts.search(
+                list(organization["channel_ids"]),
+                input.get("filter"),
+                input.get("sort"),
+                first,
+                after,
+            )
+        except ValueError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "BAD_USER_INPUT"}) from None
+
+    def post(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.sandbox.posts.get(self.account_name, input["id"])
+        except KeyError:
+            raise GraphQLError("Post not found", extensions={"code": "NOT_FOUND"}) from None
+        except PermissionError as exc:
+            raise GraphQLError(str(exc), extensions={"code": "FORBIDDEN"}) from None
+
+    def createPost(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        try:
+            post = self.sandbox.posts.create(self.account_name, input)
+        except PostError as refusal:
+            return {"__typename": refusal.typename, "message": refusal.message}
+        return {"__typename": "PostActionSuccess", "post": post}
+
+    def editPost(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        try:
+            post = self.sandbox.posts.edit(self.account_name, input)
+        except PostError as refusal:
+            return {"__typename": refusal.typename, "message": refusal.message}
+        return {"__typename": "PostActionSuccess", "post": post}
+
+    def deletePost(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        try:
+            deleted = self.sandbox.posts.delete(self.account_name, input["id"])
+        except PostError as refusal:  # DeletePostPayload has one error type
+            return {"__typename": "VoidMutationError", "message": refusal.message}
+        return {"__typename": "DeletePostSuccess", "id": deleted}
+
+    def _own_organization(self, organization_id: Any) -> dict[str, Any]:
+        """The live organization of this account; NOT_FOUND / FORBIDDEN GraphQL errors else."""
+        found = self.sandbox.organization_owner(str(organization_id))
         if found is None:
             raise GraphQLError("Organization not found", extensions={"code": "NOT_FOUND"})
         owner, organization = found
@@ -251,9 +312,7 @@ class _Root:
             raise GraphQLError(
                 "You do not have access to this organization", extensions={"code": "FORBIDDEN"}
             )
-        locked = (input.get("filter") or {}).get("isLocked")
-        channels = [self._channel(pid, organization["id"]) for pid in organization["channel_ids"]]
-        return [c for c in channels if locked is None or c["isLocked"] == locked]
+        return organization
 
     def _organization_of(self, channel_id: str) -> str:
         for organization in self.sandbox.organizations(self.account_name):

@@ -13,10 +13,12 @@ GraphQL adds, over the same profiles: API keys (key -> account, beside v1's
 tokens), organizations (each account's profiles split in order into
 `organizations` groups), paused days (kept beside the v1 objects, so v1 answers
 never show them; a v1 update changes times and leaves pauses alone, as a pause in
-Buffer's app keeps its times), and rate windows of their own (several at once).
+Buffer's app keeps its times), rate windows of their own (several at once), and
+posts: `posts`, a `posts.Posts` store rebuilt by `reset`, which takes this lock.
 
 Past 400 lines on purpose: everything behind the one lock is here, so no other module
-can touch the state without it; seeding, faults, forms and the APIs live elsewhere.
+can touch the state without it; seeding, faults, forms, the posts' rules (posts.py,
+under the same lock) and the APIs live elsewhere.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bridge.buffer.models import DAYS
 from bridge.config import RateLimit, parse_rate_limits
 from bridge.errors import ConfigError
 from bridge.sandbox import faults as fault_rules
+from bridge.sandbox.posts import DEFAULT_QUEUE_LIMIT, Posts
 from bridge.sandbox.seed import seed_account
 
 __all__ = [
@@ -80,6 +83,7 @@ class SandboxConfig:
     graphql_rate_limit: Any = DEFAULT_GRAPHQL_RATE_LIMIT
     organizations: int = 2  # per account (fewer when it has fewer profiles)
     graphql_only: bool = False
+    queue_limit: int = DEFAULT_QUEUE_LIMIT  # scheduled posts a channel may hold (posts.py)
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class Sandbox:
             self._graphql_windows: dict[tuple[str, float], deque[float]] = {}
             self._rng = random.Random(f"buffer-sandbox-faults:{self.config.seed}")
             self._records = []
+            self.posts = Posts(self)  # every post, and Buffer's rules for them (posts.py)
 
     def _account_names(self) -> list[str]:
         """Every account named by a token or a key, tokens' first (v1's seed order)."""
@@ -307,6 +312,16 @@ class Sandbox:
         with self.lock:
             self._profiles[profile_id]  # KeyError for an unknown profile
             self._paused[profile_id] = wanted
+
+    def add_post(self, profile_id: str, text: str, due_at: str | None = None) -> dict[str, Any]:
+        """A post made in Buffer's own app, as `Posts.add_from_app` (KeyError, posts.PostError)."""
+        return self.posts.add_from_app(profile_id, text, due_at)
+
+    def channel_posts(self, profile_id: str) -> list[dict[str, Any]]:
+        """Every post of a channel, as `Posts.of_channel`; KeyError for an unknown profile."""
+        with self.lock:
+            self._profiles[profile_id]  # KeyError for an unknown profile
+            return self.posts.of_channel(profile_id)
 
     def shutdown(self) -> None:
         """Wake every request sleeping in `wait` (slow faults, latency) so a server can stop."""
