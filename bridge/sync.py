@@ -294,11 +294,13 @@ def _plan(
 
 def _write_refusal(services: Services, account: str) -> str | None:
     """Why no job of `account` can be applied, whatever the retries, or None when they can:
-    its token variable was removed, it has only a GraphQL key, or v1 is past its sunset."""
+    its token variable was removed, or v1 is past its sunset and there is no GraphQL key to
+    keep the week with."""
     try:
         abilities = services.backend(account).capabilities(utcnow().date())
         if abilities.can_write:
-            services.buffer_token(account)  # ConfigError when the variable is empty
+            if abilities.v1_writes:
+                services.buffer_token(account)  # ConfigError when the variable is empty
             return None
     except ConfigError as error:
         return f"Buffer account {account!r} is not configured: {error.message}"
