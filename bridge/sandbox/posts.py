@@ -167,6 +167,7 @@ class _Post:
     service: str
     via: str
     created_at: datetime
+    seq: int  # creation order, for ties (ids sort by second, then randomly)
     text: str = ""
     status: str = "scheduled"
     share_mode: str = "addToQueue"
@@ -213,6 +214,7 @@ class Posts:
         self.lock = sandbox.lock
         self.clock: Callable[[], datetime] = _utcnow
         self._posts: dict[str, _Post] = {}
+        self._made = 0
         self._rng = random.Random(f"buffer-sandbox-posts:{sandbox.config.seed}")
 
     # --- the API's operations
@@ -236,12 +238,14 @@ class Posts:
                 service=str(self._sandbox.profile(channel_id).get("service", "")),
                 via=via,
                 created_at=now,
+                seq=self._made,
                 text=fields.get("text") or "",
                 scheduling_type=fields.get("schedulingType") or "automatic",
                 tag_ids=[str(t) for t in fields.get("tagIds") or []],
             )
             self._place(post, fields, bool(fields.get("saveToDraft")), now)
             self._posts[post.id] = post
+            self._made += 1
             return post.as_dict()
 
     def edit(self, account: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +302,7 @@ class Posts:
         `filters`: PostsFiltersInput (channelIds, status, dueAt/createdAt {start, end},
         both ends inclusive; a post without the date never matches its range). `sort`:
         [{field, direction}], default dueAt asc; a missing date sorts last either way;
-        ties go by id (creation order). `first`: default 20, capped at 100. Cursors are
+        ties go by creation order. `first`: default 20, capped at 100. Cursors are
         opaque and carry the node's sort key, so paging survives posts that change or go.
         Raises ValueError for a bad date, cursor or `first`."""
         filters = filters or {}
@@ -468,7 +472,7 @@ class Posts:
         """`post` first, then the queued posts in order, into the slots custom posts leave."""
         others = self._others(post)
         fixed = {p.due_at for p in others if p.custom}
-        queue = sorted((p for p in others if not p.custom), key=lambda p: (p.due_at or now, p.id))
+        queue = sorted((p for p in others if not p.custom), key=lambda p: (p.due_at or now, p.seq))
         free = (s for s in self._slots(post.channel_id, now) if s not in fixed)
         slots = [slot for slot, _ in zip(free, range(len(queue) + 1), strict=False)]
         if not slots:
@@ -523,7 +527,7 @@ def _matches(post: _Post, statuses: Any, due: Any, created: Any) -> bool:
 
 
 def _sort_key(post: _Post, order: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """(missing, ±milliseconds) per sort field, then the id: plain tuples compare as wanted."""
+    """(missing, ±milliseconds) per sort field, then creation order: plain int tuples."""
     key: list[Any] = []
     for spec in order:
         moment = post.due_at if spec.get("field") == "dueAt" else post.created_at
@@ -532,7 +536,7 @@ def _sort_key(post: _Post, order: list[dict[str, Any]]) -> tuple[Any, ...]:
         else:
             millis = int(moment.timestamp() * 1000)
             key += [0, -millis if spec.get("direction") == "desc" else millis]
-    return (*key, post.id)
+    return (*key, post.seq)
 
 
 def _cursor(key: tuple[Any, ...]) -> str:
@@ -548,8 +552,7 @@ def _cursor_key(cursor: str, fields: int) -> tuple[Any, ...]:
     shaped = (
         isinstance(key, list)
         and len(key) == 2 * fields + 1
-        and all(isinstance(k, int) and not isinstance(k, bool) for k in key[:-1])
-        and isinstance(key[-1], str)
+        and all(isinstance(k, int) and not isinstance(k, bool) for k in key)
     )
     if not shaped:
         raise ValueError("Invalid cursor")
