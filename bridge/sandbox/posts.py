@@ -27,6 +27,9 @@ Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 - `shareNow` sends at once: status `sent`, `sentAt` now.
 - `saveToDraft` gives a draft: no slot, no limit, never sent by time; a draft keeps
   `dueAt` only for `customScheduled`.
+- `editPost`: a field left out keeps its value (`saveToDraft` too: a draft stays a
+  draft, its dueAt kept for `customScheduled`); `addToQueue` on a queued post keeps
+  its slot; a sent post cannot change. `deletePost` takes a post of any status.
 - A channel holds at most `SandboxConfig.queue_limit` scheduled posts (2000 by
   default): one more is `LimitReachedError`.
 - Time moves as in Buffer: whenever the store is used, a scheduled post whose

@@ -137,7 +137,8 @@ class Sandbox:
     """The thread-safe state of one simulated Buffer, and its Python control API."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        """Seed the accounts of `config` (copied); ValueError for no tokens or bad faults."""
+        """Seed the accounts of `config` (copied); ValueError for no tokens, bad faults or a
+        negative queue_limit."""
         self.config = copy.deepcopy(config) if config is not None else SandboxConfig()
         if self.config.api_keys is None:
             first = next(iter(self.config.tokens.values()), "default")
@@ -147,6 +148,8 @@ class Sandbox:
             raise ValueError("a sandbox needs at least one token or API key")
         if self.config.organizations < 1:
             raise ValueError("organizations must be at least 1")
+        if self.config.queue_limit < 0:
+            raise ValueError("queue_limit must not be negative")
         self.lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults: dict[str, float] = {}
