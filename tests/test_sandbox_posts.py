@@ -211,6 +211,14 @@ def test_a_wall_time_skipped_by_dst_is_taken_with_the_old_offset() -> None:
     )
     assert next(slots) == datetime(2027, 3, 14, 7, 30, tzinfo=UTC)  # 03:30 EDT
     assert next(slots) == datetime(2027, 3, 21, 6, 30, tzinfo=UTC)  # 02:30 EDT
+    crowded = queue_slots(
+        [{"days": ["sun"], "times": ["02:30", "03:15", "03:30"]}],
+        "America/New_York",
+        set(),
+        datetime(2027, 3, 13, tzinfo=UTC),
+    )
+    # 02:30 is 03:30 new time: after 03:15, and one slot with 03:30
+    assert [next(crowded).strftime("%H:%M") for _ in range(3)] == ["07:15", "07:30", "06:30"]
 
 
 def test_no_posting_times_refuse_add_to_queue(world: World) -> None:

@@ -20,8 +20,8 @@ Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 - `addToQueue` takes the first slot after now of the channel's own weekly schedule,
   in the channel's timezone, skipping paused days and instants a scheduled post of
   the channel already holds. A wall time that a DST change skips is taken with the
-  offset before the change (02:30 on a spring-forward night is 03:30 new time); a
-  repeated one is its first occurrence.
+  offset before the change (02:30 on a spring-forward night is 03:30 new time, one
+  slot with a 03:30 of that day); a repeated one is its first occurrence.
 - `shareNext` puts the post first in the queue: it and the queued (non-custom)
   scheduled posts take the free slots again in that order, so they move up or down.
 - `shareNow` sends at once: status `sent`, `sentAt` now.
@@ -154,10 +154,11 @@ def queue_slots(
     if not any(week.values()):
         return
     zone = _zone(timezone)
-    day = after.astimezone(zone).date() - timedelta(days=1)  # a zone behind UTC may start earlier
+    day = after.astimezone(zone).date()
     while True:
-        for wall in week.get(DAYS[day.weekday()], []):
-            slot = _ms(datetime.combine(day, wall, tzinfo=zone))
+        # sorted as instants: a time in a DST gap lands an hour on, maybe past a later time
+        walls = week.get(DAYS[day.weekday()], [])
+        for slot in sorted({_ms(datetime.combine(day, wall, tzinfo=zone)) for wall in walls}):
             if slot > after:
                 yield slot
         day += timedelta(days=1)
