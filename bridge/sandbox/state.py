@@ -317,14 +317,13 @@ class Sandbox:
             self._paused[profile_id] = wanted
 
     def add_post(self, profile_id: str, text: str, due_at: str | None = None) -> dict[str, Any]:
-        """A post made in Buffer's own app, as `Posts.add_from_app` (KeyError, posts.PostError)."""
+        """A post made in Buffer's own app: `Posts.add_from_app` (KeyError, ValueError,
+        posts.PostError)."""
         return self.posts.add_from_app(profile_id, text, due_at)
 
     def channel_posts(self, profile_id: str) -> list[dict[str, Any]]:
-        """Every post of a channel, as `Posts.of_channel`; KeyError for an unknown profile."""
-        with self.lock:
-            self._profiles[profile_id]  # KeyError for an unknown profile
-            return self.posts.of_channel(profile_id)
+        """Every post of a channel: `Posts.of_channel` (KeyError for an unknown profile)."""
+        return self.posts.of_channel(profile_id)
 
     def shutdown(self) -> None:
         """Wake every request sleeping in `wait` (slow faults, latency) so a server can stop."""
