@@ -214,11 +214,12 @@ def test_sandbox_command_options(monkeypatch: pytest.MonkeyPatch) -> None:
         "--graphql-rate-limit",
         "5/1m,9/1h",
     ]
-    result = CliRunner().invoke(cli.main, [*args, "--graphql-only", "--organizations", "3"])
+    options = ["--graphql-only", "--organizations", "3", "--queue-limit", "7"]
+    result = CliRunner().invoke(cli.main, [*args, *options])
     assert result.exit_code == 0, result.output
     config = seen["config"]
     assert config.api_keys == {"k1": "default", "k2": "brand"}
     assert [(w.limit, w.period) for w in config.graphql_rate_limit] == [(5, 60.0), (9, 3600.0)]
-    assert config.graphql_only and config.organizations == 3
+    assert config.graphql_only and config.organizations == 3 and config.queue_limit == 7
     bad = CliRunner().invoke(cli.main, ["sandbox", "--graphql-rate-limit", "lots"])
     assert bad.exit_code != 0 and "--graphql-rate-limit" in bad.output

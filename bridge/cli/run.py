@@ -144,6 +144,13 @@ def beat(ctx: click.Context) -> None:
 )
 @click.option("--organizations", default=2, show_default=True, type=int, help="per account")
 @click.option(
+    "--queue-limit",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="scheduled posts a channel may hold (GraphQL LimitReachedError past it)",
+)
+@click.option(
     "--graphql-only",
     is_flag=True,
     help="v1 answers 410 Gone, as after Buffer retires it; only GraphQL serves data",

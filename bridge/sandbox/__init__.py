@@ -10,6 +10,8 @@ each API Buffer has: v1 under `/1/` and GraphQL at `/graphql` (and `POST /`).
     faults.py   fault settings and picking one fault per request
     forms.py    PHP-style form bodies (`a[]`, `a[n][k]`)
     v1.py       Buffer API v1 endpoints over the state
+    posts.py    posts in the state: each channel's posts and Buffer's rules for them
+    post_pages.py  reading posts: dates, filters, sort and Relay pages
     graphql.py  Buffer's GraphQL API over the same state (graphql-core, schema.graphql)
     control.py  the `/__sandbox/...` control API
     app.py      the WSGI app: werkzeug routing to v1, GraphQL and control

@@ -13,6 +13,7 @@ A post, as every method here answers it (GraphQL `Post` fields, JSON-ready)::
 
 Dates are ISO 8601 in UTC with milliseconds (`2026-12-07T09:00:00.000Z`); dates
 given may carry any offset (`Z` included) and are taken as UTC without one.
+Reading posts (filters, sort, Relay pages) is post_pages.py.
 
 Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 - `customScheduled` needs `dueAt` in the future; the post keeps it whatever the
@@ -20,13 +21,16 @@ Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 - `addToQueue` takes the first slot after now of the channel's own weekly schedule,
   in the channel's timezone, skipping paused days and instants a scheduled post of
   the channel already holds. A wall time that a DST change skips is taken with the
-  offset before the change (02:30 on a spring-forward night is 03:30 new time); a
-  repeated one is its first occurrence.
+  offset before the change (02:30 on a spring-forward night is 03:30 new time, one
+  slot with a 03:30 of that day); a repeated one is its first occurrence.
 - `shareNext` puts the post first in the queue: it and the queued (non-custom)
   scheduled posts take the free slots again in that order, so they move up or down.
 - `shareNow` sends at once: status `sent`, `sentAt` now.
 - `saveToDraft` gives a draft: no slot, no limit, never sent by time; a draft keeps
   `dueAt` only for `customScheduled`.
+- `editPost`: a field left out keeps its value (`saveToDraft` too: a draft stays a
+  draft, its dueAt kept for `customScheduled`); `addToQueue` on a queued post keeps
+  its slot; a sent post cannot change. `deletePost` takes a post of any status.
 - A channel holds at most `SandboxConfig.queue_limit` scheduled posts (2000 by
   default): one more is `LimitReachedError`.
 - Time moves as in Buffer: whenever the store is used, a scheduled post whose
@@ -36,9 +40,6 @@ Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,24 +49,14 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.buffer.models import DAYS
+from bridge.sandbox.post_pages import DEFAULT_SORT, iso, ms, page, parse_datetime, sort_key
 
 if TYPE_CHECKING:
     from bridge.sandbox.state import Sandbox
 
-__all__ = [
-    "DEFAULT_PAGE",
-    "DEFAULT_QUEUE_LIMIT",
-    "MAX_PAGE",
-    "PostError",
-    "Posts",
-    "iso",
-    "parse_datetime",
-    "queue_slots",
-]
+__all__ = ["DEFAULT_QUEUE_LIMIT", "PostError", "PostRecord", "Posts", "queue_slots"]
 
 DEFAULT_QUEUE_LIMIT = 2000  # scheduled posts per channel on Buffer's paid plans
-DEFAULT_PAGE = 20
-MAX_PAGE = 100
 _HEX = "0123456789abcdef"
 _SCHEDULED_ACTIONS = [
     "updatePost", "deletePost", "viewPost", "publishPostNow", "publishPostNext",
@@ -86,35 +77,6 @@ class PostError(Exception):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _ms(moment: datetime) -> datetime:
-    """`moment` in UTC, cut to whole milliseconds (what Buffer's dates carry)."""
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """`2026-12-07T09:00:00.000Z` for a datetime; None for None."""
-    if moment is None:
-        return None
-    moment = _ms(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_datetime(value: Any) -> datetime:
-    """An ISO 8601 string (offset or `Z`; UTC when none) as a UTC datetime in milliseconds.
-
-    Raises ValueError for anything else."""
-    if not isinstance(value, str):
-        raise ValueError("a date must be an ISO 8601 string")
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _ms(moment)
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -151,22 +113,26 @@ def queue_slots(
     if not any(week.values()):
         return
     zone = _zone(timezone)
-    day = after.astimezone(zone).date() - timedelta(days=1)  # a zone behind UTC may start earlier
+    day = after.astimezone(zone).date()
     while True:
-        for wall in week.get(DAYS[day.weekday()], []):
-            slot = _ms(datetime.combine(day, wall, tzinfo=zone))
+        # sorted as instants: a time in a DST gap lands an hour on, maybe past a later time
+        walls = week.get(DAYS[day.weekday()], [])
+        for slot in sorted({ms(datetime.combine(day, wall, tzinfo=zone)) for wall in walls}):
             if slot > after:
                 yield slot
         day += timedelta(days=1)
 
 
 @dataclass
-class _Post:
+class PostRecord:
+    """One post as the store keeps it (`as_dict` is what the APIs show)."""
+
     id: str
     channel_id: str
     service: str
     via: str
     created_at: datetime
+    seq: int  # creation order, for ties (ids sort by second, then randomly)
     text: str = ""
     status: str = "scheduled"
     share_mode: str = "addToQueue"
@@ -212,7 +178,8 @@ class Posts:
         self._sandbox = sandbox
         self.lock = sandbox.lock
         self.clock: Callable[[], datetime] = _utcnow
-        self._posts: dict[str, _Post] = {}
+        self._posts: dict[str, PostRecord] = {}
+        self._made = 0
         self._rng = random.Random(f"buffer-sandbox-posts:{sandbox.config.seed}")
 
     # --- the API's operations
@@ -230,18 +197,20 @@ class Posts:
                 raise PostError("NotFoundError", "Channel not found")
             if owner != account:
                 raise PostError("UnauthorizedError", "You do not have access to this channel")
-            post = _Post(
+            post = PostRecord(
                 id=self._new_id(now),
                 channel_id=channel_id,
                 service=str(self._sandbox.profile(channel_id).get("service", "")),
                 via=via,
                 created_at=now,
+                seq=self._made,
                 text=fields.get("text") or "",
                 scheduling_type=fields.get("schedulingType") or "automatic",
                 tag_ids=[str(t) for t in fields.get("tagIds") or []],
             )
             self._place(post, fields, bool(fields.get("saveToDraft")), now)
             self._posts[post.id] = post
+            self._made += 1
             return post.as_dict()
 
     def edit(self, account: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +224,7 @@ class Posts:
             if post.status in ("sent", "sending"):
                 raise PostError("InvalidInputError", "A sent post cannot be edited")
             draft = fields.get("saveToDraft")
-            changed = _Post(**{**post.__dict__, "tag_ids": list(post.tag_ids)})
+            changed = PostRecord(**{**post.__dict__, "tag_ids": list(post.tag_ids)})
             if "text" in fields and fields["text"] is not None:
                 changed.text = fields["text"]
             if fields.get("tagIds") is not None:
@@ -293,46 +262,14 @@ class Posts:
         first: int | None = None,
         after: str | None = None,
     ) -> dict[str, Any]:
-        """One Relay page (PostsResults) of the posts of `channel_ids` matching `filters`.
+        """One Relay page (PostsResults) of the posts of `channel_ids`: see `post_pages.page`.
 
-        `filters`: PostsFiltersInput (channelIds, status, dueAt/createdAt {start, end},
-        both ends inclusive; a post without the date never matches its range). `sort`:
-        [{field, direction}], default dueAt asc; a missing date sorts last either way;
-        ties go by id (creation order). `first`: default 20, capped at 100. Cursors are
-        opaque and carry the node's sort key, so paging survives posts that change or go.
         Raises ValueError for a bad date, cursor or `first`."""
-        filters = filters or {}
-        wanted = set(channel_ids)
-        if filters.get("channelIds") is not None:
-            wanted &= {str(c) for c in filters["channelIds"]}
-        size = DEFAULT_PAGE if first is None else first
-        if size < 0:
-            raise ValueError("first must not be negative")
-        size = min(size, MAX_PAGE)
-        order = sort or [{"field": "dueAt", "direction": "asc"}]
-        statuses = filters.get("status")
-        due, created = _bounds(filters.get("dueAt")), _bounds(filters.get("createdAt"))
         with self.lock:
             self._now()
-            matches = [
-                p
-                for p in self._posts.values()
-                if p.channel_id in wanted and _matches(p, statuses, due, created)
-            ]
-            keyed = sorted(((_sort_key(p, order), p) for p in matches), key=lambda kp: kp[0])
-        start = _cursor_key(after, len(order)) if after else None
-        rest = [kp for kp in keyed if start is None or kp[0] > start]
-        page = rest[:size]
-        edges = [{"node": p.as_dict(), "cursor": _cursor(key)} for key, p in page]
-        return {
-            "edges": edges,
-            "pageInfo": {
-                "startCursor": edges[0]["cursor"] if edges else None,
-                "endCursor": edges[-1]["cursor"] if edges else None,
-                "hasPreviousPage": len(rest) < len(keyed),
-                "hasNextPage": len(rest) > size,
-            },
-        }
+            wanted = set(channel_ids)
+            posts = [p for p in self._posts.values() if p.channel_id in wanted]
+            return page(posts, filters, sort, first, after)
 
     # --- as Buffer's own app
 
@@ -340,8 +277,9 @@ class Posts:
         self, profile_id: str, text: str, due_at: datetime | str | None = None
     ) -> dict[str, Any]:
         """A post made in Buffer's app ("Add to queue", via `buffer`): at the channel's next
-        free slot, or at `due_at` (future) when given. KeyError for an unknown profile;
-        PostError as `create` (InvalidInputError, LimitReachedError)."""
+        free slot, or at `due_at` (future) when given. KeyError for an unknown profile,
+        ValueError for a `due_at` that is no ISO 8601 date; PostError as `create`
+        (InvalidInputError: a past due_at or no posting times; LimitReachedError)."""
         with self.lock:
             owner = self._sandbox.owner_of(profile_id)
             if owner is None:
@@ -357,18 +295,20 @@ class Posts:
             return made
 
     def of_channel(self, profile_id: str) -> list[dict[str, Any]]:
-        """Every post of a channel, by dueAt (undated last), then creation."""
+        """Every post of a channel, by dueAt (undated last), then creation; KeyError for an
+        unknown profile."""
         with self.lock:
+            if self._sandbox.owner_of(profile_id) is None:
+                raise KeyError(f"no profile {profile_id}")
             self._now()
             posts = [p for p in self._posts.values() if p.channel_id == profile_id]
-            order = [{"field": "dueAt", "direction": "asc"}]
-            return [p.as_dict() for p in sorted(posts, key=lambda p: _sort_key(p, order))]
+            return [p.as_dict() for p in sorted(posts, key=lambda p: sort_key(p, DEFAULT_SORT))]
 
     # --- rules
 
     def _now(self) -> datetime:
         """Now, after sending every scheduled post that came due (time moves as in Buffer)."""
-        now = _ms(self.clock())
+        now = ms(self.clock())
         for post in self._posts.values():
             if post.status == "scheduled" and post.due_at is not None and post.due_at <= now:
                 post.status, post.sent_at, post.updated_at = "sent", post.due_at, post.due_at
@@ -383,7 +323,7 @@ class Posts:
             if made not in self._posts:
                 return made
 
-    def _owned(self, account: str, post_id: Any, foreign: str) -> _Post:
+    def _owned(self, account: str, post_id: Any, foreign: str) -> PostRecord:
         """The post `post_id` of `account`; PostError NotFoundError, or `foreign` for another's."""
         post = self._posts.get(str(post_id)) if post_id else None
         if post is None:
@@ -392,7 +332,7 @@ class Posts:
             raise PostError(foreign, "You do not have access to this post")
         return post
 
-    def _place(self, post: _Post, fields: dict[str, Any], draft: bool, now: datetime) -> None:
+    def _place(self, post: PostRecord, fields: dict[str, Any], draft: bool, now: datetime) -> None:
         """Set `post`'s status, dueAt and share mode per `fields["mode"]` (module rules).
 
         Changes only `post` (and, for shareNext, the queue's dueAts once nothing can fail)."""
@@ -414,12 +354,12 @@ class Posts:
         elif not (self._queued(post) and post.due_at is not None and post.due_at > now):
             post.due_at = self._free_slot(post, now)
 
-    def _queued(self, post: _Post) -> bool:
+    def _queued(self, post: PostRecord) -> bool:
         """Whether the stored post is a scheduled post taking a queue slot (kept on edit)."""
         stored = self._posts.get(post.id)
         return stored is not None and stored.status == "scheduled" and not stored.custom
 
-    def _check_limit(self, post: _Post) -> None:
+    def _check_limit(self, post: PostRecord) -> None:
         stored = self._posts.get(post.id)
         if stored is not None and stored.status == "scheduled":
             return  # already counted
@@ -445,7 +385,7 @@ class Posts:
         )
         return slots
 
-    def _others(self, post: _Post) -> list[_Post]:
+    def _others(self, post: PostRecord) -> list[PostRecord]:
         """The channel's other scheduled posts."""
         return [
             p
@@ -453,7 +393,7 @@ class Posts:
             if p.channel_id == post.channel_id and p.status == "scheduled" and p.id != post.id
         ]
 
-    def _free_slot(self, post: _Post, now: datetime) -> datetime:
+    def _free_slot(self, post: PostRecord, now: datetime) -> datetime:
         """The channel's first slot after now no other scheduled post holds."""
         taken = {p.due_at for p in self._others(post)}
         for slot in self._slots(post.channel_id, now):
@@ -464,11 +404,11 @@ class Posts:
             "This channel has no posting times to add to its queue: use customScheduled",
         )
 
-    def _put_first(self, post: _Post, now: datetime) -> None:
+    def _put_first(self, post: PostRecord, now: datetime) -> None:
         """`post` first, then the queued posts in order, into the slots custom posts leave."""
         others = self._others(post)
         fixed = {p.due_at for p in others if p.custom}
-        queue = sorted((p for p in others if not p.custom), key=lambda p: (p.due_at or now, p.id))
+        queue = sorted((p for p in others if not p.custom), key=lambda p: (p.due_at or now, p.seq))
         free = (s for s in self._slots(post.channel_id, now) if s not in fixed)
         slots = [slot for slot, _ in zip(free, range(len(queue) + 1), strict=False)]
         if not slots:
@@ -492,65 +432,3 @@ def _due(value: Any, mode: str, now: datetime) -> datetime | None:
     if due <= now:
         raise PostError("InvalidInputError", "dueAt must be in the future")
     return due
-
-
-def _bounds(value: Any) -> tuple[datetime | None, datetime | None] | None:
-    """A DateTimeComparator as (start, end); None when absent. ValueError for a bad date."""
-    if not value:
-        return None
-    start, end = value.get("start"), value.get("end")
-    return (
-        None if start is None else parse_datetime(start),
-        None if end is None else parse_datetime(end),
-    )
-
-
-def _in_range(
-    moment: datetime | None, bounds: tuple[datetime | None, datetime | None] | None
-) -> bool:
-    if bounds is None:
-        return True
-    if moment is None:
-        return False
-    start, end = bounds
-    return (start is None or moment >= start) and (end is None or moment <= end)
-
-
-def _matches(post: _Post, statuses: Any, due: Any, created: Any) -> bool:
-    if statuses is not None and post.status not in statuses:
-        return False
-    return _in_range(post.due_at, due) and _in_range(post.created_at, created)
-
-
-def _sort_key(post: _Post, order: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """(missing, ±milliseconds) per sort field, then the id: plain tuples compare as wanted."""
-    key: list[Any] = []
-    for spec in order:
-        moment = post.due_at if spec.get("field") == "dueAt" else post.created_at
-        if moment is None:
-            key += [1, 0]
-        else:
-            millis = int(moment.timestamp() * 1000)
-            key += [0, -millis if spec.get("direction") == "desc" else millis]
-    return (*key, post.id)
-
-
-def _cursor(key: tuple[Any, ...]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
-
-
-def _cursor_key(cursor: str, fields: int) -> tuple[Any, ...]:
-    """The sort key inside a cursor made by `_cursor` for `fields` sort fields; ValueError else."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValueError("Invalid cursor") from None
-    shaped = (
-        isinstance(key, list)
-        and len(key) == 2 * fields + 1
-        and all(isinstance(k, int) and not isinstance(k, bool) for k in key[:-1])
-        and isinstance(key[-1], str)
-    )
-    if not shaped:
-        raise ValueError("Invalid cursor")
-    return tuple(key)

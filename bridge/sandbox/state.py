@@ -137,7 +137,8 @@ class Sandbox:
     """The thread-safe state of one simulated Buffer, and its Python control API."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        """Seed the accounts of `config` (copied); ValueError for no tokens or bad faults."""
+        """Seed the accounts of `config` (copied); ValueError for no tokens, bad faults or a
+        negative queue_limit."""
         self.config = copy.deepcopy(config) if config is not None else SandboxConfig()
         if self.config.api_keys is None:
             first = next(iter(self.config.tokens.values()), "default")
@@ -147,6 +148,8 @@ class Sandbox:
             raise ValueError("a sandbox needs at least one token or API key")
         if self.config.organizations < 1:
             raise ValueError("organizations must be at least 1")
+        if self.config.queue_limit < 0:
+            raise ValueError("queue_limit must not be negative")
         self.lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults: dict[str, float] = {}
@@ -314,14 +317,13 @@ class Sandbox:
             self._paused[profile_id] = wanted
 
     def add_post(self, profile_id: str, text: str, due_at: str | None = None) -> dict[str, Any]:
-        """A post made in Buffer's own app, as `Posts.add_from_app` (KeyError, posts.PostError)."""
+        """A post made in Buffer's own app: `Posts.add_from_app` (KeyError, ValueError,
+        posts.PostError)."""
         return self.posts.add_from_app(profile_id, text, due_at)
 
     def channel_posts(self, profile_id: str) -> list[dict[str, Any]]:
-        """Every post of a channel, as `Posts.of_channel`; KeyError for an unknown profile."""
-        with self.lock:
-            self._profiles[profile_id]  # KeyError for an unknown profile
-            return self.posts.of_channel(profile_id)
+        """Every post of a channel: `Posts.of_channel` (KeyError for an unknown profile)."""
+        return self.posts.of_channel(profile_id)
 
     def shutdown(self) -> None:
         """Wake every request sleeping in `wait` (slow faults, latency) so a server can stop."""
