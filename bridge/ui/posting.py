@@ -14,6 +14,8 @@ from bridge.posting import calendar
 from bridge.posting import settings as posting_settings
 from bridge.web.caller import services
 
+BAD_DATES = "dates without posts: write them as YYYY-MM-DD, one per line"
+
 
 def kept_view(profile: models.Profile) -> dict[str, Any]:
     """What the profile page shows of the posting settings, and the slots in bridge mode."""
@@ -28,16 +30,20 @@ def read_form() -> posting_settings.SettingsChange:
     form = request.form
     gap_text = form.get("min_gap_minutes", "").strip()
     if gap_text and not (gap_text.isascii() and gap_text.isdigit() and len(gap_text) <= 4):
-        raise InvalidInput("a whole number of minutes, 0 to 1440", "min_gap_minutes")
+        raise InvalidInput(
+            "minimum gap between posts: a whole number of minutes, 0 to 1440", "min_gap_minutes"
+        )
     words = form.get("excluded_dates", "").replace(",", " ").split()
     if len(words) > posting_settings.MAX_EXCLUDED:
-        raise InvalidInput(f"at most {posting_settings.MAX_EXCLUDED} dates", "excluded_dates")
+        raise InvalidInput(
+            f"dates without posts: at most {posting_settings.MAX_EXCLUDED}", "excluded_dates"
+        )
     try:
         dates = tuple(dt.date.fromisoformat(word) for word in words if len(word) == 10)
     except ValueError:
-        raise InvalidInput("dates as YYYY-MM-DD, one per line", "excluded_dates") from None
+        raise InvalidInput(BAD_DATES, "excluded_dates") from None
     if len(dates) != len(words):
-        raise InvalidInput("dates as YYYY-MM-DD, one per line", "excluded_dates")
+        raise InvalidInput(BAD_DATES, "excluded_dates")
     return posting_settings.SettingsChange(
         schedule_mode=form.get("schedule_mode") or None,
         adopt_queue=form.get("adopt_queue") == "on",

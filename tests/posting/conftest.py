@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.test_chat_slack import SECRET as SLACK_SECRET
+
 KEY = "sandbox-key"
 DOCS_PROFILE = "4eb854340acb04e870000010"  # @skinnyoteam in the seeded sandbox
 
@@ -19,6 +21,7 @@ def extra_settings(request: pytest.FixtureRequest, buffer_sandbox: Any) -> dict[
         "BUFFER_API_KEY": KEY,
         "BUFFER_GRAPHQL_URL": f"{buffer_sandbox.root_url}graphql",
         "POST_LEAD_SECONDS": "120",
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
     }
     if mode == "graphql":
         return {**keyed, "BUFFER_ACCESS_TOKEN": ""}

@@ -294,3 +294,82 @@ def test_the_sunset_passing_while_jobs_wait_keeps_them_in_the_week(
         kept_week = kept.week_of(kept.settings_of(session, DOCS_PROFILE), None)
     assert kept_week["mon"] == ("11:00",)
     assert found["result"]["after"] == schedules.to_buffer(kept_week)
+
+
+@graphql_only()
+def test_adopting_buffers_queue_moves_app_posts_onto_the_kept_week(
+    client, services, auth_headers, buffer_sandbox
+):
+    from bridge.posting import adoption
+
+    keep_week(client, auth_headers, ["09:00"])
+    run_sync(services)
+    tz = tz_of(services)
+    app_post = buffer_sandbox.sandbox.add_post(DOCS_PROFILE, "added in Buffer's app")
+    assert adoption.run(services).adopted == {}, "off by default"
+    answer = client.patch(PROFILE, json={"adopt_queue": True}, headers=auth_headers)
+    assert answer.status_code == 200
+    found = adoption.run(services)
+    assert found.adopted == {DOCS_PROFILE: 1}
+    run_sync(services)
+    (first,) = daily_slots(tz, ["09:00"], 1)
+    assert sandbox_due(buffer_sandbox)[app_post["id"]] == first
+    assert adoption.run(services).adopted == {}, "a post is adopted once"
+    listed = client.get(f"{PROFILE}/posts", headers=auth_headers).get_json()["posts"]
+    (shown,) = [p for p in listed if p["id"] == app_post["id"]]
+    assert shown["follows_week"] is True and shown["placed_by_bridge"] is False
+
+
+@graphql_only()
+def test_post_events_name_the_profile_time_and_text(client, services, auth_headers):
+    from sqlalchemy import select
+
+    keep_week(client, auth_headers, ["09:00"])
+    run_sync(services)
+    placed = post(client, auth_headers, "An event-worthy post")
+    run_sync(services)
+    keep_week(client, auth_headers, ["11:00"])
+    run_sync(services)
+    with services.db.session() as session:
+        found = {
+            e.type: e.payload
+            for e in session.scalars(select(models.Event).where(models.Event.type.like("post.%")))
+        }
+    assert set(found) == {"post.scheduled", "post.moved"}
+    scheduled = found["post.scheduled"]["data"]
+    assert scheduled["profile_label"] == "twitter:skinnyoteam"
+    assert scheduled["excerpt"] == "An event-worthy post"
+    assert scheduled["due_at"] == job(client, auth_headers, placed)["result"]["due_at"]
+    assert found["post.moved"]["data"]["to"].endswith(scheduled["due_at"][-6:])
+
+
+@graphql_only()
+def test_chat_and_cli_post(client, services, auth_headers, runner, monkeypatch, settings):
+    from bridge import auth
+    from bridge.cli import main
+    from tests.test_chat_slack import TEAM, signed, slack_form
+
+    keep_week(client, auth_headers, ["09:00"])
+    run_sync(services)
+    with services.db.session() as session:
+        auth.create_client(session, "slack", slack_team=TEAM)
+    body = slack_form("post @skinnyoteam Hello from Slack")
+    answer = client.post("/chat/slack", data=body, headers=signed(body))
+    assert answer.status_code == 200
+    assert "Queued: post on twitter:skinnyoteam" in answer.get_json()["text"], answer.get_json()
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "BUFFER_API_KEY": "sandbox-key",
+        "BUFFER_GRAPHQL_URL": settings.buffer_graphql_url,
+        "BUFFER_ACCESS_TOKEN": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    added = runner.invoke(main, ["posts", "add", "@skinnyoteam", "From the shell"])
+    assert added.exit_code == 0, added.output
+    run_sync(services)
+    listed = runner.invoke(main, ["posts", "list", "@skinnyoteam"])
+    assert listed.exit_code == 0, listed.output
+    assert "From the shell" in listed.output and "Hello from Slack" in listed.output
+    shown = runner.invoke(main, ["profile-settings", "@skinnyoteam"])
+    assert "schedule_mode: bridge" in shown.output
