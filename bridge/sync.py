@@ -405,7 +405,11 @@ def _succeeded(
             if job is None:
                 continue
             job_before, state = state, schedules.apply(state, operation)
-            job.succeed(_result(job_before, state, before, after, calls, len(operations)))
+            result = _result(job_before, state, before, after, calls, len(operations))
+            if kept_week:  # nothing went to Buffer: the batch changed the week kept here
+                result["schedule_mode"] = BRIDGE
+                result["kept_week"] = result.pop("buffer")
+            job.succeed(result)
             metrics.count_operation(job)
             events.job_finished(session, job)
         notify = [job_id for job_id in operations if _wants_notice(session, job_id)]

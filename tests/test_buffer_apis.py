@@ -113,6 +113,7 @@ def test_graphql_only_keeps_the_week_on_every_adapter(client, services, auth_hea
     body = slack_form("set @skinnyoteam weekdays 9am")
     slack = client.post("/chat/slack", data=body, headers=signed(body))
     assert slack.status_code == 200 and slack.get_json()["text"].startswith("Queued")
+    assert "is in bridge mode" in rest.get_json()["notice"]  # the answer says what it means
     assert job_count(services) == 3
     accounts = client.get("/v1/accounts", headers=auth_headers).get_json()["accounts"]
     assert accounts[0]["api"] == "graphql" and accounts[0]["can_write"] is True

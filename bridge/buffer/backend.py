@@ -83,7 +83,15 @@ class Capabilities:
         return self.can_post and not self.v1_writes
 
     def notice(self) -> str | None:
-        """The warning a change answer carries while writes depend on v1, None otherwise."""
+        """What a change answer says about who keeps the week: bridge mode, or the warning
+        while writes depend on v1; None otherwise."""
+        if self.keeps_week:
+            return (
+                f"account {self.account!r} is in bridge mode: the bridge keeps its profiles' "
+                "weeks (Buffer's own schedule is left as it is) and places the posts sent "
+                "through it on the week's slots; posts added in Buffer's app follow Buffer's "
+                "frozen schedule unless the profile adopts its queue (adopt_queue)"
+            )
         if not self.v1_writes or self.v1_sunset is None:
             return None
         if self.can_post:
