@@ -354,10 +354,13 @@ def _place(
     finder: SlotFinder | None,
 ) -> None:
     """Place each queued post job in order; the finder (from the moves, or fresh) hands
-    out the kept week's free slots."""
+    out the kept week's free slots. A job whose earlier attempt died after Buffer made
+    its post (the post is there, at the time noted before the call) takes that post
+    instead of making a second one."""
     if not job_ids:
         return
     finder = finder or context.finder([p.due_at for p in scheduled if p.due_at])
+    known = _known_ids(context)
     for job_id in job_ids:
         with context.services.db.session() as session:
             job = session.get(models.Job, job_id)
@@ -365,7 +368,49 @@ def _place(
                 continue
             job.start()
             post = posts.from_params(job.params)
+            noted = (job.planned or {}).get("post")
+        landed = _landed(noted, post, scheduled, known)
+        if landed is not None:
+            _post_placed(context, job_id, post, landed, None, noted.get("slot") if noted else None)
+            continue
         _place_one(context, job_id, post, finder)
+
+
+def _known_ids(context: _Context) -> set[str]:
+    """The Buffer ids of every post the bridge has recorded for this profile."""
+    with context.services.db.session() as session:
+        query = select(PlacedPost.buffer_post_id).where(PlacedPost.profile_id == context.profile.id)
+        return set(session.scalars(query))
+
+
+def _landed(
+    noted: dict[str, Any] | None,
+    post: posts.PostRequest,
+    scheduled: list[BufferPost],
+    known: set[str],
+) -> BufferPost | None:
+    """The post an earlier attempt made: one not yet recorded, with this text, at the time
+    noted before its createPost call; None when there is none (or nothing was noted)."""
+    if not noted or not noted.get("due_at"):
+        return None
+    due = dt.datetime.fromisoformat(noted["due_at"])
+    for found in scheduled:
+        if found.id in known or found.text != post.full_text or found.due_at is None:
+            continue
+        if abs((found.due_at - due).total_seconds()) < 60:
+            return found
+    return None
+
+
+def _note(context: _Context, job_id: int, due_at: dt.datetime | None, slot: Slot | None) -> None:
+    """Before createPost: the time and slot the post is about to take, committed, so a
+    re-run after a crash can find the post instead of making another."""
+    with context.services.db.session() as session:
+        job = session.get(models.Job, job_id)
+        if job is not None:
+            noted = {"due_at": due_at.isoformat() if due_at else None, "slot": slot and slot.label}
+            job.planned = {"post": noted}
+        context.fence()
 
 
 def _place_one(context: _Context, job_id: int, post: posts.PostRequest, finder: SlotFinder) -> None:
@@ -373,7 +418,7 @@ def _place_one(context: _Context, job_id: int, post: posts.PostRequest, finder: 
     assert context.graphql is not None
     try:
         mode, slot, due_at = _mode_and_time(context, post, finder)
-        context.fence()
+        _note(context, job_id, due_at, slot)
         context.calls += 1
         placed = context.graphql.place_post(context.profile.id, post.full_text, mode, due_at)
     except (NoFreeSlot, ValueError) as error:
@@ -416,6 +461,7 @@ def _post_placed(
     post: posts.PostRequest,
     placed: BufferPost,
     slot: Slot | None,
+    slot_label: str | None = None,
 ) -> None:
     """Remember the post, finish its job with the post's id, time and slot, tell."""
     with context.services.db.session() as session:
@@ -427,7 +473,7 @@ def _post_placed(
             # a queue post of a `buffer`-mode profile follows Buffer's schedule, not ours
             when=BUFFER if post.when == QUEUE and context.mode != BRIDGE else post.when,
             due_at=placed.due_at,
-            slot=slot.label if slot else None,
+            slot=slot.label if slot else slot_label,
             excerpt=post.excerpt,
             adopted=False,
             week_version=settings.week_version if settings else 0,

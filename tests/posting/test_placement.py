@@ -373,3 +373,30 @@ def test_chat_and_cli_post(client, services, auth_headers, runner, monkeypatch, 
     assert "From the shell" in listed.output and "Hello from Slack" in listed.output
     shown = runner.invoke(main, ["profile-settings", "@skinnyoteam"])
     assert "schedule_mode: bridge" in shown.output
+
+
+@graphql_only()
+def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
+    client, services, auth_headers, buffer_sandbox, monkeypatch
+):
+    from bridge.posting import placement
+
+    keep_week(client, auth_headers, ["09:00"])
+    run_sync(services)
+    placed = post(client, auth_headers, "exactly once")
+    real = placement._post_placed
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("the worker died after Buffer made the post")
+
+    monkeypatch.setattr(placement, "_post_placed", die)
+    with pytest.raises(SystemExit):
+        sync.sync_profile(services, DOCS_PROFILE)
+    assert len(sandbox_due(buffer_sandbox)) == 1
+    monkeypatch.setattr(placement, "_post_placed", real)
+    services.redis.flushall()  # the dead worker's lock is gone with it
+    run_sync(services)
+    found = job(client, auth_headers, placed)
+    assert found["status"] == "succeeded"
+    assert list(sandbox_due(buffer_sandbox)) == [found["result"]["post_id"]]
+    assert found["result"]["slot"].endswith("09:00")
