@@ -253,7 +253,7 @@ def banner(
         "buffer-bridge is running"
         + (f" against the built-in Buffer sandbox{apis}" if sandbox else ""),
         f"  dashboard:     {base}/ui",
-        f"    sign in:     {base}/ui/login/{signin_code}  (one use, 10 minutes; then the token)"
+        f"    sign in:     {base}/ui/login/{signin_code}  (open, press Sign in; one use, 10 min)"
         if signin_code
         else f"    sign in:     {base}/ui/signin with the client token below",
         f"  accounts:      {base}/v1/accounts  (which API each uses, whether it can write)",

@@ -158,17 +158,51 @@ def test_a_revoked_client_is_signed_out(signed_in, services):
     assert signed_in.get("/ui/profiles").status_code == 302
 
 
+def follow_link(client: Any, code: str) -> Any:
+    """Open a one-time link's page and press its button, as a person does."""
+    page = client.get(f"/ui/login/{code}")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return client.post(f"/ui/login/{code}", data={"csrf_token": csrf_of(page)})
+
+
 def test_one_time_link_signs_in_once(client, services):
     make_client(services, "linked")
     with services.db.session() as session:
         code = signin.issue(services, auth.by_name(session, "linked"))
-    answer = client.get(f"/ui/login/{code}")
+    answer = follow_link(client, code)
     assert answer.status_code == 303 and answer.headers["Referrer-Policy"] == "no-referrer"
     assert "linked" in client.get("/ui/profiles").get_data(as_text=True)
     again = services.redis.keys("bridge:ui-signin:*")
     assert again == []  # spent, and only a hash was ever stored
     other = create_app(services.settings, services).test_client()
     assert other.get(f"/ui/login/{code}").status_code == 401
+
+
+def test_opening_a_link_never_spends_it(client, services):
+    """Issue 20, item 2: a link preview (GET) or a HEAD must leave the link working."""
+    make_client(services, "previewed")
+    with services.db.session() as session:
+        code = signin.issue(services, auth.by_name(session, "previewed"))
+    preview = create_app(services.settings, services).test_client()
+    assert preview.head(f"/ui/login/{code}").status_code == 200
+    page = preview.get(f"/ui/login/{code}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'method="post"' in text and "Sign in as previewed" in text
+    assert preview.get("/ui/profiles").status_code == 302  # looking signed nobody in
+    assert follow_link(client, code).status_code == 303
+    assert "previewed" in client.get("/ui/profiles").get_data(as_text=True)
+
+
+def test_redeeming_a_link_needs_the_pages_csrf_token(client, services):
+    make_client(services, "forced")
+    with services.db.session() as session:
+        code = signin.issue(services, auth.by_name(session, "forced"))
+    client.get(f"/ui/login/{code}")
+    answer = client.post(f"/ui/login/{code}")  # a cross-site form: no token
+    assert answer.status_code == 400 and "CSRF" in answer.get_data(as_text=True)
+    assert client.get("/ui/profiles").status_code == 302
+    assert follow_link(client, code).status_code == 303  # the refused POST spent nothing
 
 
 @pytest.mark.parametrize("code", ["nope", "x" * 200, "%00"])
@@ -482,8 +516,12 @@ def test_a_sign_in_link_without_redis_is_503_not_500(client, services, monkeypat
     def down(*_args: Any, **_kwargs: Any) -> Any:
         raise redis_lib.ConnectionError("down")
 
+    page = client.get("/ui/signin")
     monkeypatch.setattr(services.redis, "pipeline", down)
+    monkeypatch.setattr(services.redis, "get", down)
     answer = client.get("/ui/login/somecode")
+    assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
+    answer = client.post("/ui/login/somecode", data={"csrf_token": csrf_of(page)})
     assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
 
 

@@ -3,12 +3,12 @@ read-only rules as the REST API. An adapter beside bridge/api and bridge/hooks: 
 bridge/web and the service layer, never another adapter.
 
 Sessions: a client token is given once (the sign-in form, or a one-time link from
-`bridge dev`, see bridge/signin.py); the session cookie then holds the client's id and
-its token hash, signed with SECRET_KEY (Flask's cookie session). Every request loads the
-client again and compares the hash, so revoking a client (or giving it a new token) ends
-its sessions at once. The cookie is HttpOnly, SameSite=Lax, path /ui, and Secure when the
-request came over https (gunicorn sets the scheme from a trusted proxy's
-X-Forwarded-Proto, FORWARDED_ALLOW_IPS).
+`bridge dev`, spent only by the button on its page, see bridge/signin.py); the session
+cookie then holds the client's id and its token hash, signed with SECRET_KEY (Flask's
+cookie session). Every request loads the client again and compares the hash, so revoking
+a client (or giving it a new token) ends its sessions at once. The cookie is HttpOnly,
+SameSite=Lax, path /ui, and Secure when the request came over https (gunicorn sets the
+scheme from a trusted proxy's X-Forwarded-Proto, FORWARDED_ALLOW_IPS).
 
 CSRF: a random token per session, kept in that signed cookie and put in every form;
 a POST without the same token is refused (400) before anything changes. Flask-WTF's
@@ -45,7 +45,7 @@ from bridge.web.caller import services
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 COOKIE = "bridge_ui"
-PUBLIC_ENDPOINTS = frozenset({"ui.signin", "ui.login_link", "ui.static"})
+PUBLIC_ENDPOINTS = frozenset({"ui.signin", "ui.login_confirm", "ui.login_link", "ui.static"})
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

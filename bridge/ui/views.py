@@ -147,17 +147,36 @@ def signin() -> Any:
     return redirect(next_url, 303)
 
 
-@blp.route("/login/<code>")
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # the link's URL carries the code
+
+
+@blp.route("/login/<code>", methods=["GET"])
+def login_confirm(code: str) -> Any:
+    """A one-time sign-in link (`bridge dev` prints one): a page with one button. Opening
+    it (GET or HEAD, as link previews and mail scanners do) never spends the code."""
+    try:
+        with services().db.session() as db:
+            client = signin_codes.peek(services(), db, code)
+    except Unauthorized as refused:
+        return _link_refused(refused)
+    return _page("login.html", code=code, name=client.name), NO_REFERRER
+
+
+@blp.route("/login/<code>", methods=["POST"])
 def login_link(code: str) -> Any:
-    """A one-time sign-in link (`bridge dev` prints one): spent on first use."""
+    """Spend the code and sign in (the form's CSRF token is checked before this runs)."""
     try:
         with services().db.session() as db:
             client = signin_codes.redeem(services(), db, code)
     except Unauthorized as refused:
-        page = _page("signin.html", next_url=url_for("ui.profiles_page"), error=refused.message)
-        return page, 401, {"Referrer-Policy": "no-referrer"}
+        return _link_refused(refused)
     sign_in(client)
-    return redirect(url_for("ui.profiles_page"), 303), {"Referrer-Policy": "no-referrer"}
+    return redirect(url_for("ui.profiles_page"), 303), NO_REFERRER
+
+
+def _link_refused(refused: Unauthorized) -> Any:
+    page = _page("signin.html", next_url=url_for("ui.profiles_page"), error=refused.message)
+    return page, 401, NO_REFERRER
 
 
 @blp.route("/signout", methods=["POST"])
