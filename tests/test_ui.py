@@ -151,6 +151,21 @@ def test_sign_out_needs_csrf_and_ends_the_session(signed_in):
     assert signed_in.get("/ui/profiles").status_code == 302
 
 
+def test_sign_out_ends_a_copied_cookie_and_its_csrf_token(app, signed_in, api_token):
+    """Issue 20, item 3: a cookie copied before sign-out is dead after it, CSRF token too."""
+    csrf = csrf_of(signed_in.get("/ui/profiles"))
+    copy = app.test_client()
+    cookie = signed_in.get_cookie("bridge_ui", path="/ui")
+    copy.set_cookie("bridge_ui", cookie.value, path="/ui")
+    assert copy.get("/ui/profiles").status_code == 200  # the copy works while signed in
+    assert signed_in.post("/ui/signout", data={"csrf_token": csrf}).status_code == 303
+    assert copy.get("/ui/profiles").status_code == 302
+    answer = copy.post("/ui/signout", data={"csrf_token": csrf})
+    assert answer.status_code == 401 and "session has ended" in answer.get_data(as_text=True)
+    assert sign_in(signed_in, api_token).status_code == 303
+    assert signed_in.get("/ui/profiles").status_code == 200  # a new sign-in works again
+
+
 def test_a_revoked_client_is_signed_out(signed_in, services):
     assert signed_in.get("/ui/profiles").status_code == 200
     with services.db.session() as session:

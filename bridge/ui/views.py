@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -36,7 +36,14 @@ from bridge.errors import (
     NotFound,
     Unauthorized,
 )
-from bridge.ui import before_request, csrf_token, render_error, security_headers, sign_in
+from bridge.ui import (
+    before_request,
+    csrf_token,
+    render_error,
+    security_headers,
+    sign_in,
+    sign_out,
+)
 from bridge.web.caller import services
 
 blp = Blueprint(
@@ -181,7 +188,8 @@ def _link_refused(refused: Unauthorized) -> Any:
 
 @blp.route("/signout", methods=["POST"])
 def signout() -> Any:
-    session.clear()
+    """Sign out: this cookie, and any copy of it, signs nobody in from now on."""
+    sign_out(_client())
     return redirect(url_for("ui.signin"), 303)
 
 
