@@ -143,6 +143,34 @@ def test_next_goes_only_to_dashboard_pages(client, api_token):
         assert answer.headers["Location"] == where, target
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ui/jobs\r\nSet-Cookie: bridge_ui=forged",
+        "/ui/jobs\nX-Injected: 1",
+        "/ui/jobs\x00",
+        "/ui/jobs\t",
+        "/ui/jobs\x7f",
+        "/ui/jobs\x85",
+        "/ui/jobs\u2028",
+    ],
+)
+def test_control_characters_in_next_fall_back_to_profiles(client, api_token, target):
+    """Issue 20, item 4: they gave a 500; now the safe default, and nothing injected."""
+    page = client.get("/ui/signin", query_string={"next": target})
+    assert page.status_code == 200
+    answer = client.post(
+        "/ui/signin", data={"token": api_token, "csrf_token": csrf_of(page), "next": target}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/ui/profiles"
+    assert "X-Injected" not in answer.headers and "forged" not in str(answer.headers)
+
+
+def test_a_signed_out_visit_to_a_path_with_cr_lf_is_sent_to_sign_in(client):
+    answer = client.get("/ui/jobs%0d%0aX-Injected:%201")
+    assert answer.status_code in (302, 404) and "X-Injected" not in answer.headers
+
+
 def test_sign_out_needs_csrf_and_ends_the_session(signed_in):
     assert signed_in.post("/ui/signout").status_code == 400
     assert signed_in.get("/ui/profiles").status_code == 200

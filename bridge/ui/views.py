@@ -122,8 +122,15 @@ def _client() -> models.ApiClient:
 
 
 def _safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this dashboard only (no open redirect)."""
-    if target and target.startswith("/ui/") and not target.startswith("//"):
+    """Where to go after signing in: a path of this dashboard only (no open redirect), and
+    the profiles page for anything else, control characters included (a CR or LF would
+    otherwise reach the Location header, which refuses them with a 500)."""
+    if (
+        target
+        and target.isprintable()
+        and target.startswith("/ui/")
+        and not target.startswith("//")
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
