@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
+
+from bridge import models
+from bridge.errors import NotFound
 
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_KEY = "sandbox-key"
@@ -73,6 +77,25 @@ def _port_open(port: int) -> bool:
 def _bridge_command(*args: str) -> list[str]:
     """Run a `bridge` subcommand with this interpreter (works without the venv on PATH)."""
     return [sys.executable, "-m", "bridge.cli", *args]
+
+
+def dev_client(session: Session) -> tuple[models.ApiClient, str]:
+    """The dev client, made on the first run, and a token for it (printed by the banner).
+
+    Only a token's hash is kept, so every run gives the client a new token; the client
+    itself is kept, with its subscriptions, jobs and deliveries (deleting it broke a
+    restart on their foreign keys, and starting over would lose them). A dev client
+    revoked since is live again: the banner promises a token that works."""
+    from bridge import auth
+
+    try:
+        client = auth.by_name(session, DEV_CLIENT)
+    except NotFound:
+        return auth.create_client(session, DEV_CLIENT)
+    token = auth.reissue_token(client)
+    client.revoked_at = None
+    session.flush()
+    return client, token
 
 
 class DevSupervisor:
@@ -176,7 +199,7 @@ class DevSupervisor:
     def prepare_store(self) -> tuple[str, str]:
         """Apply migrations, fill the profile cache, and make a fresh dev client token and a
         one-time dashboard sign-in code for it."""
-        from bridge import auth, signin, snapshots
+        from bridge import signin, snapshots
         from bridge.config import load_settings
         from bridge.migrate import upgrade
         from bridge.services import Services
@@ -191,13 +214,7 @@ class DevSupervisor:
                 if outcome.error is not None:
                     click.echo(f"warning: could not list {account}'s profiles: {outcome.error}")
             with services.db.session() as session:
-                # only the hash of a token is kept, so a new run makes a new dev token
-                existing = auth.listing(session)
-                for old in existing:
-                    if old.name == DEV_CLIENT:
-                        session.delete(old)
-                session.flush()
-                client, token = auth.create_client(session, DEV_CLIENT)
+                client, token = dev_client(session)
             return token, signin.issue(services, client)
         finally:
             services.close()

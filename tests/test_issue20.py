@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bridge import followups, safehttp, subscriptions
+from bridge.errors import Unauthorized
 
 # -- item 1: IPv4 carried inside IPv6 is judged by the IPv4 address
 
@@ -77,3 +78,46 @@ def test_the_api_names_the_url_field_for_ipv4_inside_ipv6(client: Any, auth_head
     answer = client.post("/v1/subscriptions", json=body, headers=auth_headers)
     assert answer.status_code == 422
     assert "link-local" in json.dumps(answer.get_json()["errors"]["url"])
+
+
+# -- item 6: bridge dev restarts with its dev client's data kept
+
+
+def test_bridge_dev_restarts_after_its_dev_client_subscribed(
+    tmp_path: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge import auth, models
+    from bridge.db import Database
+    from bridge.devserver import DEV_CLIENT, DevSupervisor
+
+    for name in ("BUFFER_ACCESS_TOKEN", "BUFFER_API_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    first_token, _code = DevSupervisor(8000, tmp_path).prepare_store()
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    db = Database(url)
+    with db.session() as session:
+        client = auth.authenticate(session, first_token)
+        session.add(
+            models.EventSubscription(
+                client_id=client.id,
+                kind="webhook",
+                url="http://127.0.0.1:8099/",
+                events=["*"],
+                secret=auth.new_signing_secret(),
+                enabled=True,
+                failures=0,
+                created_at=models.utcnow(),
+            )
+        )
+        auth.revoke(session, DEV_CLIENT)
+    token, code = DevSupervisor(8000, tmp_path).prepare_store()  # FOREIGN KEY failed before
+    assert token != first_token and code
+    with db.session() as session:
+        again = auth.authenticate(session, token)  # live again, with a new token
+        assert again.id == client.id
+        kept = session.query(models.EventSubscription).filter_by(client_id=again.id).count()
+        assert kept == 1
+        with pytest.raises(Unauthorized, match="not valid"):
+            auth.authenticate(session, first_token)
+    db.dispose()
