@@ -121,3 +121,107 @@ def test_bridge_dev_restarts_after_its_dev_client_subscribed(
         with pytest.raises(Unauthorized, match="not valid"):
             auth.authenticate(session, first_token)
     db.dispose()
+
+
+# -- item 7: the CLI beside `bridge dev`
+
+
+def test_bridge_dev_writes_an_env_file_the_cli_can_source(
+    tmp_path: Any, buffer_sandbox: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from bridge.devserver import DevSupervisor, banner
+
+    monkeypatch.setenv("USERS_OWN", "kept out")
+    for name in ("BUFFER_ACCESS_TOKEN", "BUFFER_API_KEY", "DATABASE_URL", "BUFFER_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REDIS_URL", redis_url)  # the user's own: not written
+    data = tmp_path / "var dir"  # a space, so the file must quote
+    data.mkdir()
+    supervisor = DevSupervisor(8000, data)
+    supervisor.env["BUFFER_API_URL"] = buffer_sandbox.url  # as start_sandbox sets them
+    supervisor.env["BUFFER_ACCESS_TOKEN"] = "sandbox-token"
+    supervisor.prepare_store()
+    path = supervisor.write_env_file()
+    assert path == (data / "dev.env").resolve()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "REDIS_URL" not in text and "USERS_OWN" not in text
+    assert f". {path}" in text.splitlines()[0]
+    assert f"  CLI:           . '{path}'" in banner(8000, "bb_x", True, env_file=str(path))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BUFFER_")}
+    clean.pop("DATABASE_URL", None)
+    second_shell = subprocess.run(
+        ["bash", "-c", f'. "$1" && exec {sys.executable} -m bridge.cli clients list', "-", path],
+        env=clean,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second_shell.returncode == 0, second_shell.stderr
+    assert "dev " in second_shell.stdout  # the dev client, from bridge dev's own store
+    supervisor.remove_env_file()
+    assert not path.exists()
+
+
+@pytest.fixture
+def no_account(monkeypatch: pytest.MonkeyPatch, database_url: str) -> dict[str, str]:
+    for name in ("BUFFER_ACCESS_TOKEN", "BUFFER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return {"DATABASE_URL": database_url, "BUFFER_ACCESS_TOKEN": "", "BUFFER_API_KEY": ""}
+
+
+def test_clients_create_names_the_unknown_profile_without_an_account(runner, no_account):
+    from bridge.cli import main
+
+    result = runner.invoke(
+        main, ["clients", "create", "zap", "--profiles", "@unknown,@also"], env=no_account
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown profile '@unknown', '@also'" in result.output
+    assert "no Buffer account" in result.output and ". var/dev.env" in result.output
+    assert "sandbox-token" not in result.output  # it led to the real Buffer
+
+
+def test_the_no_account_hint_points_at_bridge_devs_env_file(runner, no_account):
+    from bridge.cli import main
+
+    result = runner.invoke(main, ["profiles"], env=no_account)
+    assert result.exit_code == 1 and ". var/dev.env" in result.output
+    assert "sandbox-token" not in result.output
+
+
+def test_an_empty_database_is_named_with_a_way_elsewhere(
+    runner, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["clients", "list"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"the SQLite file {tmp_path / 'bridge.db'}" in result.output
+    assert "DATABASE_URL is not set" in result.output and ". var/dev.env" in result.output
+    assert "bridge db upgrade" in result.output
+    assert not (tmp_path / "bridge.db").exists()  # looking made no empty file
+
+
+@pytest.mark.parametrize("secret", ["bb_abc", "abc", "whsec_", "whsec_!!not-base64", ""])
+def test_events_listen_refuses_a_secret_that_is_not_whsec(runner, secret: str) -> None:
+    from bridge.cli import main
+
+    result = runner.invoke(main, ["events", "listen", "--secret", secret])
+    assert result.exit_code == 2 and "--secret" in result.output
+    assert "whsec_ followed by base64" in result.output
+
+
+def test_beat_help_names_rotation(runner) -> None:
+    from bridge.cli import main
+
+    result = runner.invoke(main, ["beat", "--help"])
+    assert result.exit_code == 0 and "rotation" in result.output
