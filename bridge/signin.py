@@ -71,6 +71,7 @@ def _key(code: str) -> str:
 
 
 def _redis_down() -> ServiceUnavailable:
+    """What a person is told when Redis, where the codes live, cannot be reached."""
     return ServiceUnavailable(
         "sign-in links need Redis, which is unavailable; sign in with the token"
     )

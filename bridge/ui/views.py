@@ -189,6 +189,7 @@ def login_link(code: str) -> Any:
 
 
 def _link_refused(refused: Unauthorized) -> Any:
+    """The sign-in form with why the link signs nobody in (401), the token still welcome."""
     page = _page("signin.html", next_url=url_for("ui.profiles_page"), error=refused.message)
     return page, 401, NO_REFERRER
 
