@@ -19,7 +19,9 @@ An IPv6 address that carries an IPv4 address is judged by the IPv4 address it ca
 since that is where the packets end up: IPv4-mapped (::ffff:0:0/96), IPv4-compatible
 (::/96), NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo (2001::/32, its server and
 its client both). Python's own `is_global` for these prefixes differs between versions
-and says nothing about the address inside, so it is never asked about them.
+and says nothing about the address inside, so it is never asked about them. The
+local-use NAT64 prefix (64:ff9b:1::/48) is always refused: where its IPv4 address sits
+is the local network's choice, so it cannot be found to be checked.
 
 urllib3's connection classes are subclassed because neither requests nor urllib3 offers
 a resolve-check-connect hook; this is the smallest override that pins the address.
@@ -44,6 +46,7 @@ from urllib3.util.connection import create_connection
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
 COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291's deprecated IPv4-compatible form
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: any prefix length inside
 
 
 class RefusedTarget(Exception):
@@ -80,6 +83,8 @@ def check_address(address: Address, allow_private: bool = False) -> None:
     with `allow_private` also loopback and private ones, never link-local. An IPv6 address
     carrying IPv4 addresses passes only when every one of them does."""
     if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            raise RefusedTarget("the host is a local-use NAT64 address (64:ff9b:1::/48)")
         inside = embedded_ipv4(address)
         if inside:
             for carried in inside:

@@ -27,6 +27,7 @@ CARRIED = [
     ("2001:0:4136:e378:8000:63bf:5601:5601", "link-local"),  # Teredo, client 169.254.169.254
     ("2001:0:4136:e378:8000:63bf:80ff:fffe", "public"),  # Teredo, client 127.0.0.1
     ("2001:0:a9fe:a9fe:8000:63bf:3fff:fdd2", "link-local"),  # Teredo, server 169.254.169.254
+    ("64:ff9b:1:a9fe:a9:fe00::", "local-use NAT64"),  # RFC 8215, a /48 embedding it
 ]
 
 
