@@ -91,6 +91,15 @@ def create_client(
     return client, token
 
 
+def reissue_token(client: models.ApiClient) -> str:
+    """Give `client` a fresh token and return it (shown once, never stored); the old token
+    stops working, and so do the dashboard sessions signed in with it. Everything else
+    the client has (scopes, subscriptions, jobs) is kept."""
+    token = new_token()
+    client.token_hash = hash_token(token)
+    return token
+
+
 def _scope_id(session: Session, ref: str) -> str:
     """The id of the cached profile `ref` names (InvalidInput naming it otherwise)."""
     try:

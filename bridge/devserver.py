@@ -5,12 +5,18 @@ Buffer sandbox (v1 and GraphQL, or GraphQL only with --graphql-only) when neithe
 BUFFER_ACCESS_TOKEN nor BUFFER_API_KEY is set, then web + worker + beat as
 child processes. Ctrl-C stops every child; a child that dies is reported and
 stops the rest, so a broken piece is never silently missing.
+
+The settings it chose (the database, its Redis, the sandbox's URLs and keys) are written
+to an env file in the data directory (`dev.env`, only its owner may read it) while it
+runs, so the `bridge` command in another shell reaches the same store and sandbox after
+`. var/dev.env`; a setting the user gave in the environment is theirs and not written.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -23,11 +29,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
+
+from bridge import models
+from bridge.errors import NotFound
 
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_KEY = "sandbox-key"
 DEV_CLIENT = "dev"
 STOP_TIMEOUT = 15.0
+ENV_FILE = "dev.env"
+# what another shell's `bridge` needs to act on this run: its store, Redis and Buffer
+SHARED_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BUFFER_API_URL",
+    "BUFFER_ACCESS_TOKEN",
+    "BUFFER_GRAPHQL_URL",
+    "BUFFER_API_KEY",
+    "OUTBOUND_ALLOW_PRIVATE",
+)
 
 
 @dataclass
@@ -73,6 +94,25 @@ def _port_open(port: int) -> bool:
 def _bridge_command(*args: str) -> list[str]:
     """Run a `bridge` subcommand with this interpreter (works without the venv on PATH)."""
     return [sys.executable, "-m", "bridge.cli", *args]
+
+
+def dev_client(session: Session) -> tuple[models.ApiClient, str]:
+    """The dev client, made on the first run, and a token for it (printed by the banner).
+
+    Only a token's hash is kept, so every run gives the client a new token; the client
+    itself is kept, with its subscriptions, jobs and deliveries (deleting it broke a
+    restart on their foreign keys, and starting over would lose them). A dev client
+    revoked since is live again: the banner promises a token that works."""
+    from bridge import auth
+
+    try:
+        client = auth.by_name(session, DEV_CLIENT)
+    except NotFound:
+        return auth.create_client(session, DEV_CLIENT)
+    token = auth.reissue_token(client)
+    client.revoked_at = None
+    session.flush()
+    return client, token
 
 
 class DevSupervisor:
@@ -176,7 +216,7 @@ class DevSupervisor:
     def prepare_store(self) -> tuple[str, str]:
         """Apply migrations, fill the profile cache, and make a fresh dev client token and a
         one-time dashboard sign-in code for it."""
-        from bridge import auth, signin, snapshots
+        from bridge import signin, snapshots
         from bridge.config import load_settings
         from bridge.migrate import upgrade
         from bridge.services import Services
@@ -191,16 +231,32 @@ class DevSupervisor:
                 if outcome.error is not None:
                     click.echo(f"warning: could not list {account}'s profiles: {outcome.error}")
             with services.db.session() as session:
-                # only the hash of a token is kept, so a new run makes a new dev token
-                existing = auth.listing(session)
-                for old in existing:
-                    if old.name == DEV_CLIENT:
-                        session.delete(old)
-                session.flush()
-                client, token = auth.create_client(session, DEV_CLIENT)
+                client, token = dev_client(session)
             return token, signin.issue(services, client)
         finally:
             services.close()
+
+    def write_env_file(self) -> Path:
+        """Write the settings this run chose (SHARED_SETTINGS it set itself, not the user's
+        own) as `export NAME=value` lines, for a second shell to source; returns the path."""
+        chosen = {
+            name: self.env[name]
+            for name in SHARED_SETTINGS
+            if name in self.env and os.environ.get(name) != self.env[name]
+        }
+        path = (self.data_dir / ENV_FILE).resolve()
+        path.unlink(missing_ok=True)  # made afresh, so its mode is always 0600
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("# written by `bridge dev` while it runs; in another shell: . " + str(path))
+            out.write("\n")
+            for name, value in chosen.items():
+                out.write(f"export {name}={shlex.quote(value)}\n")
+        return path
+
+    def remove_env_file(self) -> None:
+        """The settings name this run's Redis and sandbox, gone once it stops."""
+        (self.data_dir / ENV_FILE).unlink(missing_ok=True)
 
     def start_services(self) -> None:
         """Web, worker and beat."""
@@ -243,7 +299,12 @@ class DevSupervisor:
 
 
 def banner(
-    port: int, token: str, sandbox: bool, graphql_only: bool = False, signin_code: str = ""
+    port: int,
+    token: str,
+    sandbox: bool,
+    graphql_only: bool = False,
+    signin_code: str = "",
+    env_file: str = "",
 ) -> str:
     """What a new user needs: where things are, a token, and one curl that changes a schedule."""
     base = f"http://127.0.0.1:{port}"
@@ -253,7 +314,7 @@ def banner(
         "buffer-bridge is running"
         + (f" against the built-in Buffer sandbox{apis}" if sandbox else ""),
         f"  dashboard:     {base}/ui",
-        f"    sign in:     {base}/ui/login/{signin_code}  (one use, 10 minutes; then the token)"
+        f"    sign in:     {base}/ui/login/{signin_code}  (open, press Sign in; one use, 10 min)"
         if signin_code
         else f"    sign in:     {base}/ui/signin with the client token below",
         f"  accounts:      {base}/v1/accounts  (which API each uses, whether it can write)",
@@ -261,6 +322,11 @@ def banner(
         f"  OpenAPI:       {base}/openapi.json",
         f"  health:        {base}/healthz  {base}/readyz   metrics: {base}/metrics",
         f"  client token:  {token}",
+        *(
+            [f"  CLI:           . {shlex.quote(env_file)}  (in another shell, then bridge ...)"]
+            if env_file
+            else []
+        ),
         "",
         "Change a schedule (the weekdays of @skinnyoteam, a sandbox demo profile):"
         if sandbox
@@ -290,12 +356,14 @@ def run_dev(port: int, data_dir: str, graphql_only: bool = False) -> int:
         sandbox = supervisor.start_sandbox()
         supervisor.secret_key()
         token, code = supervisor.prepare_store()
+        env_file = supervisor.write_env_file()
         supervisor.start_services()
-        click.echo(banner(port, token, sandbox, graphql_only and sandbox, code))
+        click.echo(banner(port, token, sandbox, graphql_only and sandbox, code, str(env_file)))
         return supervisor.watch()
     except KeyboardInterrupt:
         click.echo("\nbridge dev: stopping")
         return 0
     finally:
         supervisor.stop()
+        supervisor.remove_env_file()
         signal.signal(signal.SIGTERM, previous)

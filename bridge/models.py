@@ -266,6 +266,9 @@ class ApiClient(Base):
     mattermost_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # the Mattermost server's base URL: follow-ups go there and nowhere else
     mattermost_url: Mapped[str | None] = mapped_column(String(255))
+    # the dashboard's session generation: a sign-out adds one, so every cookie signed in
+    # before it (a copy included) stops working, though its signature is still good
+    ui_session: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     deliveries: Mapped[list[WebhookDelivery]] = relationship(back_populates="api_client")
 

@@ -15,6 +15,14 @@ What passes is a `Policy`:
   private addresses pass too, but link-local ones (169.254.0.0/16, fe80::/10, where cloud
   metadata lives), multicast and unspecified addresses never do.
 
+An IPv6 address that carries an IPv4 address is judged by the IPv4 address it carries,
+since that is where the packets end up: IPv4-mapped (::ffff:0:0/96), IPv4-compatible
+(::/96), NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo (2001::/32, its server and
+its client both). Python's own `is_global` for these prefixes differs between versions
+and says nothing about the address inside, so it is never asked about them. The
+local-use NAT64 prefix (64:ff9b:1::/48) is always refused: where its IPv4 address sits
+is the local network's choice, so it cannot be found to be checked.
+
 urllib3's connection classes are subclassed because neither requests nor urllib3 offers
 a resolve-check-connect hook; this is the smallest override that pins the address.
 """
@@ -36,6 +44,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
+COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291's deprecated IPv4-compatible form
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: any prefix length inside
 
 
 class RefusedTarget(Exception):
@@ -53,11 +64,32 @@ class Policy:
         return host in self.exempt_hosts
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses `address` carries (see the module docstring), none for a plain
+    IPv6 address; :: and ::1 are the IPv6 unspecified and loopback addresses, not IPv4."""
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address in NAT64 or (address in COMPATIBLE and int(address) > 1):
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo  # (server, client): either one could be the one reached
+    return ()
+
+
 def check_address(address: Address, allow_private: bool = False) -> None:
     """RefusedTarget unless `address` may be connected to: a global unicast address, or
-    with `allow_private` also loopback and private ones, never link-local."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    with `allow_private` also loopback and private ones, never link-local. An IPv6 address
+    carrying IPv4 addresses passes only when every one of them does."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            raise RefusedTarget("the host is a local-use NAT64 address (64:ff9b:1::/48)")
+        inside = embedded_ipv4(address)
+        if inside:
+            for carried in inside:
+                check_address(carried, allow_private)
+            return
     if address.is_link_local or address.is_multicast or address.is_unspecified:
         raise RefusedTarget("the host is a link-local, multicast or unspecified address")
     if allow_private and (address.is_loopback or address.is_private):

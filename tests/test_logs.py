@@ -220,3 +220,59 @@ def test_records_reach_any_handler_redacted(name):
     assert "RuntimeError: no to Bearer [redacted]" in record.exc_text
     assert record.exc_info is None  # the exception itself never reaches a handler
     assert SECRET not in logging.Formatter().format(record)
+
+
+# -- issue 20, item 5: a request path cannot forge a text log line
+
+FORGED = "/x\r\n2026-12-05 18:00:00,000 WARNING bridge.auth: forged"
+
+
+def test_a_text_line_escapes_control_characters_from_the_path(database_url, redis_url, capsys):
+    from bridge.services import Services
+
+    settings = make_settings(DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_FORMAT="text")
+    services = Services(settings)
+    try:
+        create_app(settings, services).test_client().get(FORGED.replace("\r\n", "%0D%0A"))
+    finally:
+        services.close()
+    err = capsys.readouterr().err
+    (line,) = [entry for entry in err.splitlines() if "bridge.request" in entry]
+    assert "GET /x\\r\\n2026-12-05 18:00:00,000 WARNING bridge.auth: forged 404" in line
+    assert not any(entry.startswith("2026-12-05 18:00:00,000") for entry in err.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("a\rb", "a\\rb"),
+        ("a\nb", "a\\nb"),
+        ("a\x1b[31mb", "a\\x1b[31mb"),
+        ("a\x00b", "a\\x00b"),
+        ("a\u2028b", "a\\u2028b"),
+        ("a\u202eb", "a\\u202eb"),
+        ("café ☕", "café ☕"),
+    ],
+)
+def test_text_lines_escape_every_control_character(capsys, message, shown):
+    logs.configure("INFO", "text")
+    logs.bind(profile_id="p\n1")
+    try:
+        logging.getLogger("bridge.test").warning("said %s", message)
+    finally:
+        logs.clear()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(f"bridge.test: said {shown} [profile_id=p\\n1]")
+
+
+def test_a_text_traceback_is_indented_under_its_line(capsys):
+    logs.configure("INFO", "text")
+    try:
+        raise ValueError("boom\n2026-12-05 18:00:00,000 WARNING forged \x1b[2J")
+    except ValueError:
+        logging.getLogger("bridge.test").exception("failed")
+    first, *rest = capsys.readouterr().err.splitlines()
+    assert first.endswith("bridge.test: failed") and rest
+    assert all(line.startswith("  ") for line in rest)
+    assert "  ValueError: boom" in rest
+    assert "  2026-12-05 18:00:00,000 WARNING forged \\x1b[2J" in rest

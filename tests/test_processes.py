@@ -131,6 +131,9 @@ def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert 'route="/v1/profiles/<ref>/schedules"' in metrics
         assert 'bridge_operations_total{outcome="done"}' in metrics  # counted by the worker
         assert 'bridge_buffer_calls_total{endpoint="update_schedules"' in metrics
+        env_file = tmp_path / "var" / "dev.env"
+        assert any(f". {env_file}" in line for line in output)  # the CLI's one line
+        assert "export BUFFER_API_URL=" in env_file.read_text()
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         try:
@@ -141,6 +144,7 @@ def test_bridge_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
             os.killpg(dev.pid, signal.SIGKILL)
             pytest.fail("bridge dev did not stop within 60 s:\n" + "".join(output[-40:]))
     assert code == 0, "".join(output[-30:])
+    assert not (tmp_path / "var" / "dev.env").exists()  # it named this run's Redis and ports
     time.sleep(0.5)
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path / "var")], capture_output=True, text=True

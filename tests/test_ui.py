@@ -143,12 +143,55 @@ def test_next_goes_only_to_dashboard_pages(client, api_token):
         assert answer.headers["Location"] == where, target
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ui/jobs\r\nSet-Cookie: bridge_ui=forged",
+        "/ui/jobs\nX-Injected: 1",
+        "/ui/jobs\x00",
+        "/ui/jobs\t",
+        "/ui/jobs\x7f",
+        "/ui/jobs\x85",
+        "/ui/jobs\u2028",
+    ],
+)
+def test_control_characters_in_next_fall_back_to_profiles(client, api_token, target):
+    """Issue 20, item 4: they gave a 500; now the safe default, and nothing injected."""
+    page = client.get("/ui/signin", query_string={"next": target})
+    assert page.status_code == 200
+    answer = client.post(
+        "/ui/signin", data={"token": api_token, "csrf_token": csrf_of(page), "next": target}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/ui/profiles"
+    assert "X-Injected" not in answer.headers and "forged" not in str(answer.headers)
+
+
+def test_a_signed_out_visit_to_a_path_with_cr_lf_is_sent_to_sign_in(client):
+    answer = client.get("/ui/jobs%0d%0aX-Injected:%201")
+    assert answer.status_code in (302, 404) and "X-Injected" not in answer.headers
+
+
 def test_sign_out_needs_csrf_and_ends_the_session(signed_in):
     assert signed_in.post("/ui/signout").status_code == 400
     assert signed_in.get("/ui/profiles").status_code == 200
     token = csrf_of(signed_in.get("/ui/profiles"))
     assert signed_in.post("/ui/signout", data={"csrf_token": token}).status_code == 303
     assert signed_in.get("/ui/profiles").status_code == 302
+
+
+def test_sign_out_ends_a_copied_cookie_and_its_csrf_token(app, signed_in, api_token):
+    """Issue 20, item 3: a cookie copied before sign-out is dead after it, CSRF token too."""
+    csrf = csrf_of(signed_in.get("/ui/profiles"))
+    copy = app.test_client()
+    cookie = signed_in.get_cookie("bridge_ui", path="/ui")
+    copy.set_cookie("bridge_ui", cookie.value, path="/ui")
+    assert copy.get("/ui/profiles").status_code == 200  # the copy works while signed in
+    assert signed_in.post("/ui/signout", data={"csrf_token": csrf}).status_code == 303
+    assert copy.get("/ui/profiles").status_code == 302
+    answer = copy.post("/ui/signout", data={"csrf_token": csrf})
+    assert answer.status_code == 401 and "session has ended" in answer.get_data(as_text=True)
+    assert sign_in(signed_in, api_token).status_code == 303
+    assert signed_in.get("/ui/profiles").status_code == 200  # a new sign-in works again
 
 
 def test_a_revoked_client_is_signed_out(signed_in, services):
@@ -158,17 +201,51 @@ def test_a_revoked_client_is_signed_out(signed_in, services):
     assert signed_in.get("/ui/profiles").status_code == 302
 
 
+def follow_link(client: Any, code: str) -> Any:
+    """Open a one-time link's page and press its button, as a person does."""
+    page = client.get(f"/ui/login/{code}")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return client.post(f"/ui/login/{code}", data={"csrf_token": csrf_of(page)})
+
+
 def test_one_time_link_signs_in_once(client, services):
     make_client(services, "linked")
     with services.db.session() as session:
         code = signin.issue(services, auth.by_name(session, "linked"))
-    answer = client.get(f"/ui/login/{code}")
+    answer = follow_link(client, code)
     assert answer.status_code == 303 and answer.headers["Referrer-Policy"] == "no-referrer"
     assert "linked" in client.get("/ui/profiles").get_data(as_text=True)
     again = services.redis.keys("bridge:ui-signin:*")
     assert again == []  # spent, and only a hash was ever stored
     other = create_app(services.settings, services).test_client()
     assert other.get(f"/ui/login/{code}").status_code == 401
+
+
+def test_opening_a_link_never_spends_it(client, services):
+    """Issue 20, item 2: a link preview (GET) or a HEAD must leave the link working."""
+    make_client(services, "previewed")
+    with services.db.session() as session:
+        code = signin.issue(services, auth.by_name(session, "previewed"))
+    preview = create_app(services.settings, services).test_client()
+    assert preview.head(f"/ui/login/{code}").status_code == 200
+    page = preview.get(f"/ui/login/{code}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'method="post"' in text and "Sign in as previewed" in text
+    assert preview.get("/ui/profiles").status_code == 302  # looking signed nobody in
+    assert follow_link(client, code).status_code == 303
+    assert "previewed" in client.get("/ui/profiles").get_data(as_text=True)
+
+
+def test_redeeming_a_link_needs_the_pages_csrf_token(client, services):
+    make_client(services, "forced")
+    with services.db.session() as session:
+        code = signin.issue(services, auth.by_name(session, "forced"))
+    client.get(f"/ui/login/{code}")
+    answer = client.post(f"/ui/login/{code}")  # a cross-site form: no token
+    assert answer.status_code == 400 and "CSRF" in answer.get_data(as_text=True)
+    assert client.get("/ui/profiles").status_code == 302
+    assert follow_link(client, code).status_code == 303  # the refused POST spent nothing
 
 
 @pytest.mark.parametrize("code", ["nope", "x" * 200, "%00"])
@@ -482,8 +559,12 @@ def test_a_sign_in_link_without_redis_is_503_not_500(client, services, monkeypat
     def down(*_args: Any, **_kwargs: Any) -> Any:
         raise redis_lib.ConnectionError("down")
 
+    page = client.get("/ui/signin")
     monkeypatch.setattr(services.redis, "pipeline", down)
+    monkeypatch.setattr(services.redis, "get", down)
     answer = client.get("/ui/login/somecode")
+    assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
+    answer = client.post("/ui/login/somecode", data={"csrf_token": csrf_of(page)})
     assert answer.status_code == 503 and "Redis" in answer.get_data(as_text=True)
 
 

@@ -42,11 +42,35 @@ def _settings() -> Any:
         raise click.ClickException(str(error)) from error
 
 
+# `bridge dev` writes its settings there (the default --data-dir) and prints the line
+DEV_ENV_HINT = "beside `bridge dev`, first run the line it printed: . var/dev.env"
+
+
 def _services() -> Any:
-    """Services for commands that use the store."""
+    """Services for commands that use the store; a one-line error naming the database when
+    it has no tables (a shell without DATABASE_URL opens ./bridge.db, not the bridge's)."""
     from bridge.services import Services
 
-    return Services(_settings())
+    settings = _settings()
+    _check_store(settings)
+    return Services(settings)
+
+
+def _check_store(settings: Any) -> None:
+    """ClickException unless the database has the bridge's tables, saying which database
+    was opened and how to open another."""
+    from bridge.config import DEFAULT_DATABASE_URL
+    from bridge.migrate import describe, has_schema
+
+    if has_schema(settings.database_url):
+        return
+    default = settings.database_url == DEFAULT_DATABASE_URL
+    chosen = "DATABASE_URL is not set, so the default" if default else "from DATABASE_URL"
+    raise click.ClickException(
+        f"{describe(settings.database_url)} ({chosen}) has no bridge tables. Point "
+        f"DATABASE_URL at the bridge's database ({DEV_ENV_HINT}), or run `bridge db "
+        "upgrade` to make the tables in this one"
+    )
 
 
 @click.group()

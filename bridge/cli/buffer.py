@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bridge.cli.base import _services, _settings, _table, friendly, main
+from bridge.cli.base import DEV_ENV_HINT, _services, _settings, _table, friendly, main
 
 
 def _accounts(settings: Any) -> list[str]:
@@ -14,8 +14,8 @@ def _accounts(settings: Any) -> list[str]:
     names: list[str] = settings.account_names()
     if not names:
         raise click.ClickException(
-            "no Buffer account: set BUFFER_ACCESS_TOKEN (v1) or BUFFER_API_KEY (GraphQL) "
-            "(for the sandbox: sandbox-token, sandbox-key)"
+            "no Buffer account: set BUFFER_ACCESS_TOKEN (v1) or BUFFER_API_KEY (GraphQL); "
+            f"for the sandbox {DEV_ENV_HINT}"
         )
     return names
 

@@ -7,6 +7,8 @@ this the `whsec_...` secret the subscription answered with.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -22,12 +24,33 @@ def events() -> None:
     """Outbound events: try a subscription locally."""
 
 
+def _signing_secret(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """The secret, when it is a Standard Webhooks one (whsec_ and base64); a usage error
+    naming --secret otherwise, so a wrong paste (a client token, the URL) is told at once
+    instead of every event being refused later."""
+    from bridge.auth import SIGNING_SECRET_PREFIX as PREFIX
+
+    value = value.strip()
+    try:
+        key = base64.b64decode(value.removeprefix(PREFIX), validate=True)
+        key = key if value.startswith(PREFIX) else b""
+    except binascii.Error:
+        key = b""
+    if not key:
+        raise click.BadParameter(
+            "expected the subscription's signing secret, whsec_ followed by base64 (the "
+            '"secret" that POST /v1/subscriptions answered with)'
+        )
+    return value
+
+
 @events.command("listen")
 @click.option("--port", default=8099, show_default=True, help="port on 127.0.0.1")
 @click.option(
     "--secret",
     envvar="BRIDGE_EVENTS_SECRET",
     required=True,
+    callback=_signing_secret,
     help="the subscription's whsec_... secret (or BRIDGE_EVENTS_SECRET)",
 )
 def listen(port: int, secret: str) -> None:

@@ -105,7 +105,8 @@ def worker(ctx: click.Context, concurrency: int, name: str | None) -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def beat(ctx: click.Context) -> None:
-    """Run Celery beat: snapshots and the reconciler (run exactly one)."""
+    """Run Celery beat, the timers (run exactly one): snapshots, the reconciler, rotation
+    steps (ROTATION_INTERVAL) and pruning."""
     from tasks.celery_app import celery, use
 
     use(_settings())

@@ -53,7 +53,14 @@ def clients_create(name: str, profiles: str, read_only: bool, **options: Any) ->
     svc = _services()
     refs = [ref.strip() for ref in profiles.split(",") if ref.strip()]
     if refs and not _all_cached(svc, refs):
-        _refresh_cache(svc)  # scopes are stored as ids: a new profile must be known first
+        # scopes are stored as ids: a new profile must be known first
+        why = _try_refresh_cache(svc)
+        unknown = [ref for ref in refs if not _all_cached(svc, [ref])]
+        if unknown and why:
+            raise click.ClickException(
+                f"unknown profile {', '.join(map(repr, unknown))}: not in the profile cache, "
+                f"which could not be refreshed from Buffer ({why})"
+            )
     with svc.db.session() as session:
         client, token = auth.create_client(session, name, refs, read_only=read_only, **options)
         scopes = auth.scopes(client)
@@ -76,6 +83,18 @@ def _all_cached(svc: Any, refs: list[str]) -> bool:
         except BridgeError:
             return False
     return True
+
+
+def _try_refresh_cache(svc: Any) -> str | None:
+    """Refresh the profile cache; None when done, else why not (no account, Buffer down),
+    so the caller can still say which profile it did not find."""
+    try:
+        _refresh_cache(svc)
+    except click.ClickException as error:
+        return error.message
+    except BridgeError as error:
+        return str(error)
+    return None
 
 
 def _refresh_cache(svc: Any) -> None:

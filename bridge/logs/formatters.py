@@ -1,7 +1,9 @@
 """How a line looks (one JSON object, or text for a terminal) and where it goes (stderr).
 
 Records arrive already redacted (bridge.logs.redaction), so the formatters only lay
-them out.
+them out. Text lines carry request data (a path, a header), so the text formatter escapes
+control characters: a CR or LF in a path cannot start a forged line (JSON escapes them
+itself).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,18 +60,53 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+# control characters, format characters (bidi overrides, which reorder a terminal's text)
+# and the Unicode line and paragraph separators: none belongs inside one log line
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def escape_controls(text: str, keep_newlines: bool = False) -> str:
+    """`text` with every control character written as its Python escape (\\r, \\n,
+    \\x1b, \\u2028), LF kept when `keep_newlines` (a traceback's own lines)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if (keep_newlines and ch == "\n") or unicodedata.category(ch) not in _UNSAFE_CATEGORIES
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message [key=value ...]` for a terminal."""
+    """`time LEVEL logger: message [key=value ...]` for a terminal: one line per record,
+    control characters escaped; a traceback or stack follows on lines indented by two
+    spaces, so every unindented line starts a record."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        """The line, with the context fields appended."""
-        text = super().format(record)
+        """The line, with the context fields appended, then any traceback indented."""
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = escape_controls(self.formatMessage(record))
         extras = _extras(record)
-        fields = " ".join(f"{k}={extras[k]}" for k in CONTEXT_FIELDS if k in extras)
-        return f"{text} [{fields}]" if fields else text
+        fields = " ".join(
+            f"{k}={escape_controls(str(extras[k]))}" for k in CONTEXT_FIELDS if k in extras
+        )
+        head = f"{text} [{fields}]" if fields else text
+        tail = []
+        if record.exc_info and not record.exc_text:  # a record made before install_scrubber
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            tail.append(record.exc_text)
+        if record.stack_info:
+            tail.append(self.formatStack(record.stack_info))
+        if not tail:
+            return head
+        body = escape_controls("\n".join(tail).rstrip("\n"), keep_newlines=True)
+        return "\n".join([head, *("  " + line for line in body.split("\n"))])
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -3,12 +3,17 @@ read-only rules as the REST API. An adapter beside bridge/api and bridge/hooks: 
 bridge/web and the service layer, never another adapter.
 
 Sessions: a client token is given once (the sign-in form, or a one-time link from
-`bridge dev`, see bridge/signin.py); the session cookie then holds the client's id and
-its token hash, signed with SECRET_KEY (Flask's cookie session). Every request loads the
-client again and compares the hash, so revoking a client (or giving it a new token) ends
-its sessions at once. The cookie is HttpOnly, SameSite=Lax, path /ui, and Secure when the
-request came over https (gunicorn sets the scheme from a trusted proxy's
-X-Forwarded-Proto, FORWARDED_ALLOW_IPS).
+`bridge dev`, spent only by the button on its page, see bridge/signin.py); the session
+cookie then holds the client's id and its token hash, signed with SECRET_KEY (Flask's
+cookie session). Every request loads the client again and compares the hash, so revoking
+a client (or giving it a new token) ends its sessions at once. The cookie also holds
+the client's session generation (`ApiClient.ui_session`) as it was at sign-in; signing
+out adds one to it, so every cookie of that client signed in before, a copy of the one
+signed out with included, stops working, though Flask would still accept its signature
+for 12 hours. It ends the client's other dashboard sessions too: the generation is kept
+per client, not per sign-in, so no table of sessions needs keeping. The cookie is HttpOnly,
+SameSite=Lax, path /ui, and Secure when the request came over https (gunicorn sets the
+scheme from a trusted proxy's X-Forwarded-Proto, FORWARDED_ALLOW_IPS).
 
 CSRF: a random token per session, kept in that signed cookie and put in every form;
 a POST without the same token is refused (400) before anything changes. Flask-WTF's
@@ -36,6 +41,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import update
 
 from bridge import models
 from bridge.config import Settings
@@ -45,7 +51,7 @@ from bridge.web.caller import services
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 COOKIE = "bridge_ui"
-PUBLIC_ENDPOINTS = frozenset({"ui.signin", "ui.login_link", "ui.static"})
+PUBLIC_ENDPOINTS = frozenset({"ui.signin", "ui.login_confirm", "ui.login_link", "ui.static"})
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -101,11 +107,17 @@ def before_request() -> Any:
 def session_client() -> models.ApiClient | None:
     """The client this session signed in as, while it is live with the same token."""
     client_id, token_hash = session.get("client_id"), session.get("token_hash")
+    generation = session.get("generation")
     if not isinstance(client_id, int) or not isinstance(token_hash, str):
         return None
     with services().db.session() as db:
         client = db.get(models.ApiClient, client_id)
-    if client is None or client.revoked or not hmac.compare_digest(client.token_hash, token_hash):
+    if (
+        client is None
+        or client.revoked
+        or not hmac.compare_digest(client.token_hash, token_hash)
+        or generation != client.ui_session  # signed out since (this cookie or a copy)
+    ):
         session.clear()
         return None
     return client
@@ -117,7 +129,19 @@ def sign_in(client: models.ApiClient) -> None:
     session.permanent = True
     session["client_id"] = client.id
     session["token_hash"] = client.token_hash
+    session["generation"] = client.ui_session
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def sign_out(client: models.ApiClient) -> None:
+    """End every dashboard session of `client`, this one and any copy of its cookie."""
+    table = models.ApiClient
+    with services().db.session() as db:
+        # one UPDATE (not read, add, write): two sign-outs at once both count
+        db.execute(
+            update(table).where(table.id == client.id).values(ui_session=table.ui_session + 1)
+        )
+    session.clear()
 
 
 def csrf_token() -> str:

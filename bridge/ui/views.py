@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -37,7 +37,14 @@ from bridge.errors import (
     Unauthorized,
 )
 from bridge.posting import settings as posting_settings
-from bridge.ui import before_request, csrf_token, render_error, security_headers, sign_in
+from bridge.ui import (
+    before_request,
+    csrf_token,
+    render_error,
+    security_headers,
+    sign_in,
+    sign_out,
+)
 from bridge.ui import posting as ui_posting
 from bridge.web.caller import services
 
@@ -117,8 +124,15 @@ def _client() -> models.ApiClient:
 
 
 def _safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this dashboard only (no open redirect)."""
-    if target and target.startswith("/ui/") and not target.startswith("//"):
+    """Where to go after signing in: a path of this dashboard only (no open redirect), and
+    the profiles page for anything else, control characters included (a CR or LF would
+    otherwise reach the Location header, which refuses them with a 500)."""
+    if (
+        target
+        and target.isprintable()
+        and target.startswith("/ui/")
+        and not target.startswith("//")
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
@@ -149,22 +163,43 @@ def signin() -> Any:
     return redirect(next_url, 303)
 
 
-@blp.route("/login/<code>")
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # the link's URL carries the code
+
+
+@blp.route("/login/<code>", methods=["GET"])
+def login_confirm(code: str) -> Any:
+    """A one-time sign-in link (`bridge dev` prints one): a page with one button. Opening
+    it (GET or HEAD, as link previews and mail scanners do) never spends the code."""
+    try:
+        with services().db.session() as db:
+            client = signin_codes.peek(services(), db, code)
+    except Unauthorized as refused:
+        return _link_refused(refused)
+    return _page("login.html", code=code, name=client.name), NO_REFERRER
+
+
+@blp.route("/login/<code>", methods=["POST"])
 def login_link(code: str) -> Any:
-    """A one-time sign-in link (`bridge dev` prints one): spent on first use."""
+    """Spend the code and sign in (the form's CSRF token is checked before this runs)."""
     try:
         with services().db.session() as db:
             client = signin_codes.redeem(services(), db, code)
     except Unauthorized as refused:
-        page = _page("signin.html", next_url=url_for("ui.profiles_page"), error=refused.message)
-        return page, 401, {"Referrer-Policy": "no-referrer"}
+        return _link_refused(refused)
     sign_in(client)
-    return redirect(url_for("ui.profiles_page"), 303), {"Referrer-Policy": "no-referrer"}
+    return redirect(url_for("ui.profiles_page"), 303), NO_REFERRER
+
+
+def _link_refused(refused: Unauthorized) -> Any:
+    """The sign-in form with why the link signs nobody in (401), the token still welcome."""
+    page = _page("signin.html", next_url=url_for("ui.profiles_page"), error=refused.message)
+    return page, 401, NO_REFERRER
 
 
 @blp.route("/signout", methods=["POST"])
 def signout() -> Any:
-    session.clear()
+    """Sign out: this cookie, and any copy of it, signs nobody in from now on."""
+    sign_out(_client())
     return redirect(url_for("ui.signin"), 303)
 
 
