@@ -130,6 +130,7 @@ def run(services: Services, profile_id: str, guard: Renewer) -> PlacementOutcome
         models.utcnow(),
     )
     job_ids = [job.id for job in jobs]
+    moving = moving and context.mode == BRIDGE  # only a kept week moves its posts
     if context.graphql is None:
         _fail_jobs(services, job_ids, NO_KEY)
         return PlacementOutcome("succeeded", job_ids=job_ids)

@@ -95,6 +95,7 @@ def update(
         elif was == BRIDGE and settings.week is not None:
             leaving = kept.week_of(settings, profile)
             settings.week, settings.paused_days = None, []
+            settings.moving_job_id = None  # Buffer's schedule places posts from now on
         settings.updated_at = models.utcnow()
         answer = view(settings, abilities)
     written = None
