@@ -88,11 +88,15 @@ def listing(session: Session, client: models.ApiClient | None = None) -> list[mo
     return [p for p in plans if client is None or visible(session, client, p)]
 
 
-def _check_presets(session: Session, steps: Sequence[timetable.Step]) -> None:
+def _check_presets(
+    session: Session, steps: Sequence[timetable.Step], principal: models.ApiClient
+) -> None:
+    """InvalidInput naming the step for a preset the plan's principal may not use: the
+    runs look presets up as it (bridge/presets.py), so another client's is "unknown"."""
     for index, step in enumerate(steps):
         for name in step.presets:
             try:
-                presets.get(session, name)
+                presets.get(session, name, principal)
             except NotFound:
                 key = "presets" if step.kind == "rotate" else "preset"
                 raise InvalidInput(f"unknown preset {name!r}", f"steps.{index}.{key}") from None
@@ -125,7 +129,7 @@ def save(
     steps_raw = body.get("steps", existing.steps if existing is not None else None)
     steps = timetable.parse_steps(steps_raw)
     with services.db.session() as session:
-        _check_presets(session, steps)
+        _check_presets(session, steps, principal)
     if "profiles" in body or "service" in body or existing is None:
         refs, service = body.get("profiles"), body.get("service")
         chosen = presets.targets(services, principal, refs, service)
@@ -496,7 +500,8 @@ def _run(
                 services, client, profile_id, account, occurrence, overrides, late, key, context
             )
         with services.db.session() as session:
-            preset = presets.get(session, occurrence.preset or "")
+            # as the principal: a preset it may not use (another client's own) is unknown
+            preset = presets.get(session, occurrence.preset or "", client)
         submitted = presets.submit_one(
             services,
             client,
