@@ -109,6 +109,7 @@ class Settings:
     schedules_cache_ttl: float = 30.0
     # requests per period one API client may make
     client_rate_limit: RateLimit = RateLimit(600, 60.0)
+    ping_rate_limit: RateLimit = RateLimit(3, 60.0)
     # requests of one web process that may wait at once (`?wait=`)
     wait_max_concurrent: int = 8
     redis_url: str = DEFAULT_REDIS_URL
@@ -475,6 +476,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         client_rate_limit=parse_rate_limit(
             "CLIENT_RATE_LIMIT", _value(env, "CLIENT_RATE_LIMIT", "600/60s")
         ),
+        ping_rate_limit=parse_rate_limit(
+            "PING_RATE_LIMIT", _value(env, "PING_RATE_LIMIT", "3/60s")
+        ),
         wait_max_concurrent=_parse_int(
             "WAIT_MAX_CONCURRENT", _value(env, "WAIT_MAX_CONCURRENT", "8")
         ),
@@ -589,6 +593,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "SCHEDULES_CACHE_TTL": ("30s", "how long a live schedules read is served from Redis (0: off)"),
     "CLIENT_RATE_LIMIT": ("600/60s", "requests one API client may make (429 with Retry-After)"),
+    "PING_RATE_LIMIT": ("3/60s", "test pings one API client may send to its subscriptions (429)"),
     "WAIT_MAX_CONCURRENT": (
         "8",
         "`?wait=` requests one web process holds at once (429 beyond; fewer than the threads)",

@@ -43,6 +43,10 @@ DEADLINE = 15.0
 CLAIM = 60.0  # seconds a sender holds a delivery: longer than connect + read
 EARLY = 1.0  # a countdown may fire this much early and still find the row due
 DISABLE_AFTER_DAYS = 5
+# deliveries one bulk retry puts back at once: each is a POST to a receiver, so a call
+# is a burst of at most this many (issue 20: 51 stored pings became 102 POSTs in 20 s)
+RETRY_PAGE = 50
+MAX_RETRY_PAGE = 100
 USER_AGENT = f"buffer-bridge/{__version__} (events)"
 
 
@@ -235,19 +239,47 @@ def retry_now(session: Any, deliveries: list[models.EventDelivery]) -> list[int]
     return ids
 
 
+@dataclass
+class Page:
+    """Rows of one page, and the id to pass as `after` for the next (None: no more)."""
+
+    rows: list[models.EventDelivery]
+    next_after: int | None
+
+
 def failed_since(
-    session: Any, subscription_ids: list[int], since: dt.datetime
-) -> list[models.EventDelivery]:
-    """Failed deliveries of these subscriptions that finished since `since`."""
-    delivery = models.EventDelivery
-    query = select(delivery).where(
-        and_(
-            delivery.subscription_id.in_(subscription_ids),
-            delivery.status == models.DELIVERY_FAILED,
-            delivery.finished_at >= since,
+    session: Any,
+    subscription_ids: list[int],
+    since: dt.datetime,
+    after: int | None = None,
+    limit: int = RETRY_PAGE,
+) -> Page:
+    """Failed deliveries of these subscriptions that finished since `since`, by id, after
+    id `after`, at most `limit`: those of subscriptions still live (enabled, not deleted:
+    a retry would only fail them again) and not pings (a ping tests a moment; sending
+    old ones again is a burst, not a test)."""
+    delivery, sub, event = models.EventDelivery, models.EventSubscription, models.Event
+    query = (
+        select(delivery)
+        .join(sub, sub.id == delivery.subscription_id)
+        .join(event, event.id == delivery.event_id)
+        .where(
+            and_(
+                delivery.subscription_id.in_(subscription_ids),
+                delivery.status == models.DELIVERY_FAILED,
+                delivery.finished_at >= since,
+                sub.enabled.is_(True),
+                sub.deleted_at.is_(None),
+                event.type != events.PING,
+            )
         )
     )
-    return list(session.scalars(query.order_by(delivery.id)))
+    if after is not None:
+        query = query.where(delivery.id > after)
+    rows = list(session.scalars(query.order_by(delivery.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more else None)
 
 
 def prune(services: Services) -> int:
