@@ -123,3 +123,52 @@ def test_bulk_retry_paging_input_is_422_naming_the_field(
     )
     assert answer.status_code == 422
     assert field in answer.get_json()["errors"]
+
+
+def test_one_delivery_at_a_time_per_subscription(
+    client: Any, auth_headers: Any, services: Services, signed_receiver: SignedReceiver
+) -> None:
+    subscription = subscribe(client, auth_headers, signed_receiver)
+    client.post(f"/v1/subscriptions/{subscription}/test", headers=auth_headers)
+    (delivery_id,) = pending(services)
+    sending = services.redis.lock(outbound.sending_key(subscription), timeout=60)
+    assert sending.acquire(blocking=False)  # another worker is sending to it
+    busy = outbound.deliver(services, delivery_id)
+    assert (busy.state, busy.retry_in) == (outbound.BUSY, outbound.BUSY_WAIT)
+    with services.db.session() as session:
+        row = session.get(models.EventDelivery, delivery_id)
+        assert row is not None and row.attempts == 0 and row.status == "pending"
+    sending.release()
+    assert outbound.deliver(services, delivery_id).state == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("queue", "concurrency", "argv"),
+    [
+        ("bridge", None, ["-Q", "bridge", "--concurrency=2"]),
+        ("bridge", 4, ["-Q", "bridge", "--concurrency=4"]),
+        (
+            "bridge-deliveries",
+            None,
+            ["-Q", "bridge-deliveries", "--pool=threads", "--concurrency=8"],
+        ),
+    ],
+)
+def test_bridge_worker_runs_the_queue_it_is_given(
+    queue: str, concurrency: int | None, argv: list[str]
+) -> None:
+    from bridge.cli.run import _pool
+    from tests.conftest import make_settings
+
+    assert _pool(make_settings(WORKER_QUEUE=queue), concurrency) == argv
+
+
+def test_an_unknown_worker_queue_is_refused_naming_the_variable() -> None:
+    from bridge.config import ConfigError
+    from tests.conftest import make_settings
+
+    with pytest.raises(ConfigError) as refused:
+        make_settings(WORKER_QUEUE="deliveries")
+    assert str(refused.value) == (
+        "WORKER_QUEUE='deliveries': expected one of bridge, bridge-deliveries"
+    )
