@@ -129,7 +129,9 @@ def save(
     steps_raw = body.get("steps", existing.steps if existing is not None else None)
     steps = timetable.parse_steps(steps_raw)
     with services.db.session() as session:
-        _check_presets(session, steps, principal)
+        # as the runs will look them up: as the plan's creator (another client may edit it)
+        runner = principal if existing is None else _runner(session, existing)
+        _check_presets(session, steps, runner)
     if "profiles" in body or "service" in body or existing is None:
         refs, service = body.get("profiles"), body.get("service")
         chosen = presets.targets(services, principal, refs, service)
@@ -157,6 +159,11 @@ def save(
         for target in plan.targets:
             target.next_run_at = _next_run(session, steps, target, target.done_until)
     return plan
+
+
+def _runner(session: Session, plan: models.RotationPlan) -> models.ApiClient:
+    """Who `plan`'s runs act as (`principal`; the name is a local in `save`)."""
+    return principal(session, plan)
 
 
 def _next_run(

@@ -4,6 +4,7 @@ and refusals name no plan the caller cannot see."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from bridge import models, rotation
@@ -54,7 +55,11 @@ def test_a_scoped_client_cannot_rewrite_what_a_plan_puts_outside_its_scopes(
     own = client.post("/v1/presets", json={"name": "launch", "schedules": ATTACK}, headers=scoped)
     assert own.status_code == 201 and own.get_json()["shared"] is False
 
-    report = rotation.run_now(services, None, "b-launch")
+    with services.db.session() as session:  # beat finds the plan's step due now
+        target = session.query(models.RotationTarget).one()
+        target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
+        target.next_run_at = models.utcnow() - dt.timedelta(seconds=1)
+    report = rotation.tick(services)
     assert len(report.fired) == 1 and report.failed == 0
     assert job_done(client, auth_headers, report.fired[0])["status"] == "succeeded"
     assert buffer_sandbox.sandbox.schedules(other) == [
@@ -123,3 +128,32 @@ def test_refusals_name_no_plan_outside_the_callers_scopes(client, auth_headers, 
     assert refused.get_json()["message"] == "preset 'launch' is used by rotation plans: b-launch"
     with services.db.session() as session:
         assert session.query(models.Preset).filter_by(name="launch").count() == 1
+
+
+def test_a_plan_is_checked_with_the_presets_its_creator_may_use(
+    client, auth_headers, services
+) -> None:
+    """Another client may edit a plan it sees, but its runs act as the plan's creator: a
+    step naming the editor's own preset would never find it."""
+    scoped = make_client(services, "only-a", profile_refs=["@skinnyoteam"])
+    made = client.post(
+        "/v1/presets", json={"name": "launch", "schedules": WEEKEND}, headers=auth_headers
+    )
+    assert made.status_code == 201
+    plan = client.post(
+        "/v1/rotations",
+        json={
+            "name": "u",
+            "profiles": ["@skinnyoteam"],
+            "steps": [{"preset": "launch", "at": "sat 00:00"}],
+        },
+        headers=auth_headers,
+    )
+    assert plan.status_code == 201, plan.get_json()
+    own = client.post("/v1/presets", json={"name": "mine", "schedules": ATTACK}, headers=scoped)
+    assert own.status_code == 201
+    edited = client.patch(
+        "/v1/rotations/u", json={"steps": [{"preset": "mine", "at": "sun 00:00"}]}, headers=scoped
+    )
+    assert edited.status_code == 422
+    assert edited.get_json()["errors"] == {"steps.0.preset": ["unknown preset 'mine'"]}
