@@ -206,7 +206,8 @@ def _uses(session: Session, plan: models.RotationPlan, preset: models.Preset) ->
 
 
 def _sees_plan(session: Session, client: models.ApiClient, plan: models.RotationPlan) -> bool:
-    """A client sees a plan when it sees every profile of it (as bridge.rotation says)."""
+    """A client sees a plan when it sees every profile of it: `rotation.visible`'s rule,
+    repeated because bridge.rotation imports this module."""
     return all(auth.can_see_id(session, client, t.profile_id) for t in plan.targets)
 
 
