@@ -45,6 +45,11 @@ DEFAULT_WEB_BIND = "0.0.0.0:8000"
 DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
 # a worker's own /metrics: this machine only unless the deployment says otherwise
 DEFAULT_WORKER_METRICS_HOST = "127.0.0.1"
+# Celery queues: syncs, snapshots, rotation and the rest, and outbound event deliveries on
+# their own, so a receiver that holds every request cannot take the workers syncs need
+WORK_QUEUE = "bridge"
+DELIVERY_QUEUE = "bridge-deliveries"
+WORKER_QUEUES = (WORK_QUEUE, DELIVERY_QUEUE)
 # 2 x cores + 1 is gunicorn's rule of thumb; the cap keeps a container, which sees the
 # host's cores, from starting dozens of processes
 MAX_DEFAULT_WEB_WORKERS = 8
@@ -109,6 +114,7 @@ class Settings:
     schedules_cache_ttl: float = 30.0
     # requests per period one API client may make
     client_rate_limit: RateLimit = RateLimit(600, 60.0)
+    ping_rate_limit: RateLimit = RateLimit(3, 60.0)
     # requests of one web process that may wait at once (`?wait=`)
     wait_max_concurrent: int = 8
     redis_url: str = DEFAULT_REDIS_URL
@@ -135,6 +141,9 @@ class Settings:
     # the worker's Celery node name (name@host); empty: worker-<metrics port>@<host name>
     worker_name: str = ""
     worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
+    # the one queue a `bridge worker` consumes, and threads of a deliveries worker
+    worker_queue: str = WORK_QUEUE
+    delivery_concurrency: int = 8
     # bearer token /metrics of the web process asks for (None: open)
     metrics_token: str | None = field(default=None, repr=False)
     # signs the dashboard's session cookies (None: /ui is off, it says so)
@@ -337,6 +346,13 @@ def _parse_int(name: str, value: str, minimum: int = 1) -> int:
     return number
 
 
+def _parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`."""
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
 def _parse_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     """A URL whose scheme is one of `schemes`."""
     scheme = value.split(":", 1)[0].split("+", 1)[0].lower() if ":" in value else ""
@@ -479,6 +495,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         client_rate_limit=parse_rate_limit(
             "CLIENT_RATE_LIMIT", _value(env, "CLIENT_RATE_LIMIT", "600/60s")
         ),
+        ping_rate_limit=parse_rate_limit(
+            "PING_RATE_LIMIT", _value(env, "PING_RATE_LIMIT", "3/60s")
+        ),
         wait_max_concurrent=_parse_int(
             "WAIT_MAX_CONCURRENT", _value(env, "WAIT_MAX_CONCURRENT", "8")
         ),
@@ -510,6 +529,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         worker_metrics_host=_value(env, "WORKER_METRICS_HOST", DEFAULT_WORKER_METRICS_HOST),
         worker_name=parse_worker_name("WORKER_NAME", _value(env, "WORKER_NAME", "")),
+        worker_queue=_parse_choice(
+            "WORKER_QUEUE", _value(env, "WORKER_QUEUE", WORK_QUEUE), WORKER_QUEUES
+        ),
+        delivery_concurrency=_parse_int(
+            "DELIVERY_CONCURRENCY", _value(env, "DELIVERY_CONCURRENCY", "8")
+        ),
         metrics_token=_read_secret(env, "METRICS_TOKEN") or None,
         secret_key=_parse_secret_key(_read_secret(env, "SECRET_KEY") or None),
         webhook_delivery_retention=parse_duration(
@@ -595,6 +620,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "SCHEDULES_CACHE_TTL": ("30s", "how long a live schedules read is served from Redis (0: off)"),
     "CLIENT_RATE_LIMIT": ("600/60s", "requests one API client may make (429 with Retry-After)"),
+    "PING_RATE_LIMIT": ("3/60s", "test pings one API client may send to its subscriptions (429)"),
     "WAIT_MAX_CONCURRENT": (
         "8",
         "`?wait=` requests one web process holds at once (429 beyond; fewer than the threads)",
@@ -633,6 +659,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WORKER_NAME": (
         "worker-<WORKER_METRICS_PORT>@<host name>",
         "the worker's Celery node name, name or name@host (`bridge worker --name` too)",
+    ),
+    "WORKER_QUEUE": (
+        WORK_QUEUE,
+        f"what a `bridge worker` runs: {WORK_QUEUE} (syncs, snapshots, rotation, reconciler) "
+        f"or {DELIVERY_QUEUE} (outbound events, in threads); run both kinds",
+    ),
+    "DELIVERY_CONCURRENCY": (
+        "8",
+        f"deliveries one {DELIVERY_QUEUE} worker sends at once (threads; one per subscription)",
     ),
     "METRICS_TOKEN": ("(none)", "bearer token the web /metrics asks for (unset: open)"),
     "SECRET_KEY": (

@@ -2,7 +2,7 @@
 
 SQLite in the data directory, migrations applied, a private redis-server, the
 Buffer sandbox (v1 and GraphQL, or GraphQL only with --graphql-only) when neither
-BUFFER_ACCESS_TOKEN nor BUFFER_API_KEY is set, then web + worker + beat as
+BUFFER_ACCESS_TOKEN nor BUFFER_API_KEY is set, then web + worker + deliveries worker + beat as
 child processes. Ctrl-C stops every child; a child that dies is reported and
 stops the rest, so a broken piece is never silently missing.
 
@@ -32,6 +32,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bridge import models
+from bridge.config import DELIVERY_QUEUE
 from bridge.errors import NotFound
 
 SANDBOX_TOKEN = "sandbox-token"
@@ -134,11 +135,22 @@ class DevSupervisor:
         # one gunicorn process is plenty on a laptop (same config as production otherwise)
         self.env.setdefault("GUNICORN_WORKERS", "1")
 
-    def spawn(self, name: str, command: list[str], log_file: Path | None = None) -> Child:
-        """Start a child in its own process group (so Ctrl-C reaches us first)."""
+    def spawn(
+        self,
+        name: str,
+        command: list[str],
+        log_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Child:
+        """Start a child in its own process group (so Ctrl-C reaches us first); `env` is
+        added to the shared environment for this child alone."""
         output = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115
         process = subprocess.Popen(
-            command, env=self.env, start_new_session=True, stdout=output, stderr=output
+            command,
+            env={**self.env, **(env or {})},
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
         )
         child = Child(name, process)
         self.children.append(child)
@@ -259,11 +271,18 @@ class DevSupervisor:
         (self.data_dir / ENV_FILE).unlink(missing_ok=True)
 
     def start_services(self) -> None:
-        """Web, worker and beat."""
+        """Web, the two workers (syncs and the rest; deliveries) and beat."""
         beat_dir = self.data_dir / "beat"
         beat_dir.mkdir(parents=True, exist_ok=True)
         self.spawn("web", _bridge_command("serve", "--port", str(self.port)))
         self.spawn("worker", _bridge_command("worker", "--concurrency", "2"))
+        # deliveries have a worker of their own (a slow receiver must not hold up syncs),
+        # a Celery node of its own: another metrics port
+        self.spawn(
+            "deliveries",
+            _bridge_command("worker"),
+            env={"WORKER_QUEUE": DELIVERY_QUEUE, "WORKER_METRICS_PORT": str(free_port())},
+        )
         self.env["BEAT_HEARTBEAT_FILE"] = str(beat_dir / "heartbeat")
         self.spawn(
             "beat", _bridge_command("beat", "--schedule", str(beat_dir / "celerybeat-schedule"))

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -296,12 +297,30 @@ class WebhookDelivery(Base):
 
 
 class Preset(Base):
-    """A named week of posting times, owned by a Buffer account, applied to profiles."""
+    """A named week of posting times, owned by a Buffer account, applied to profiles.
+
+    `owner_id` None: account-wide (made by an unscoped client or the operator), one per
+    name; else the scoped client that made it, whose own names are unique among its own
+    (bridge/presets.py says who reads, changes and applies which)."""
 
     __tablename__ = "presets"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name", name="uq_presets_owner_name"),
+        # NULLs differ in a unique constraint: account-wide names need their own index
+        Index(
+            "uq_presets_shared_name",
+            "name",
+            unique=True,
+            sqlite_where=text("owner_id IS NULL"),
+            postgresql_where=text("owner_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_clients.id", name="fk_presets_owner_id")
+    )
     account: Mapped[str] = mapped_column(String(64))
     # the week as `schedules.week_to_json` gives it (day -> times)
     week: Mapped[dict[str, Any]] = mapped_column(default=dict)

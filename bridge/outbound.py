@@ -7,6 +7,12 @@ CLAIM seconds, so a sender killed mid-attempt is replaced. Every attempt carries
 event's id as `webhook-id`: a receiver that sees an id twice (the sender died after the
 receiver answered but before the answer was recorded) can tell it is a repeat.
 
+Receivers are chosen by clients, so one may hold every request as long as TIMEOUT allows.
+What bounds the harm: deliveries run on their own Celery queue and workers
+(`bridge.config.DELIVERY_QUEUE`, never the syncs'), one subscription is sent one delivery
+at a time (a Redis lock; the others wait BUSY_WAIT and try again), and test pings are
+limited per client (PING_RATE_LIMIT, bridge/web/limits.py).
+
 Webhook and Zapier subscriptions get the event as JSON signed with Standard Webhooks (the
 `standardwebhooks` library, as the bridge verifies inbound ones); Slack incoming webhooks
 get a readable `text` (Slack checks no signature; the headers are sent all the same).
@@ -21,6 +27,7 @@ DISABLE_AFTER_DAYS is disabled and logged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from redis.exceptions import LockError
 from sqlalchemy import and_, delete, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
@@ -43,20 +51,59 @@ DEADLINE = 15.0
 CLAIM = 60.0  # seconds a sender holds a delivery: longer than connect + read
 EARLY = 1.0  # a countdown may fire this much early and still find the row due
 DISABLE_AFTER_DAYS = 5
+BUSY = "busy"  # another delivery to the same subscription is being sent
+BUSY_WAIT = 5.0  # seconds before a busy delivery is tried again (the receiver is slow)
+# deliveries one bulk retry puts back at once: each is a POST to a receiver, so a call
+# is a burst of at most this many (issue 20: 51 stored pings became 102 POSTs in 20 s)
+RETRY_PAGE = 50
+MAX_RETRY_PAGE = 100
 USER_AGENT = f"buffer-bridge/{__version__} (events)"
 
 
 @dataclass
 class Attempt:
-    """What one call did: delivered, retrying, failed, or skipped (not due / not ours)."""
+    """What one call did: delivered, retrying, failed, skipped (not due / not ours) or
+    busy (its subscription is being sent something else)."""
 
     state: str
     retry_in: float | None = None
     status: int | None = None
 
 
+def sending_key(subscription_id: int) -> str:
+    """Redis key of the lock held while something is sent to one subscription."""
+    return f"bridge:lock:subscription:{subscription_id}"
+
+
 def deliver(services: Services, delivery_id: int, http: requests.Session | None = None) -> Attempt:
-    """Make one attempt at delivery `delivery_id`, if it is pending, due and unclaimed."""
+    """Make one attempt at delivery `delivery_id`, if it is pending, due and unclaimed, and
+    nothing else is being sent to its subscription: then it is "busy", to try again in
+    BUSY_WAIT seconds (its attempt not counted). One at a time per subscription, on every
+    worker: a receiver that holds every request holds one delivery thread, not all."""
+    with services.db.session() as session:
+        subscription_id = session.scalar(
+            select(models.EventDelivery.subscription_id).where(
+                models.EventDelivery.id == delivery_id
+            )
+        )
+    if subscription_id is None:
+        return Attempt("skipped")
+    # lapses with the claim, so a sender killed mid-attempt blocks nobody for longer
+    lock = services.redis.lock(
+        sending_key(subscription_id), timeout=CLAIM, blocking=False, thread_local=False
+    )
+    if not lock.acquire(blocking=False):
+        return Attempt(BUSY, retry_in=BUSY_WAIT)
+    try:
+        return _attempt(services, delivery_id, http)
+    finally:
+        # LockError: it lapsed (an attempt longer than CLAIM); another sender may hold it
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+def _attempt(services: Services, delivery_id: int, http: requests.Session | None) -> Attempt:
+    """One attempt, the subscription's lock held."""
     prepared = _claim(services, delivery_id)
     if isinstance(prepared, Attempt):
         return prepared
@@ -235,19 +282,47 @@ def retry_now(session: Any, deliveries: list[models.EventDelivery]) -> list[int]
     return ids
 
 
+@dataclass
+class Page:
+    """Rows of one page, and the id to pass as `after` for the next (None: no more)."""
+
+    rows: list[models.EventDelivery]
+    next_after: int | None
+
+
 def failed_since(
-    session: Any, subscription_ids: list[int], since: dt.datetime
-) -> list[models.EventDelivery]:
-    """Failed deliveries of these subscriptions that finished since `since`."""
-    delivery = models.EventDelivery
-    query = select(delivery).where(
-        and_(
-            delivery.subscription_id.in_(subscription_ids),
-            delivery.status == models.DELIVERY_FAILED,
-            delivery.finished_at >= since,
+    session: Any,
+    subscription_ids: list[int],
+    since: dt.datetime,
+    after: int | None = None,
+    limit: int = RETRY_PAGE,
+) -> Page:
+    """Failed deliveries of these subscriptions that finished since `since`, by id, after
+    id `after`, at most `limit`: those of subscriptions still live (enabled, not deleted:
+    a retry would only fail them again) and not pings (a ping tests a moment; sending
+    old ones again is a burst, not a test)."""
+    delivery, sub, event = models.EventDelivery, models.EventSubscription, models.Event
+    query = (
+        select(delivery)
+        .join(sub, sub.id == delivery.subscription_id)
+        .join(event, event.id == delivery.event_id)
+        .where(
+            and_(
+                delivery.subscription_id.in_(subscription_ids),
+                delivery.status == models.DELIVERY_FAILED,
+                delivery.finished_at >= since,
+                sub.enabled.is_(True),
+                sub.deleted_at.is_(None),
+                event.type != events.PING,
+            )
         )
     )
-    return list(session.scalars(query.order_by(delivery.id)))
+    if after is not None:
+        query = query.where(delivery.id > after)
+    rows = list(session.scalars(query.order_by(delivery.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more else None)
 
 
 def prune(services: Services) -> int:

@@ -5,9 +5,18 @@ or from a snapshot. Applying one to several profiles stores one `replace` job pe
 profile through `changes.submit` (so scopes, capabilities, coalescing and history all
 hold), every job carrying one group id (`GET /v1/jobs?group=`).
 
-Presets hold no profile data beyond a week, so every client may read them; only a
-client that may write changes them. Names are unique across accounts (they are the key
-in URLs and chat).
+Who may do what (issue 20: a scoped client rewrote a shared preset that another client's
+rotation plan put on profiles outside its scopes):
+
+- a preset made by a client scoped to some profiles is its own (`owner_id`): only that
+  client reads, changes, deletes and applies it, and only its plans use it;
+- a preset made by an unscoped client or the operator is account-wide: every client reads
+  and applies it (to profiles it may change), only unscoped writers change or delete it.
+
+So whoever can change the week a plan applies has at least the plan's principal's reach.
+A name is looked up among the caller's own presets first, then the account-wide ones;
+another client's own presets are never found (answered "unknown", as out-of-scope
+profiles are), and the same name may be used by several clients for their own.
 """
 
 from __future__ import annotations
@@ -20,23 +29,45 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge import auth, catalog, changes, models, profiles, schedules, snapshots, timetable
-from bridge.errors import Conflict, InvalidInput, NotFound, WritesUnavailable
+from bridge.errors import Conflict, Forbidden, InvalidInput, NotFound, WritesUnavailable
 from bridge.services import Services
 
 MAX_PROFILES = 100
 
 
-def get(session: Session, name: str) -> models.Preset:
-    """The preset called `name`, or NotFound."""
-    found = session.scalars(select(models.Preset).where(models.Preset.name == name)).first()
-    if found is None:
+def get(session: Session, name: str, client: models.ApiClient) -> models.Preset:
+    """The preset called `name` that `client` may use: its own first, else the account-wide
+    one. NotFound otherwise (another client's own preset is "unknown" too)."""
+    query = select(models.Preset).where(models.Preset.name == name)
+    found = {p.owner_id: p for p in session.scalars(query) if usable(client, p)}
+    preset = found.get(client.id) if client.id is not None else None
+    preset = preset or found.get(None)
+    if preset is None:
         raise NotFound(f"unknown preset {name!r}")
-    return found
+    return preset
 
 
-def listing(session: Session) -> list[models.Preset]:
-    """Every preset, by name."""
-    return list(session.scalars(select(models.Preset).order_by(models.Preset.name)))
+def usable(client: models.ApiClient, preset: models.Preset) -> bool:
+    """True when `client` may read and apply `preset`: account-wide, or its own. The
+    operator's principal (no id) has no own presets."""
+    return preset.owner_id is None or (client.id is not None and preset.owner_id == client.id)
+
+
+def check_change(client: models.ApiClient, preset: models.Preset) -> None:
+    """Forbidden unless `client` may change or delete `preset` (a preset it may use):
+    account-wide ones only for unscoped writers, since plans of every client apply them."""
+    auth.check_write(client)
+    if preset.owner_id is None and client.profiles is not None:
+        raise Forbidden(
+            f"preset {preset.name!r} is account-wide: only a client with every profile in "
+            "its scopes may change or delete it (create your own preset instead)"
+        )
+
+
+def listing(session: Session, client: models.ApiClient | None) -> list[models.Preset]:
+    """Every preset `client` may use (None: the operator's view, every preset), by name."""
+    query = select(models.Preset).order_by(models.Preset.name, models.Preset.id)
+    return [p for p in session.scalars(query) if client is None or usable(client, p)]
 
 
 def week(preset: models.Preset) -> schedules.Week:
@@ -54,6 +85,7 @@ def to_json(preset: models.Preset) -> dict[str, Any]:
         "schedules": schedules.to_buffer(held),
         "summary": schedules.summary(held),
         "client": preset.client,
+        "shared": preset.owner_id is None,
         "created_at": preset.created_at.isoformat(),
         "updated_at": preset.updated_at.isoformat(),
     }
@@ -94,44 +126,89 @@ def source_week(
 def create(
     services: Services, client: models.ApiClient, name: str, held: schedules.Week, account: str
 ) -> models.Preset:
-    """Store a new preset (Forbidden for a read-only client, Conflict for a name in use)."""
+    """Store a new preset: the client's own when it is scoped, else account-wide.
+
+    Forbidden for a read-only client, Conflict for a name among those it may use (another
+    client's own names are free to it: refusing them would tell they exist)."""
     auth.check_write(client)
     timetable.check_name(name)
+    owner = client.id if client.profiles is not None else None
     with services.db.session() as session:
-        if session.scalars(select(models.Preset).where(models.Preset.name == name)).first():
+        taken = session.scalars(
+            select(models.Preset).where(models.Preset.name == name, _same_owner(owner))
+        ).first()
+        if taken is not None:
             raise Conflict(f"a preset named {name!r} already exists")
         preset = models.Preset(
-            name=name, account=account, week=schedules.week_to_json(held), client=client.name
+            name=name,
+            account=account,
+            week=schedules.week_to_json(held),
+            client=client.name,
+            owner_id=owner,
         )
         session.add(preset)
     return preset
 
 
+def _same_owner(owner: int | None) -> Any:
+    column = models.Preset.owner_id
+    return column.is_(None) if owner is None else column == owner
+
+
 def update(
     services: Services, client: models.ApiClient, name: str, held: schedules.Week
 ) -> models.Preset:
-    """Give preset `name` a new week (plans using it apply the new one from now on)."""
-    auth.check_write(client)
+    """Give preset `name` a new week (plans using it apply the new one from now on).
+    NotFound for a preset `client` may not use, Forbidden (`check_change`)."""
     with services.db.session() as session:
-        preset = get(session, name)
+        preset = get(session, name, client)
+        check_change(client, preset)
         preset.week = schedules.week_to_json(held)
         preset.updated_at = models.utcnow()
     return preset
 
 
 def delete(services: Services, client: models.ApiClient, name: str) -> None:
-    """Delete preset `name`; Conflict while a rotation plan names it."""
-    auth.check_write(client)
+    """Delete preset `name`; Conflict while a rotation plan uses it, naming only the plans
+    `client` may see (issue 20: the names of others' plans are theirs)."""
     with services.db.session() as session:
-        preset = get(session, name)
+        preset = get(session, name, client)
+        check_change(client, preset)
         users = [
-            plan.name
+            plan
             for plan in session.scalars(select(models.RotationPlan))
-            if name in _names_in(plan.steps)
+            if _uses(session, plan, preset)
         ]
         if users:
-            raise Conflict(f"preset {name!r} is used by rotation plans: {', '.join(users)}")
+            shown = [plan.name for plan in users if _sees_plan(session, client, plan)]
+            hidden = len(users) - len(shown)
+            named = ", ".join(shown + ([f"{hidden} you cannot see"] if hidden else []))
+            raise Conflict(f"preset {name!r} is used by rotation plans: {named}")
         session.delete(preset)
+
+
+def _uses(session: Session, plan: models.RotationPlan, preset: models.Preset) -> bool:
+    """True when `plan`'s runs would apply `preset` (its steps name it, and its principal
+    finds this preset by that name)."""
+    if preset.name not in _names_in(plan.steps):
+        return False
+    if plan.client is None:  # the operator's plans see account-wide presets only
+        return preset.owner_id is None
+    owner = session.scalars(
+        select(models.ApiClient).where(models.ApiClient.name == plan.client)
+    ).first()
+    if owner is None:
+        return False
+    try:
+        return get(session, preset.name, owner).id == preset.id
+    except NotFound:
+        return False
+
+
+def _sees_plan(session: Session, client: models.ApiClient, plan: models.RotationPlan) -> bool:
+    """A client sees a plan when it sees every profile of it: `rotation.visible`'s rule,
+    repeated because bridge.rotation imports this module."""
+    return all(auth.can_see_id(session, client, t.profile_id) for t in plan.targets)
 
 
 def _names_in(steps: Sequence[Any]) -> set[str]:
@@ -185,7 +262,7 @@ def apply(
     Every profile is resolved and checked (scopes, the account can write) before any job
     is stored, so a refusal leaves nothing half-applied."""
     with services.db.session() as session:
-        preset = get(session, name)
+        preset = get(session, name, client)
     chosen = targets(services, client, refs, service)
     today = models.utcnow().date()
     for profile in chosen:

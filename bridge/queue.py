@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from bridge.config import Settings
+from bridge.config import DELIVERY_QUEUE, WORK_QUEUE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,10 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # no "task-sent" event: nothing here reads it, and it is a second Redis publish on
         # every wake, half of a wake's cost on the request path (1.5 -> 0.8 ms CPU)
         "task_send_sent_event": False,
-        "task_default_queue": "bridge",
+        "task_default_queue": WORK_QUEUE,
+        # deliveries wait on receivers the bridge does not control (up to 20 s each): on
+        # their own queue and workers (WORKER_QUEUE), they cannot hold up a sync
+        "task_routes": {DELIVER_EVENT: {"queue": DELIVERY_QUEUE}},
         "timezone": "UTC",
     }
 

@@ -88,11 +88,15 @@ def listing(session: Session, client: models.ApiClient | None = None) -> list[mo
     return [p for p in plans if client is None or visible(session, client, p)]
 
 
-def _check_presets(session: Session, steps: Sequence[timetable.Step]) -> None:
+def _check_presets(
+    session: Session, steps: Sequence[timetable.Step], principal: models.ApiClient
+) -> None:
+    """InvalidInput naming the step for a preset the plan's principal may not use: the
+    runs look presets up as it (bridge/presets.py), so another client's is "unknown"."""
     for index, step in enumerate(steps):
         for name in step.presets:
             try:
-                presets.get(session, name)
+                presets.get(session, name, principal)
             except NotFound:
                 key = "presets" if step.kind == "rotate" else "preset"
                 raise InvalidInput(f"unknown preset {name!r}", f"steps.{index}.{key}") from None
@@ -125,7 +129,9 @@ def save(
     steps_raw = body.get("steps", existing.steps if existing is not None else None)
     steps = timetable.parse_steps(steps_raw)
     with services.db.session() as session:
-        _check_presets(session, steps)
+        # as the runs will look them up: as the plan's creator (another client may edit it)
+        runner = principal if existing is None else _runner(session, existing)
+        _check_presets(session, steps, runner)
     if "profiles" in body or "service" in body or existing is None:
         refs, service = body.get("profiles"), body.get("service")
         chosen = presets.targets(services, principal, refs, service)
@@ -153,6 +159,11 @@ def save(
         for target in plan.targets:
             target.next_run_at = _next_run(session, steps, target, target.done_until)
     return plan
+
+
+def _runner(session: Session, plan: models.RotationPlan) -> models.ApiClient:
+    """Who `plan`'s runs act as (`principal`; the name is a local in `save`)."""
+    return principal(session, plan)
 
 
 def _next_run(
@@ -496,7 +507,8 @@ def _run(
                 services, client, profile_id, account, occurrence, overrides, late, key, context
             )
         with services.db.session() as session:
-            preset = presets.get(session, occurrence.preset or "")
+            # as the principal: a preset it may not use (another client's own) is unknown
+            preset = presets.get(session, occurrence.preset or "", client)
         submitted = presets.submit_one(
             services,
             client,

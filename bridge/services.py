@@ -59,6 +59,10 @@ class Services:
         self.client_limiter = RateLimiter(
             self.redis, settings.client_rate_limit, prefix="bridge:client-rate"
         )
+        # test pings per API client (bridge.web.limits): far tighter, each is a POST out
+        self.ping_limiter = RateLimiter(
+            self.redis, settings.ping_rate_limit, prefix="bridge:ping-rate"
+        )
         self.queue = Queue(settings, self.redis)
         self.clients = ClientCache(self.db, self.redis)
         self.db.after_commit = self._send_deliveries

@@ -152,6 +152,17 @@ def set_enabled(
     return found
 
 
+def check_sendable(subscription: models.EventSubscription) -> None:
+    """Conflict, saying why, unless the subscription may be sent to now: a disabled one is
+    not, and anything stored for it would only wait to be released later in a burst
+    (issue 20: 51 pings stored while disabled became 102 POSTs once retried)."""
+    if not subscription.enabled:
+        raise Conflict(
+            f"subscription {subscription.id} is disabled ({subscription.disabled_reason}): "
+            "nothing is sent to it; enable it first (PATCH with enabled true)"
+        )
+
+
 def disable(session: Session, subscription: models.EventSubscription, reason: str) -> None:
     """Disable a subscription for `reason` and fail its pending deliveries."""
     subscription.enabled = False

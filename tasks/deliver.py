@@ -16,7 +16,8 @@ MAX_COUNTDOWN = 3600.0
 
 @celery.task(name="tasks.deliver.deliver_event", bind=True, acks_late=True, max_retries=None)
 def deliver_event(self: Any, delivery_id: int) -> str:
-    """One attempt at a delivery; schedules the next one when it failed and may retry.
+    """One attempt at a delivery; schedules the next one when it failed and may retry, or
+    when its subscription was busy (routed to the deliveries queue: bridge/queue.py).
     The attempt count lives in the database, so a lost task loses nothing."""
     try:
         attempt = outbound.deliver(services(), delivery_id)

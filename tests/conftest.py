@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from bridge import create_app
 from bridge import sandbox as sim
-from bridge.config import Settings, load_settings
+from bridge.config import DELIVERY_QUEUE, WORK_QUEUE, Settings, load_settings
 from bridge.migrate import upgrade
 from bridge.services import Services
 
@@ -268,7 +268,9 @@ def auth_headers(api_token: str) -> dict[str, str]:
 
 @pytest.fixture
 def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
-    """A real Celery worker (thread pool) consuming from the private Redis."""
+    """A real Celery worker (thread pool) consuming from the private Redis: both queues,
+    for tests of what happens, not of how the work is split (tests/test_delivery_isolation.py
+    runs the two kinds of worker apart, as deployed)."""
     from celery.contrib.testing.worker import start_worker
 
     from tasks.celery_app import celery, use
@@ -279,7 +281,7 @@ def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
         pool="threads",
         concurrency=2,
         perform_ping_check=False,
-        queues=["bridge"],
+        queues=[WORK_QUEUE, DELIVERY_QUEUE],
         loglevel="WARNING",
         shutdown_timeout=10,
     ) as worker:

@@ -25,9 +25,11 @@ from gunicorn.workers.gthread import ThreadWorker
 from bridge import create_app, web_server
 from bridge.config import (
     API_KEY_PREFIX,
+    DELIVERY_QUEUE,
     MAX_DEFAULT_WEB_WORKERS,
     TOKEN_PREFIX,
     VARIABLES,
+    WORK_QUEUE,
     load_settings,
 )
 from tests.test_metrics import FAMILIES
@@ -192,7 +194,12 @@ def unit_values(unit: dict[str, list[tuple[str, str]]], section: str, key: str) 
 
 
 UNITS = {path.name: path for path in sorted(SYSTEMD.glob("*.service"))}
-APP_UNITS = ["bridge-web.service", "bridge-worker@.service", "bridge-beat.service"]
+APP_UNITS = [
+    "bridge-web.service",
+    "bridge-worker@.service",
+    "bridge-deliveries@.service",
+    "bridge-beat.service",
+]
 
 
 # ---- the command-line contract -------------------------------------------------------
@@ -424,7 +431,7 @@ def test_secret_holds_the_tokens_as_placeholders():
 
 def test_compose_app_services_share_one_image():
     services = app_services()
-    assert set(services) == {"migrate", "web", "worker", "beat"}
+    assert set(services) == {"migrate", "web", "worker", "deliveries", "beat"}
     images = {svc["image"] for svc in services.values()}
     builds = {json.dumps(svc["build"], sort_keys=True) for svc in services.values()}
     assert len(images) == 1 and len(builds) == 1
@@ -464,7 +471,7 @@ def test_compose_start_order():
     assert migrate["command"] == ["bridge", "db", "upgrade"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "deliveries", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["redis"]["condition"] == "service_healthy", name
@@ -666,6 +673,7 @@ def test_kubernetes_workloads_exist_with_their_commands():
         "buffer-bridge-migrate": ("Job", ["bridge", "db", "upgrade"]),
         "buffer-bridge-web": ("Deployment", ["gunicorn", "-c", f"python:{GUNICORN_CONF}"]),
         "buffer-bridge-worker": ("Deployment", ["bridge", "worker"]),
+        "buffer-bridge-deliveries": ("Deployment", ["bridge", "worker"]),
         "buffer-bridge-beat": ("Deployment", ["bridge", "beat"]),
     }
     for name, (kind, command) in expected.items():
@@ -831,3 +839,36 @@ def test_operations_doc_covers_the_essentials():
         assert family in text, f"docs/operations.md does not describe {family}"
     for topic in ("docker compose", "kubectl", "systemctl", "pg_dump", "rotate"):
         assert topic in text.lower(), topic
+
+
+# ---- the two kinds of worker -----------------------------------------------------------
+
+
+def _queue_of(environment: dict[str, str]) -> str:
+    return environment.get("WORKER_QUEUE", WORK_QUEUE)
+
+
+def test_every_deployment_runs_both_kinds_of_worker():
+    """Deliveries have workers of their own in compose, Kubernetes and systemd (issue 20:
+    a receiver holding every request starved the syncs sharing their workers)."""
+    services = compose()["services"]
+    assert _queue_of(services["worker"]["environment"]) == WORK_QUEUE
+    assert _queue_of(services["deliveries"]["environment"]) == DELIVERY_QUEUE
+    assert healthcheck_argv(services["deliveries"]["healthcheck"]["test"])[-1] == "worker"
+    for name, queue in (
+        ("buffer-bridge-worker", WORK_QUEUE),
+        ("buffer-bridge-deliveries", DELIVERY_QUEUE),
+    ):
+        (container,) = pod_containers(k8s_workload(name))
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        assert _queue_of(env) == queue, name
+    for unit, queue in (
+        ("bridge-worker@.service", WORK_QUEUE),
+        ("bridge-deliveries@.service", DELIVERY_QUEUE),
+    ):
+        assignments = [
+            a.partition("=")
+            for value in unit_values(parse_unit(UNITS[unit]), "Service", "Environment")
+            for a in shlex.split(value)
+        ]
+        assert _queue_of({k: v for k, _, v in assignments}) == queue, unit

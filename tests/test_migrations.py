@@ -66,3 +66,36 @@ def test_the_migrated_schema_is_the_models_schema(any_database_url: str) -> None
         differences = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
     db.dispose()
     assert differences == []
+
+
+def test_presets_of_scoped_clients_become_their_own(unmigrated_database_url: str) -> None:
+    """0009: a preset a scoped client made is its own; any other is account-wide."""
+    url = unmigrated_database_url
+    upgrade(url, "0007")
+    db = Database(url)
+    with db.engine.begin() as conn:
+        for id_, name, scope in ((1, "scoped", '["p1"]'), (2, "all", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO api_clients (id, name, token_hash, profiles, read_only,"
+                    " created_at) VALUES (:i, :n, :h, :s, false, CURRENT_TIMESTAMP)"
+                ),
+                {"i": id_, "n": name, "h": f"hash{id_}", "s": scope},
+            )
+        for id_, name, owner in ((1, "mine", "scoped"), (2, "shared", "all"), (3, "cli", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO presets (id, name, account, week, client, created_at,"
+                    " updated_at) VALUES (:i, :n, 'default', '{}', :c, CURRENT_TIMESTAMP,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"i": id_, "n": name, "c": owner},
+            )
+    db.dispose()
+    upgrade(url)
+    db = Database(url)
+    with db.session() as session:
+        owners = {p.name: p.owner_id for p in session.query(models.Preset)}
+    db.dispose()
+    assert owners == {"mine": 1, "shared": None, "cli": None}
+    command.downgrade(alembic_config(url), "0007")

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from bridge import models, outbound
+from bridge import models, outbound, subscriptions
 from bridge.api.event_schemas import (
     BulkRetryInput,
     DeliveryListArgs,
@@ -84,11 +84,7 @@ class DeliveryRetry(MethodView):
                 raise NotFound(f"unknown delivery {delivery_id}")
             if row.status == models.DELIVERED:
                 raise Conflict(f"delivery {delivery_id} was delivered already")
-            if not row.subscription.enabled:
-                raise Conflict(
-                    f"subscription {row.subscription_id} is disabled "
-                    f"({row.subscription.disabled_reason}); enable it first (PATCH)"
-                )
+            subscriptions.check_sendable(row.subscription)
             outbound.retry_now(session, [row])
             row.event  # noqa: B018 - loaded now, for the answer after the session ends
             return row
@@ -99,10 +95,16 @@ class DeliveryBulkRetry(MethodView):
     @blp.arguments(BulkRetryInput)
     @blp.response(202, RetriedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send again every delivery that failed since `since` (of one `subscription`, or all
-        yours that are enabled)."""
+        """Send again the deliveries that failed since `since` (of one `subscription`, or
+        all yours that are enabled), oldest first, at most `limit` (50, up to 100) a call:
+        when `next_after` is not null, more remain; pass it as `after` for the next page.
+        Pings are not sent again (they were tests of a moment)."""
         with services().db.session() as session:
             owned = _own_subscriptions(session, body["subscription"])
-            found = outbound.failed_since(session, owned, body["since"])
-            live = [row for row in found if row.subscription.deleted_at is None]
-            return {"retried": outbound.retry_now(session, live)}
+            page = outbound.failed_since(
+                session, owned, body["since"], after=body["after"], limit=body["limit"]
+            )
+            return {
+                "retried": outbound.retry_now(session, page.rows),
+                "next_after": page.next_after,
+            }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from bridge import events, models, subscriptions
+from bridge import events, models, outbound, subscriptions
 from bridge.api.schemas import ID_RANGE, LIST_LIMIT
 from bridge.web.fields import StrictSchema
 
@@ -111,14 +111,23 @@ class DeliveryListSchema(Schema):
 
 
 class BulkRetryInput(StrictSchema):
-    """POST /v1/deliveries/retry: every failed delivery since `since` (of one subscription)."""
+    """POST /v1/deliveries/retry: failed deliveries since `since` (of one subscription),
+    oldest first, `limit` a call, the page after delivery id `after`."""
 
     since = fields.AwareDateTime(required=True, metadata={"example": "2026-12-09T08:00:00Z"})
     subscription = fields.Integer(load_default=None, validate=ID_RANGE)
+    limit = fields.Integer(
+        load_default=outbound.RETRY_PAGE,
+        validate=validate.Range(min=1, max=outbound.MAX_RETRY_PAGE),
+    )
+    after = fields.Integer(load_default=None, validate=ID_RANGE)
 
 
 class RetriedSchema(Schema):
+    """The deliveries put back to pending, and where the next page starts (null: none)."""
+
     retried = fields.List(fields.Integer())
+    next_after = fields.Integer(allow_none=True)
 
 
 class EventListArgs(StrictSchema):

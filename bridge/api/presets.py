@@ -28,9 +28,12 @@ authenticate_first(blp)
 class PresetList(MethodView):
     @blp.response(200, PresetListSchema)
     def get(self) -> dict[str, Any]:
-        """Every preset, by name (any client may read them: they hold only a week)."""
+        """The presets you may use, by name: the account-wide ones and your own (a client
+        scoped to some profiles makes its own; only unscoped clients change account-wide
+        ones)."""
         with services().db.session() as session:
-            return {"presets": [presets.to_json(p) for p in presets.listing(session)]}
+            found = presets.listing(session, current_client())
+            return {"presets": [presets.to_json(p) for p in found]}
 
     @blp.arguments(PresetCreateSchema)
     @blp.response(201, PresetSchema)
@@ -53,14 +56,15 @@ class PresetList(MethodView):
 class PresetItem(MethodView):
     @blp.response(200, PresetSchema)
     def get(self, name: str) -> dict[str, Any]:
-        """One preset."""
+        """One preset you may use (404 for another client's own)."""
         with services().db.session() as session:
-            return presets.to_json(presets.get(session, name))
+            return presets.to_json(presets.get(session, name, current_client()))
 
     @blp.arguments(PresetUpdateSchema)
     @blp.response(200, PresetSchema)
     def put(self, body: dict[str, Any], name: str) -> dict[str, Any]:
-        """Give a preset a new week (plans using it apply the new week from now on)."""
+        """Give a preset a new week (plans using it apply the new week from now on): your
+        own, or an account-wide one when you are unscoped (403 otherwise)."""
         week, _account = presets.source_week(
             services(), current_client(), week_of_entries(body["schedules"])
         )
@@ -68,7 +72,7 @@ class PresetItem(MethodView):
 
     @blp.response(204)
     def delete(self, name: str) -> None:
-        """Delete a preset (409 while a rotation plan names it)."""
+        """Delete a preset you may change (403 as for PUT; 409 while a plan uses it)."""
         presets.delete(services(), current_client(), name)
 
 

@@ -60,6 +60,9 @@ class PresetSchema(Schema):
     schedules = fields.List(fields.Nested(ScheduleEntrySchema))
     summary = fields.String(metadata={"example": "sat-sun 10:00 16:00"})
     client = fields.String(allow_none=True)
+    shared = fields.Boolean(
+        metadata={"description": "account-wide (true) or its scoped creator's own (false)"}
+    )
     created_at = fields.String()
     updated_at = fields.String()
 

@@ -26,6 +26,7 @@ from bridge.api.event_schemas import (
     ZapierSubscribedSchema,
     ZapierSubscribeInput,
 )
+from bridge.web import limits
 from bridge.web.caller import authenticate_first, current_client, services
 
 blp = Blueprint(
@@ -92,9 +93,13 @@ class SubscriptionItem(MethodView):
 class SubscriptionTest(MethodView):
     @blp.response(202, SentSchema)
     def post(self, subscription_id: int) -> dict[str, Any]:
-        """Send a `ping` event to this subscription (see it in /v1/deliveries)."""
+        """Send a `ping` event to this subscription (see it in /v1/deliveries): 409 when
+        it is disabled, 429 past PING_RATE_LIMIT pings a client (a ping is a test)."""
+        client = current_client()
         with services().db.session() as session:
-            found = subscriptions.get(session, current_client(), subscription_id)
+            found = subscriptions.get(session, client, subscription_id)
+            subscriptions.check_sendable(found)
+            limits.check_ping_rate(services(), client)
             event = events.ping(session, found)
             ids = list(session.info.get(events.OUTBOX, []))
             return {"event_id": event.uid, "delivery_ids": ids}

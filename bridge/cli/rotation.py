@@ -30,7 +30,7 @@ def presets_list() -> None:
     with _services().db.session() as session:
         rows = [
             (p["name"], p["account"], p["summary"])
-            for p in map(service.to_json, service.listing(session))
+            for p in map(service.to_json, service.listing(session, None))
         ]
     _table(("NAME", "ACCOUNT", "WEEK"), rows)
 

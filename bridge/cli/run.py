@@ -69,7 +69,12 @@ def _serve_worker_metrics(settings: Any) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--concurrency", "-c", default=2, show_default=True, type=int)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1),
+    help="tasks at once  [default: 2 processes; DELIVERY_CONCURRENCY threads for deliveries]",
+)
 @click.option(
     "--name",
     "-n",
@@ -77,8 +82,10 @@ def _serve_worker_metrics(settings: Any) -> None:
     "worker-<WORKER_METRICS_PORT>@<host name>]",
 )
 @click.pass_context
-def worker(ctx: click.Context, concurrency: int, name: str | None) -> None:
-    """Run a Celery worker (extra arguments go to Celery)."""
+def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> None:
+    """Run a Celery worker on WORKER_QUEUE (extra arguments go to Celery): `bridge` (syncs,
+    snapshots, rotation, the reconciler) or `bridge-deliveries` (outbound events). Run both
+    kinds: deliveries wait on receivers, so they have workers of their own."""
     # before anything imports prometheus_client: it picks its storage once, at import
     settings = _shared_metrics_dir(_settings())
     if name is not None:
@@ -97,9 +104,22 @@ def worker(ctx: click.Context, concurrency: int, name: str | None) -> None:
 
     use(settings)
     _serve_worker_metrics(settings)
-    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", "bridge", "-E"]
+    argv = ["worker", "--loglevel=INFO", *_pool(settings, concurrency), "-E"]
     argv.append(f"--hostname={worker_node_name(settings)}")
     celery.worker_main([*argv, *ctx.args])
+
+
+def _pool(settings: Any, concurrency: int | None) -> list[str]:
+    """Celery's queue and pool options for WORKER_QUEUE: deliveries in threads (each waits
+    on a receiver's answer, using no CPU; DELIVERY_CONCURRENCY of them), the rest in 2
+    processes (syncs use CPU, and a stuck one is killed by the task time limit)."""
+    from bridge.config import DELIVERY_QUEUE
+
+    queue = settings.worker_queue
+    if queue == DELIVERY_QUEUE:
+        threads = concurrency or settings.delivery_concurrency
+        return ["-Q", queue, "--pool=threads", f"--concurrency={threads}"]
+    return ["-Q", queue, f"--concurrency={concurrency or 2}"]
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -244,7 +244,7 @@ def _job(command: commands.Command, client: models.ApiClient) -> str:
 def _preset(command: commands.Command, client: models.ApiClient) -> str:
     """preset list (apply is a change: `run` queues it)."""
     with services().db.session() as session:
-        found = [presets.to_json(p) for p in presets.listing(session)]
+        found = [presets.to_json(p) for p in presets.listing(session, client)]
     return "\n".join(f"{p['name']}: {p['summary']}" for p in found) or "No presets yet."
 
 

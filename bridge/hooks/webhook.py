@@ -253,7 +253,7 @@ def _apply_preset(
 ) -> changes.Submitted:
     """Put preset `name` on `profile`: one `replace` job, like any change."""
     with services().db.session() as session:
-        preset = presets.get(session, name)
+        preset = presets.get(session, name, client)
     return presets.submit_one(services(), client, preset, profile, source, idempotency_key=key)
 
 

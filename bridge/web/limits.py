@@ -41,6 +41,23 @@ def check_client_rate(services: Services, client: models.ApiClient) -> None:
         )
 
 
+def check_ping_rate(services: Services, client: models.ApiClient) -> None:
+    """Count one test ping of `client`; TooManyRequests (429) over PING_RATE_LIMIT. Tight:
+    each ping is a POST to a receiver the client chose, held up to the delivery timeout,
+    so a client pinging a slow receiver would otherwise fill the delivery workers."""
+    try:
+        wait = services.ping_limiter.acquire(f"client:{client.id}")
+    except redis.RedisError as error:
+        log.warning("ping rate limit not checked: Redis is unavailable (%s)", error)
+        return
+    if wait > 0:
+        raise TooManyRequests(
+            f"ping limit of {services.settings.ping_rate_limit} per client reached; "
+            "try again later",
+            retry_after=wait,
+        )
+
+
 class WaitSlots:
     """At most `size` requests of this process waiting at once."""
 
