@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from flask import Flask
 
-__version__ = "0.2.0"
+try:  # defined once, in pyproject.toml; a checkout used without installing has none
+    __version__ = metadata.version("buffer-bridge")
+except metadata.PackageNotFoundError:
+    __version__ = "0+unknown"
 MAX_BODY_BYTES = 64 * 1024
 DOCS_ASSETS = "/static/docs"  # bridge/static/docs, Flask's static folder
 

@@ -56,10 +56,17 @@ def _check_beat(settings: Settings) -> tuple[bool, str]:
 
 
 def _check_worker(settings: Settings) -> tuple[bool, str]:
-    """This machine's worker answers a Celery ping."""
-    from tasks.celery_app import celery, use
+    """This machine's worker answers a Celery ping (a producer app on the same broker: a
+    ping needs no task, so `bridge` does not import `tasks`)."""
+    from celery import Celery
 
-    use(settings)
+    from bridge.queue import celery_settings
+
+    app = Celery("bridge-healthcheck", set_as_current=False)
+    app.conf.update(celery_settings(settings))
     node = worker_node_name(settings)
-    replies = celery.control.ping(destination=[node], timeout=3.0) or []
+    try:
+        replies = app.control.ping(destination=[node], timeout=3.0) or []
+    finally:
+        app.close()
     return bool(replies), f"worker {node}: {'ok' if replies else 'no answer'}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +19,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge import logs, models, schedules
-from bridge.errors import Conflict, InvalidInput, NotFound
+from bridge.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound
 from bridge.posting.models import POST_JOB
 from bridge.services import Services
 
 MAX_IDEMPOTENCY_KEY = 255
+# an outage while the job was stored: what the 503 says, with and without a key
+MAYBE_STORED = (
+    "the database is unavailable; the change may have been stored: send changes with an "
+    "Idempotency-Key so that a retry stores each at most once"
+)
+RETRY_WITH_KEY = (
+    "the database is unavailable; retry with the same Idempotency-Key: the change is "
+    "stored at most once"
+)
+REREAD_TRIES = 3  # an ambiguous commit: looks for the job stored under its key
+REREAD_PAUSE = 0.5
 # stored beside the operation in a job's params: a restore's snapshot, and where a
 # rotation run came from (the preset, the plan, the instant it was due)
 JOB_METADATA = ("snapshot_id", "preset", "plan", "due_at")
@@ -93,6 +105,46 @@ def store_and_wake(
     Conflict for a key seen with another change. Whatever `build` raises is raised,
     nothing stored."""
     built: list[NewJob] = []
+    try:
+        return _store_and_wake(services, build, built)
+    except DatabaseUnavailable:
+        if not built:
+            raise  # the outage came before the insert: nothing can have been stored
+        # the database may have committed the job and died before saying so: with a key
+        # the stored job can be found again, and is the answer; without one the caller
+        # is told the change may be stored
+        if built[0].idempotency_key is None:
+            raise DatabaseUnavailable(MAYBE_STORED) from None
+        found = _reread(services, built[0])
+        if found is None:
+            raise DatabaseUnavailable(RETRY_WITH_KEY) from None
+        logs.bind(job_id=found.id)
+        services.queue.wake(built[0].profile.id)
+        return found, True, built[0]
+
+
+def _reread(services: Services, change: NewJob) -> models.Job | None:
+    """The job stored under `change`'s key, looked for a few times while the database
+    comes back (REREAD_TRIES, REREAD_PAUSE apart); None when it is not there or the
+    database does not answer. Raises Conflict for a key stored with another change."""
+    for attempt in range(REREAD_TRIES):
+        if attempt:
+            time.sleep(REREAD_PAUSE)
+        try:
+            with services.db.session() as session:
+                existing = _existing(session, change.client, change.idempotency_key or "")
+                if existing is None:
+                    return None
+                return _replay(existing, _request_hash(change, _params(change)))
+        except DatabaseUnavailable:
+            continue
+    return None
+
+
+def _store_and_wake(
+    services: Services, build: Callable[[Session], NewJob], built: list[NewJob]
+) -> tuple[models.Job, bool, NewJob]:
+    """`store_and_wake` itself; `built` gets the change once `build` made it."""
     try:
         with services.db.session() as session:
             change = build(session)

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bridge.buffer.models import DAYS
 from bridge.errors import InvalidSchedule
+from bridge.week import DAYS
 
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EXTRA_ALIASES = {

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.buffer.models import DAYS
 from bridge.errors import InvalidSchedule
 from bridge.schedule_grammar import parse_days, parse_time, parse_times
+from bridge.week import DAYS
 
 __all__ = [
     "DAYS",

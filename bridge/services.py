@@ -4,6 +4,7 @@ and a Buffer client per account. Built once by create_app() or the Celery worker
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import redis
 
@@ -13,7 +14,7 @@ from bridge.buffer.client import BufferClient
 from bridge.buffer.graphql import GraphQLClient
 from bridge.buffer.http import OnCall
 from bridge.client_cache import ClientCache
-from bridge.config import Settings, key_var, token_var
+from bridge.config import RateLimit, Settings, key_var, token_var
 from bridge.db import Database
 from bridge.errors import ConfigError
 from bridge.queue import DELIVER_EVENT, Queue
@@ -21,6 +22,14 @@ from bridge.ratelimit import RateLimiter
 
 # the most database connections one process holds at once (SQLAlchemy's default, 5 + 10)
 DB_CONNECTIONS_PER_PROCESS = 15
+
+
+GRAPHQL_WRITE_RESERVE = 20  # of Buffer's 100 per 15 minutes; a fifth of smaller budgets
+
+
+def graphql_reserve(limits: Sequence[RateLimit]) -> int:
+    """Slots of every GraphQL window kept for posts placed and moved (reads wait first)."""
+    return min(GRAPHQL_WRITE_RESERVE, min(int(w.limit) for w in limits) // 5)
 
 
 class Services:
@@ -52,8 +61,13 @@ class Services:
             on_wait=metrics.observe_rate_limit_wait,
             reserve=settings.buffer_write_reserve,
         )
+        graphql_limits = settings.rate_limits("graphql")
         self.graphql_limiter = RateLimiter(
-            self.redis, settings.rate_limits("graphql"), on_wait=metrics.observe_rate_limit_wait
+            self.redis,
+            graphql_limits,
+            on_wait=metrics.observe_rate_limit_wait,
+            # listings of posts someone asked to see leave this many slots to placements
+            reserve=graphql_reserve(graphql_limits),
         )
         # requests per API client (bridge.web.limits): the same window, other keys
         self.client_limiter = RateLimiter(

@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from bridge import schedule_grammar
-from bridge.buffer.models import DAYS
 from bridge.errors import InvalidInput
+from bridge.week import DAYS
 
 MAX_STEPS = 50
 MAX_CRON = 100

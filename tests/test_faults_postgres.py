@@ -7,9 +7,13 @@ time (so request order is job-id order), while PostgreSQL is stopped mid-stream 
 `pg_ctl stop -m fast`, started, stopped with `-m immediate` (every server process killed
 at once) and started again. Every answer must be 202 (stored) or 503 with Retry-After in
 the error shape, within a few seconds; `/healthz` stays 200 and `/readyz` says the
-database is down. At the end every 202'd job has succeeded, the 503'd requests left no
-row (jobs in the database = 202s), the web, worker and beat processes still run, and
-every profile in the sandbox holds exactly the fold of its jobs' operations in id order.
+database is down. Every request carries an Idempotency-Key, and the 503'd ones are sent
+again with the same key once the database is back, as a client should: a change
+PostgreSQL committed just before the connection died (the ambiguous commit) is then
+found by its key, never stored twice. At the end every job has succeeded, the jobs in
+the database are exactly the accepted ones (one per key), the web, worker and beat
+processes still run, and every profile in the sandbox holds exactly the fold of its
+jobs' operations in id order.
 
 The default (CI) form is short; BRIDGE_FAULTS_LONG=1 runs longer outages and prints the
 figures (`BRIDGE_FAULTS_LONG=1 make test PYTEST_ARGS="-m faults -s tests/test_faults_postgres.py"`).
@@ -52,6 +56,7 @@ class Tally:
 
     accepted: list[int] = field(default_factory=list)
     unavailable: int = 0
+    resend: list[tuple[int, str]] = field(default_factory=list)  # (number, profile) of 503s
     wrong: list[str] = field(default_factory=list)
     slowest: float = 0.0
     probes: list[tuple[int, int]] = field(default_factory=list)  # (healthz, readyz) when down
@@ -70,15 +75,18 @@ def _check_503(response: requests.Response) -> str | None:
 
 
 def _send(session: requests.Session, stack: Stack, number: int, profile_id: str) -> Any:
-    """Change number `number`: REST for even numbers, the Zapier webhook for odd ones."""
+    """Change number `number` (its own Idempotency-Key): REST for even numbers, the Zapier
+    webhook for odd ones."""
     days, times = DAYS[number % len(DAYS)], TIMES[number % len(TIMES)]
+    key = {"Idempotency-Key": f"fault-{number}"}
+    timeout = (3, ANSWER_WITHIN + 4)
     if number % 2 == 0:
         body = {"days": days, "times": [times], "mode": ("set", "add")[number % 4 // 2]}
         url = f"{stack.bases[0]}/v1/profiles/{profile_id}/schedules"
-        return session.patch(url, json=body, timeout=(3, ANSWER_WITHIN + 4))
+        return session.patch(url, json=body, headers=key, timeout=timeout)
     action = ("set", "add")[number % 4 // 2]
     hook = {"profile": profile_id, "days": days, "times": times, "action": action}
-    return session.post(f"{stack.bases[0]}/hooks/zapier", data=hook, timeout=(3, ANSWER_WITHIN + 4))
+    return session.post(f"{stack.bases[0]}/hooks/zapier", data=hook, headers=key, timeout=timeout)
 
 
 def _outages(
@@ -147,6 +155,7 @@ def test_postgres_stopped_and_started_while_changes_arrive(
             tally.accepted.append(int(response.json()["job_id"]))
         elif response.status_code == 503:
             tally.unavailable += 1
+            tally.resend.append((number, ids[number % len(ids)]))
             if (why := _check_503(response)) is not None:
                 tally.wrong.append(why)
         else:
@@ -168,6 +177,11 @@ def test_postgres_stopped_and_started_while_changes_arrive(
     odd = [probe for probe in tally.probes if probe != (200, 503)]
     assert tally.probes and not odd, f"(healthz, readyz) while down: {odd}"
     assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+    for resent, profile_id in tally.resend:  # the same key: stored at most once
+        again = _send(session, stack, resent, profile_id)
+        assert again.status_code == 202, again.text[:300]
+        tally.accepted.append(int(again.json()["job_id"]))
+    assert len(set(tally.accepted)) == len(tally.accepted), "a key was stored twice"
 
     wait_all_finished(stack, tally.accepted, timeout=90)
     drained = time.monotonic() - up_at[-1]
@@ -177,7 +191,7 @@ def test_postgres_stopped_and_started_while_changes_arrive(
         stored_changes = sorted(s.scalars(query))
         stored = s.scalar(select(func.count()).select_from(models.Job)) or 0
     engine.dispose()
-    assert stored_changes == sorted(tally.accepted), "a 503 left a row"
+    assert stored_changes == sorted(tally.accepted), "a row no answer accounts for"
     assert stored == len(tally.accepted) + 1  # and the snapshot job of the start
     assert not stack.dead(), f"died during the outages: {stack.dead()}"
     # every accepted job succeeded, and each profile holds the fold of its jobs in id order

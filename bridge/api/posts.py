@@ -68,6 +68,9 @@ class PostListSchema(StrictSchema):
     schedule_mode = fields.String()
     posts = fields.List(fields.Nested(PostViewSchema), required=True)
     stale = fields.Boolean(metadata={"description": "Buffer could not be asked: the bridge's own"})
+    read_at = fields.String(
+        metadata={"description": "when Buffer was asked (at most once a minute per profile)"}
+    )
     stale_reason = fields.String()
 
 

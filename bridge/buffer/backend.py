@@ -242,10 +242,19 @@ class GraphQLBackend:
         A 429's `retryAfter` holds every process off for exactly that long (remembered in
         Redis); the client's last RateLimit headers may only make this process wait longer.
         """
+        self._take(lambda: self._slots.acquire(self._key(), n))
+
+    def take_read(self) -> None:
+        """Take one GraphQL slot for a read someone asked to see (a listing of posts), only
+        while the limiter's reserve stays free for the posts the bridge places and moves;
+        or raise BudgetExhausted."""
+        self._take(lambda: self._slots.acquire_read(self._key()))
+
+    def _take(self, acquire: Callable[[], float]) -> None:
         held = _hold_left(self._cache, self._hold_key)
         if held > 0:
             raise BudgetExhausted(held)
-        wait = self._slots.acquire(self._key(), n)
+        wait = acquire()
         hint = self._client().last_rate_limit
         if wait <= 0 and hint is not None and hint.wait() > 0:
             wait = hint.wait()
@@ -319,21 +328,33 @@ class GraphQLBackend:
         return self._obeying(lambda: posts.move(self._client(), post_id, due_at))
 
     def scheduled_posts(
-        self, organization_id: str, channel_id: str, start: dt.datetime
+        self,
+        organization_id: str,
+        channel_id: str,
+        start: dt.datetime,
+        for_reading: bool = False,
     ) -> list[BufferPost]:
         """A channel's scheduled posts due from `start`, by dueAt: one slot per page of 100
         (BudgetExhausted before a page the budget has no room for)."""
-        return self.organization_posts(organization_id, [channel_id], start)
+        return self.organization_posts(organization_id, [channel_id], start, for_reading)
 
     def organization_posts(
-        self, organization_id: str, channel_ids: list[str], start: dt.datetime
+        self,
+        organization_id: str,
+        channel_ids: list[str],
+        start: dt.datetime,
+        for_reading: bool = False,
     ) -> list[BufferPost]:
         """The scheduled posts of some channels of one organization due from `start`, by
-        dueAt: one slot per page of 100 (BudgetExhausted before a page without room)."""
+        dueAt: one slot per page of 100 (BudgetExhausted before a page without room);
+        `for_reading` (a listing someone asked for) leaves the reserve to placements."""
         found: list[BufferPost] = []
         cursor: str | None = None
         for _ in range(posts.MAX_PAGES):
-            self.take(1)
+            if for_reading:
+                self.take_read()
+            else:
+                self.take(1)
             page, cursor = self._obeying(
                 partial(
                     posts.scheduled_page,

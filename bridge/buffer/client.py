@@ -37,13 +37,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from typing import Any, TypeVar
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from bridge import __version__
 from bridge.buffer.encoding import encode_schedules
 from bridge.buffer.errors import (
     error_from_exception,
@@ -65,15 +65,7 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 _CHUNK = 64 * 1024
 
 
-def _version() -> str:
-    """The installed buffer-bridge version, or "0+unknown" when running from a source tree."""
-    try:
-        return metadata.version("buffer-bridge")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-USER_AGENT = f"buffer-bridge/{_version()}"
+USER_AGENT = f"buffer-bridge/{__version__}"
 
 
 class BufferClient(SessionClient):

@@ -1,9 +1,9 @@
 """Buffer's data: day names, time format, profile ids, and the Schedule, Profile and
 Organization shapes, read from v1's JSON or GraphQL's (a GraphQL channel is a v1 profile).
 
-The lowest module of the project's Buffer code: it imports only `bridge.errors`,
-so the pure domain (`bridge.schedules`), the v1 client and the sandbox can all
-take Buffer's day names and formats from here without an import cycle.
+The lowest module of the project's Buffer code: it imports only `bridge.errors` and the
+domain's week vocabulary (`bridge.week`: day names and the HH:MM form, which Buffer
+shares), never the other way round.
 
 Parsing is lenient the way behaviour.md asks: unknown fields are kept or
 ignored, never an error; only a shape that is not a profile or schedule at all
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import BufferAPIError
+from bridge.week import DAYS, TIME_RE  # Buffer's day names and times are the domain's
 
 __all__ = [
     "DAYS",
@@ -40,11 +41,7 @@ __all__ = [
 
 # Buffer's v1 API; the client's default and BUFFER_API_URL's (the one place it is written)
 V1_BASE_URL = "https://api.bufferapp.com/1/"
-# Buffer's day names, in week order; the domain's `Week` keeps this order too.
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROFILE_ID_RE = re.compile(r"[0-9a-fA-F]{24}")
-# A posting time as Buffer stores it: 24-hour, zero-padded "HH:MM".
-TIME_RE = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 @dataclass(frozen=True)

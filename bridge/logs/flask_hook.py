@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bridge.logs.context import bind, clear
 from bridge.logs.formatters import configure
 from bridge.logs.redaction import settings_secrets
+from bridge.sources import SOURCES
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -18,9 +19,7 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-ID"
 # Callers (adapters) with a fixed name; anything else in a URL is reported as "other" so
 # that a caller cannot invent label values.
-KNOWN_SOURCES = frozenset(
-    {"rest", "zapier", "ifttt", "signed", "slack", "mattermost", "cli", "rotation", "ui"}
-)
+KNOWN_SOURCES = frozenset(SOURCES)
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 request_log = logging.getLogger("bridge.request")

@@ -1,22 +1,31 @@
-"""A profile's coming posts, for answers and the dashboard: Buffer's list (one GraphQL
-page per 100 posts, from the account's budget) joined with what the bridge placed; the
-bridge's own record, marked stale, when Buffer cannot be asked now."""
+"""A profile's coming posts, for answers and the CLI: Buffer's list (one GraphQL page per
+100 posts, from the account's budget) joined with what the bridge placed; the bridge's
+own record, marked stale, when Buffer cannot be asked now.
+
+Reading them must not starve what the bridge writes: a listing is read at most once per
+profile every LISTING_TTL (kept in Redis, `read_at` says when), and only while the GraphQL
+limiter's reserve stays free for placing and moving posts (`take_read`)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from typing import Any
 
+import redis
 from sqlalchemy import select
 
 from bridge import models
-from bridge.buffer.backend import BudgetExhausted, poster
+from bridge.buffer.backend import BudgetExhausted, GraphQLBackend, poster
 from bridge.buffer.posts import BufferPost
 from bridge.errors import BufferAPIError
 from bridge.posting import kept
 from bridge.posting.models import QUEUE, PlacedPost
 from bridge.posting.posts import excerpt_of
 from bridge.services import Services
+
+LISTING_TTL = 60  # seconds a profile's listing of posts is answered without asking Buffer
 
 
 def coming(services: Services, profile: models.Profile, now: dt.datetime) -> dict[str, Any]:
@@ -36,18 +45,48 @@ def coming(services: Services, profile: models.Profile, now: dt.datetime) -> dic
         "stale": False,
     }
     graphql = poster(backend)
-    organization = str((profile.data or {}).get("organization_id") or "")
     try:
         if graphql is None:
             raise BudgetExhausted(0)  # no key: only the bridge's own record to show
-        found = graphql.scheduled_posts(organization, profile.id, now)
+        found, read_at = _read(services, graphql, profile, now)
     except (BudgetExhausted, BufferAPIError) as error:
         view["stale"] = True
         view["stale_reason"] = _why(error, graphql is None)
         view["posts"] = [_from_record(profile, p) for p in _soonest(placed.values())]
         return view
+    view["read_at"] = read_at.isoformat()
     view["posts"] = [_from_buffer(profile, post, placed.get(post.id)) for post in found]
     return view
+
+
+def _read(
+    services: Services, graphql: GraphQLBackend, profile: models.Profile, now: dt.datetime
+) -> tuple[list[BufferPost], dt.datetime]:
+    """The channel's scheduled posts and when Buffer was asked: from Redis when asked in
+    the last LISTING_TTL, else from Buffer (kept for the next ones)."""
+    key = f"bridge:posts-listing:{profile.id}"
+    try:
+        cached = services.redis.get(key)
+    except redis.RedisError:
+        cached = None
+    if cached:
+        kept = json.loads(cached)
+        posts = [BufferPost(**{**p, "due_at": _instant(p["due_at"])}) for p in kept["posts"]]
+        read_at = _instant(kept["read_at"]) or now
+        return [p for p in posts if p.due_at is None or p.due_at >= now], read_at
+    organization = str((profile.data or {}).get("organization_id") or "")
+    found = graphql.scheduled_posts(organization, profile.id, now, for_reading=True)
+    record = {
+        "read_at": now.isoformat(),
+        "posts": [{**vars(p), "due_at": p.due_at.isoformat() if p.due_at else None} for p in found],
+    }
+    with contextlib.suppress(redis.RedisError):
+        services.redis.set(key, json.dumps(record), ex=LISTING_TTL)
+    return found, now
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
 
 
 def _why(error: Exception, no_key: bool) -> str:

@@ -494,6 +494,7 @@ def _post_placed(
         if job is not None:
             job.succeed(result)
             metrics.count_operation(job)
+            events.job_finished(session, job)  # job.succeeded, as for every job
         events.post_event(
             session, events.POST_SCHEDULED, context.profile.account, context.profile.id, result
         )
@@ -513,6 +514,7 @@ def _post_failed(
         if job is not None:
             job.fail(why, status)
             metrics.count_operation(job)
+            events.job_finished(session, job)  # job.failed, as for every job
         data = {"job_id": job_id, "excerpt": post.excerpt, "error": why, "due_at": None}
         events.post_event(
             session, events.POST_FAILED, context.profile.account, context.profile.id, data

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bridge.buffer.models import DAYS
 from bridge.schedules import Week
 from bridge.timetable import to_instant
+from bridge.week import DAYS
 
 SEARCH_DAYS = 366 + 7  # a slot further than a year (plus a week) away is not looked for
 MINUTE = dt.timedelta(minutes=1)

@@ -46,9 +46,9 @@ from graphql import (
 )
 from werkzeug.wrappers import Request, Response
 
-from bridge.buffer.models import DAYS
 from bridge.sandbox.posts import PostError
 from bridge.sandbox.state import Sandbox
+from bridge.week import DAYS
 
 __all__ = ["GraphQL", "graphql_error", "schema", "schema_text"]
 

@@ -48,8 +48,8 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.buffer.models import DAYS
 from bridge.sandbox.post_pages import DEFAULT_SORT, iso, ms, page, parse_datetime, sort_key
+from bridge.week import DAYS
 
 if TYPE_CHECKING:
     from bridge.sandbox.state import Sandbox

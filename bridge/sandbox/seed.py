@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bridge.buffer.models import DAYS
+from bridge.week import DAYS
 
 __all__ = ["seed_account"]
 

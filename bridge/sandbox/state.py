@@ -35,12 +35,12 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from bridge.buffer.models import DAYS
 from bridge.config import RateLimit, parse_rate_limits
 from bridge.errors import ConfigError
 from bridge.sandbox import faults as fault_rules
 from bridge.sandbox.posts import DEFAULT_QUEUE_LIMIT, Posts
 from bridge.sandbox.seed import seed_account
+from bridge.week import DAYS
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -39,9 +39,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from bridge.buffer.models import DAYS, TIME_RE
 from bridge.sandbox.forms import form_pairs, php_list, php_parse
 from bridge.sandbox.state import Sandbox
+from bridge.week import DAYS, TIME_RE
 
 __all__ = [
     "JSON_CONTENT_TYPE",

@@ -25,6 +25,7 @@ from bridge import (
     rotation,
     schedules,
     snapshots,
+    sources,
     timetable,
 )
 from bridge import signin as signin_codes
@@ -69,17 +70,6 @@ MAX_POLL_IDS = 100
 HISTORY = 30
 PREVIEW_RUNS = 12
 CALENDAR_DAYS = 14
-WHO = {
-    "rest": "REST API",
-    "zapier": "Zapier",
-    "ifttt": "IFTTT",
-    "signed": "signed webhook",
-    "slack": "Slack",
-    "mattermost": "Mattermost",
-    "cli": "command line",
-    "rotation": "rotation",
-    "ui": "dashboard",
-}
 DAY_NAMES = dict(
     zip(
         schedules.DAYS,
@@ -290,7 +280,7 @@ def who_made(snapshot: models.Snapshot, job: models.Job | None) -> str:
         return "first seen by the bridge"
     if job is None:
         return "the bridge"
-    by = WHO.get(job.source, job.source)
+    by = sources.label(job.source)
     by = f"{by} (client {job.client})" if job.client and job.source != "rotation" else by
     if snapshot.reason == models.BEFORE_CHANGE:
         return f"as found in Buffer before a change by {by}"
@@ -400,7 +390,7 @@ def job_view(db: Any, job: models.Job) -> dict[str, Any]:
         "status": job.status,
         "finished": job.finished,
         "source": job.source,
-        "source_text": WHO.get(job.source, job.source),
+        "source_text": sources.label(job.source),
         "client": job.client,
         "kind": job.kind,
         "profile_id": job.profile_id,
@@ -419,8 +409,8 @@ def jobs_page() -> Any:
     status, source, profile_ref = _bounded("status"), _bounded("source"), _bounded("profile")
     if status and status not in models.STATUSES:
         raise InvalidInput(f"must be one of: {', '.join(models.STATUSES)}", "status")
-    if source and source not in WHO:
-        raise InvalidInput(f"must be one of: {', '.join(WHO)}", "source")
+    if source and source not in sources.SOURCES:
+        raise InvalidInput(f"must be one of: {', '.join(sources.SOURCES)}", "source")
     query = select(models.Job).order_by(models.Job.id.desc())
     if profile_ref:
         query = query.where(models.Job.profile_id == _readable(profile_ref).id)
@@ -438,7 +428,7 @@ def jobs_page() -> Any:
         "jobs.html",
         jobs=shown,
         statuses=models.STATUSES,
-        sources=WHO,
+        sources=sources.SOURCES,
         profiles_list=[(p.id, profiles.label(p)) for p in found],
         status=status,
         source=source,

@@ -336,6 +336,14 @@ def test_post_events_name_the_profile_time_and_text(client, services, auth_heade
             for e in session.scalars(select(models.Event).where(models.Event.type.like("post.%")))
         }
     assert set(found) == {"post.scheduled", "post.moved"}
+    with services.db.session() as session:
+        succeeded = [
+            e.payload["data"]["job_id"]
+            for e in session.scalars(
+                select(models.Event).where(models.Event.type == "job.succeeded")
+            )
+        ]
+    assert placed in succeeded, "a post's job is told like every job"
     scheduled = found["post.scheduled"]["data"]
     assert scheduled["profile_label"] == "twitter:skinnyoteam"
     assert scheduled["excerpt"] == "An event-worthy post"
@@ -400,3 +408,29 @@ def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
     assert found["status"] == "succeeded"
     assert list(sandbox_due(buffer_sandbox)) == [found["result"]["post_id"]]
     assert found["result"]["slot"].endswith("09:00")
+
+
+@graphql_only()
+def test_listing_posts_is_cached_and_leaves_the_reserve_to_placements(
+    client, services, auth_headers, buffer_sandbox
+):
+    keep_week(client, auth_headers, ["09:00"])
+    run_sync(services)
+    post(client, auth_headers, "listed")
+    run_sync(services)
+    buffer_sandbox.sandbox.clear_requests()
+    first = client.get(f"{PROFILE}/posts", headers=auth_headers).get_json()
+    again = client.get(f"{PROFILE}/posts", headers=auth_headers).get_json()
+    asked = [r for r in buffer_sandbox.sandbox.recorded() if r.path == "/graphql"]
+    assert len(asked) == 1, "the second listing is answered from the last minute's read"
+    assert first["read_at"] == again["read_at"] and again["posts"][0]["excerpt"] == "listed"
+    # fill the budget up to its reserve: a listing now waits, placements do not
+    limiter, key = services.graphql_limiter, "sandbox-key"
+    services.redis.flushall()
+    while limiter.acquire_read(key) == 0:
+        pass
+    listed = client.get(f"{PROFILE}/posts", headers=auth_headers).get_json()
+    assert listed["stale"] is True and "rate limit" in listed["stale_reason"]
+    placed = post(client, auth_headers, "still placed")
+    run_sync(services)
+    assert job(client, auth_headers, placed)["status"] == "succeeded"
