@@ -31,7 +31,7 @@ celery = Celery(
         "tasks.snapshots",
         "tasks.reconcile",
         "tasks.notify",
-        "tasks.deliveries",
+        "tasks.replays",
         "tasks.rotation",
         "tasks.deliver",
         "tasks.posting",

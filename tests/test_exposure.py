@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bridge import auth, deliveries, metrics, models
+from bridge import auth, metrics, models, replays
 from bridge.services import Services
 from tasks.celery_app import beat_schedule
 from tests.conftest import make_settings
@@ -73,16 +73,16 @@ def test_old_webhook_answers_are_pruned(services: Services) -> None:
     with services.db.session() as session:
         client, _token = auth.create_client(session, "signed", signing_secret=True)
         client_id = client.id
-    deliveries.remember(services, client_id, "msg_old", 202, {"job_id": 1})
-    deliveries.remember(services, client_id, "msg_new", 202, {"job_id": 2})
+    replays.remember(services, client_id, "msg_old", 202, {"job_id": 1})
+    replays.remember(services, client_id, "msg_new", 202, {"job_id": 2})
     with services.db.session() as session:
         old = session.scalars(
             select(models.WebhookDelivery).where(models.WebhookDelivery.webhook_id == "msg_old")
         ).one()
         old.created_at = models.utcnow() - dt.timedelta(days=8)
-    assert deliveries.prune(services) == 1
-    assert deliveries.seen(services, client_id, "msg_old") is None
-    assert deliveries.seen(services, client_id, "msg_new") is not None
+    assert replays.prune(services) == 1
+    assert replays.seen(services, client_id, "msg_old") is None
+    assert replays.seen(services, client_id, "msg_new") is not None
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(models.WebhookDelivery)) == 1
 
@@ -90,6 +90,6 @@ def test_old_webhook_answers_are_pruned(services: Services) -> None:
 def test_beat_prunes_webhook_answers() -> None:
     timers = beat_schedule(make_settings())
     assert any(t["task"] == "tasks.deliveries.prune" for t in timers.values())
-    from tasks import deliveries as task
+    from tasks import replays as task
 
     assert task.prune.name == "tasks.deliveries.prune"

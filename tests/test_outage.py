@@ -25,7 +25,7 @@ def _down(*_: Any, **__: Any) -> Any:
     [
         ("tasks.reconcile", "reconcile", "reconciler.rewake"),
         ("tasks.rotation", "tick", "rotation.tick"),
-        ("tasks.deliveries", "prune", "deliveries.prune"),
+        ("tasks.replays", "prune", "replays.prune"),
         ("tasks.deliver", "prune_events", "outbound.prune"),
     ],
 )

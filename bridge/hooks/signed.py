@@ -19,7 +19,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bridge import deliveries, models
+from bridge import models, replays
 from bridge.errors import BridgeError, Forbidden, InvalidInput, Unauthorized
 from bridge.hooks import body, webhook
 from bridge.web.caller import authenticate_first, services
@@ -91,7 +91,7 @@ def _well_formed(entry: str) -> bool:
 
 def replayed(client: models.ApiClient, webhook_id: str) -> Response | None:
     """The first answer to this webhook id, if it was seen before."""
-    seen = deliveries.seen(services(), client.id, webhook_id)
+    seen = replays.seen(services(), client.id, webhook_id)
     if seen is None:
         return None
     response = jsonify(seen.response)
@@ -122,11 +122,11 @@ def signed(token: str | None = None) -> Any:
     except BridgeError as error:
         status, payload, _headers = render(error)
         if status < 500:  # an outage is not an answer: the sender's retry should try again
-            deliveries.remember(services(), client.id, webhook_id, status, payload)
+            replays.remember(services(), client.id, webhook_id, status, payload)
         raise
     status, payload = _status_and_body(answer)
     if status < 500:
-        deliveries.remember(services(), client.id, webhook_id, status, payload)
+        replays.remember(services(), client.id, webhook_id, status, payload)
     return answer
 
 

@@ -1,4 +1,4 @@
-"""Signed webhook deliveries already answered: a redelivery (same `webhook-id`) gets the
+"""The replay memory of signed webhooks already answered: a redelivery (same `webhook-id`) gets the
 first answer back and changes nothing, as Standard Webhooks senders expect. Answers older
 than WEBHOOK_DELIVERY_RETENTION are pruned by beat (senders redeliver for hours, a few
 days at most; the signature's own tolerance is minutes)."""
