@@ -3,19 +3,66 @@
 A thin face over redis-py's `Lock` (a random token per holder, expiry, and Lua scripts
 that release and extend only while the token still matches), keeping the small
 interface bridge.sync needs: a non-blocking `acquire` and a `release` that never raises.
+
+A sync that dies with its worker (SIGKILL, a lost machine) leaves its lock to expire:
+the lock lives only LOCK_TTL seconds unless the holder's `Renewer` extends it, so it
+outlives its holder by at most LOCK_TTL. The holder also marks its profile in one Redis
+set (`mark_syncing`); the watchdog (`orphans`, on beat every few seconds) finds marked
+profiles whose lock has gone, and the reconciler wakes them again at once instead of
+after RECONCILE_AFTER.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import redis
 from redis.exceptions import LockError
 
+# Seconds a profile lock lives without renewal. The renewer extends it every third of
+# that, in its own thread, so a Buffer call of any length keeps it; a dead holder's lock
+# is free again this long after the death, which bounds how long its profile waits.
+LOCK_TTL = 6.0
+SYNCING_KEY = "bridge:syncing"  # the profiles whose sync holds (or held) their lock
+
+# Remove and return the marked profiles whose lock no longer exists, in one step: a sync
+# that takes the lock between the check and the removal cannot lose its mark, because it
+# marks after taking the lock and this script runs whole.
+_ORPHANS = """
+local found = {}
+for _, profile in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. profile) == 0 then
+    redis.call('SREM', KEYS[1], profile)
+    table.insert(found, profile)
+  end
+end
+return found
+"""
+
 
 def lock_key(profile_id: str) -> str:
     """The Redis key of `profile_id`'s lock (it exists while someone holds the lock)."""
     return f"bridge:lock:profile:{profile_id}"
+
+
+def mark_syncing(client: redis.Redis, profile_id: str) -> None:
+    """Say that `profile_id`'s lock holder is syncing it (called right after acquiring)."""
+    client.sadd(SYNCING_KEY, profile_id)
+
+
+def unmark_syncing(client: redis.Redis, profile_id: str) -> None:
+    """Take the mark away; called before releasing, so a later holder's mark stays.
+    Never raises: if Redis is gone, the watchdog finds the lock gone and wakes the
+    profile once more, which is harmless."""
+    with contextlib.suppress(redis.RedisError):
+        client.srem(SYNCING_KEY, profile_id)
+
+
+def orphans(client: redis.Redis) -> list[str]:
+    """The profiles whose sync died holding the lock (marked, lock expired); unmarked."""
+    found = client.eval(_ORPHANS, 1, SYNCING_KEY, lock_key(""))
+    return [p.decode() if isinstance(p, bytes) else str(p) for p in found]
 
 
 class ProfileLock:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, object_session
 from bridge import events, logs, metrics, models, schedules, snapshots
 from bridge.errors import BufferAPIError, ConfigError, InvalidSchedule
 from bridge.jobs import operation_of
-from bridge.locks import ProfileLock, Renewer
+from bridge.locks import LOCK_TTL, ProfileLock, Renewer, mark_syncing, unmark_syncing
 from bridge.models import utcnow
 from bridge.posting import kept, placement
 from bridge.posting.models import BRIDGE, POST_JOB
@@ -60,18 +60,15 @@ class SyncOutcome:
     buffer_calls: int = 0
 
 
-LOCK_MARGIN = 30.0  # seconds of lock life beyond two Buffer calls at their deadlines
-
-
 class _LockLost(Exception):
     """The profile lock stopped being ours before an outcome was recorded."""
 
 
 def lock_ttl(services: Services) -> float:
-    """Long enough for two Buffer calls at their full deadlines (connect + read each),
-    plus margin; the renewer extends it while the sync runs."""
-    connect, read = services.settings.buffer_timeout
-    return CALLS_PER_SYNC * (connect + read) + LOCK_MARGIN
+    """How long the profile lock lives without renewal (locks.LOCK_TTL). The renewer
+    extends it while Buffer calls run, however long they take; kept short so that a
+    worker dying mid-sync frees its profile within seconds (the watchdog then wakes it)."""
+    return LOCK_TTL
 
 
 def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
@@ -81,6 +78,7 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
     if not lock.acquire():
         return SyncOutcome("busy", retry_in=BUSY_RETRY)
     try:
+        mark_syncing(services.redis, profile_id)  # from here a death is found by the watchdog
         with Renewer(lock, ttl) as guard:
             settle = _settle_time(services, profile_id)
             if settle is not None:
@@ -100,6 +98,7 @@ def sync_profile(services: Services, profile_id: str) -> SyncOutcome:
                 )
                 return SyncOutcome("lost_lock", retry_in=BUSY_RETRY)
     finally:
+        unmark_syncing(services.redis, profile_id)  # before the release: see locks.py
         lock.release()
 
 

@@ -38,6 +38,7 @@ celery = Celery(
     ],
 )
 PRUNE_INTERVAL = 3600.0  # seconds; retention is days, so hourly is plenty
+RESCUE_INTERVAL = 2.0  # seconds; a dead sync's profile waits LOCK_TTL plus at most this
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -69,6 +70,10 @@ def beat_schedule(config: Settings) -> dict[str, Any]:
         "reconcile": {
             "task": "tasks.reconcile.reconcile",
             "schedule": config.reconcile_interval,
+        },
+        "rescue": {
+            "task": "tasks.reconcile.rescue",
+            "schedule": RESCUE_INTERVAL,
         },
         "rotation-tick": {
             "task": "tasks.rotation.tick",
@@ -118,11 +123,22 @@ def _fresh_connections(**_: Any) -> None:
         _state.pop("services", None)
 
 
+class _QuietRescue(logging.Filter):
+    """Drops Celery's routine lines (sent, received, succeeded) for the rescue timer: three
+    lines every RESCUE_INTERVAL would drown the log. What it finds is logged by the
+    reconciler itself and counted in the rewake metric; its failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or "tasks.reconcile.rescue" not in record.getMessage()
+
+
 @setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     """Log like the web app (JSON lines, redacted); connecting this stops Celery's own setup."""
     config = settings()
     logs.configure(config.log_level, config.log_format, logs.settings_secrets(config))
+    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(name).addFilter(_QuietRescue())
 
 
 @task_prerun.connect

@@ -1,4 +1,4 @@
-"""The reconciler task, on beat every minute."""
+"""The reconciler, on beat every minute, and its fast half, `rescue`, every few seconds."""
 
 from __future__ import annotations
 
@@ -12,3 +12,10 @@ from tasks.celery_app import celery, services
 def reconcile() -> int:
     """Re-wake every profile whose operations have waited too long."""
     return len(reconciler.rewake(services()))
+
+
+@celery.task(name="tasks.reconcile.rescue", ignore_result=True)
+def rescue() -> int:
+    """Wake the profiles whose sync died with its worker (Redis only, so it runs while
+    the database is down too)."""
+    return len(reconciler.rescue(services()))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bridge import models, reconcile, schedules, sync
+from bridge import locks, models, reconcile, schedules, sync
 from bridge.locks import ProfileLock
 from bridge.models import utcnow
 from bridge.queue import pending_key, pending_ttl
@@ -130,3 +130,32 @@ def test_wake_sets_the_flag_for_pending_ttl(services: Services) -> None:
     assert services.queue.wake(DOCS_PROFILE)
     ttl = services.redis.ttl(pending_key(DOCS_PROFILE))
     assert 0 < ttl <= pending_ttl(services.settings)
+
+
+def test_rescue_wakes_a_profile_whose_sync_died_holding_its_lock(services):
+    """Issue 21: a sync that died with its worker left its mark and its lock; while the
+    lock lives the profile is left alone, once it has expired the profile is woken at once
+    (not after RECONCILE_AFTER), and only once."""
+    services.redis.flushall()
+    lock = ProfileLock(services.redis, DOCS_PROFILE, ttl=30)
+    assert lock.acquire()
+    locks.mark_syncing(services.redis, DOCS_PROFILE)  # ... and the worker dies here
+    assert reconcile.rescue(services) == []
+    services.redis.delete(lock.key)  # the lock expires
+    assert reconcile.rescue(services) == [DOCS_PROFILE]
+    assert services.redis.llen("bridge") == 1
+    assert reconcile.rescue(services) == []
+
+
+def test_a_finished_sync_leaves_no_mark(services, buffer_sandbox):
+    services.redis.flushall()
+    submit(services, schedules.Operation.set("mon", "09:00"))
+    assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
+    assert not services.redis.sismember(locks.SYNCING_KEY, DOCS_PROFILE)
+    assert reconcile.rescue(services) == []
+
+
+def test_the_lock_outlives_a_dead_holder_by_seconds_not_a_buffer_deadline(services):
+    """The lock's life no longer covers two Buffer calls at their deadlines (70 s with
+    BUFFER_TIMEOUT=5,30): the renewer keeps it while a sync runs."""
+    assert sync.lock_ttl(services) == locks.LOCK_TTL <= 6.0
