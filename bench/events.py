@@ -105,16 +105,10 @@ def main() -> None:
         snapshots.take_account(services, "default")
         with services.db.session() as session:
             client, _token = auth.create_client(session, "bench")
-            made = subscriptions.create(
-                session,
-                client,
-                f"http://127.0.0.1:{receiver.server_port}/",
-                ["*"],
-                None,
-                None,
-                True,
-            )
-            secret_box["secret"] = made.secret
+        made = subscriptions.create(
+            services, client, f"http://127.0.0.1:{receiver.server_port}/", ["*"], None
+        )
+        secret_box["secret"] = made.secret
         from celery.contrib.testing.worker import start_worker
 
         from tasks.celery_app import celery, use

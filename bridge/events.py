@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from bridge import auth, models, outcome, profiles, schedules
 from bridge.db import OUTBOX
 from bridge.models import utcnow
+from bridge.services import Services
 
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
@@ -352,13 +353,15 @@ def example(type_: str) -> dict[str, Any]:
 
 
 def recent(
-    session: Session, client: models.ApiClient, type_: str | None, limit: int
-) -> list[models.Event]:
-    """The newest events `client` may see (of `type_`), newest first."""
+    services: Services, client: models.ApiClient, type_: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest events `client` may see (of `type_`), newest first, as subscribers get
+    them."""
     query = select(models.Event).order_by(models.Event.id.desc())
     if type_:
         query = query.where(models.Event.type == type_)
     query = query.where(models.Event.type != PING)
     if client.profiles is not None:
         query = query.where(models.Event.profile_id.in_(list(client.profiles)))
-    return list(session.scalars(query.limit(limit)))
+    with services.db.session() as session:
+        return [event.payload for event in session.scalars(query.limit(limit))]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge import logs, models, schedules
+from bridge import auth, logs, models, profiles, schedules
 from bridge.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound
 from bridge.posting.models import POST_JOB
 from bridge.services import Services
@@ -246,3 +246,79 @@ def get(session: Session, job_id: int) -> models.Job:
     if job is None:
         raise NotFound(f"unknown job {job_id}")
     return job
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What a job list may be narrowed to (REST's /v1/jobs and the dashboard's jobs page)."""
+
+    profile_id: str | None = None
+    status: str | None = None
+    source: str | None = None
+    group: str | None = None
+    before: int | None = None  # ids below this one: the next page
+
+
+@dataclass
+class JobPage:
+    """One page of jobs, newest first; `next_before` pages on (None: no more), `labels`
+    names the jobs' profiles (id → `service:handle`)."""
+
+    jobs: list[models.Job]
+    next_before: int | None
+    labels: dict[str, str]
+
+
+def page(services: Services, client: models.ApiClient, wanted: JobFilter, limit: int) -> JobPage:
+    """The jobs `client` may see that match `wanted`, newest first, at most `limit`."""
+    job = models.Job
+    query = select(job).order_by(job.id.desc())
+    for column, value in (
+        (job.profile_id, wanted.profile_id),
+        (job.status, wanted.status),
+        (job.source, wanted.source),
+        (job.group_id, wanted.group),
+    ):
+        if value:
+            query = query.where(column == value)
+    if wanted.before:
+        query = query.where(job.id < wanted.before)
+    with services.db.session() as session:
+        if client.profiles is not None:  # in the query, before the limit: a page is never short
+            within = [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
+            query = query.where(job.profile_id.in_(within))
+        found = list(session.scalars(query.limit(limit + 1)))
+        shown = found[:limit]
+        labels = _labels(session, shown)
+    more = len(found) > limit
+    return JobPage(shown, shown[-1].id if more and shown else None, labels)
+
+
+def visible(services: Services, client: models.ApiClient, job_ids: list[int]) -> JobPage:
+    """The jobs of `job_ids` that `client` may see (others are left out, as unknown)."""
+    with services.db.session() as session:
+        found = [
+            job
+            for job_id in job_ids
+            if job_id <= models.MAX_ID
+            and (job := session.get(models.Job, job_id)) is not None
+            and auth.can_see_id(session, client, job.profile_id)
+        ]
+        return JobPage(found, None, _labels(session, found))
+
+
+def visible_one(services: Services, client: models.ApiClient, job_id: int) -> JobPage:
+    """A page of the one job `job_id`; NotFound when it is unknown or outside the scopes."""
+    found = visible(services, client, [job_id])
+    if not found.jobs:
+        raise NotFound(f"unknown job {job_id}")
+    return found
+
+
+def _labels(session: Session, found: list[models.Job]) -> dict[str, str]:
+    ids = {job.profile_id for job in found if job.profile_id}
+    return {
+        profile.id: profiles.label(profile)
+        for profile_id in ids
+        if (profile := session.get(models.Profile, profile_id)) is not None
+    }

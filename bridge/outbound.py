@@ -37,9 +37,11 @@ from typing import Any
 import requests
 from redis.exceptions import LockError
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import joinedload
 from standardwebhooks.webhooks import Webhook
 
 from bridge import __version__, events, models, retry, safehttp, subscriptions
+from bridge.errors import Conflict, NotFound
 from bridge.models import utcnow
 from bridge.queue import DELIVER_EVENT
 from bridge.services import Services
@@ -323,6 +325,88 @@ def failed_since(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, rows[-1].id if more else None)
+
+
+@dataclass
+class LogPage:
+    """One page of a client's delivery log, newest first (`next_before`: None, no more)."""
+
+    rows: list[models.EventDelivery]
+    next_before: int | None
+
+
+def _owned(session: Any, client_id: int, subscription: int | None) -> list[int]:
+    """Ids of the client's subscriptions (deleted ones too: their log stays), or the one
+    named (NotFound when it is not the client's)."""
+    sub = models.EventSubscription
+    owned = list(session.scalars(select(sub.id).where(sub.client_id == client_id)))
+    if subscription is None:
+        return owned
+    if subscription not in owned:
+        raise NotFound(f"unknown subscription {subscription}")
+    return [subscription]
+
+
+def delivery_log(
+    services: Services,
+    client: models.ApiClient,
+    limit: int,
+    subscription: int | None = None,
+    status: str | None = None,
+    before: int | None = None,
+) -> LogPage:
+    """The deliveries of the client's subscriptions (or of one), newest first, each with
+    its event and subscription loaded (REST's /v1/deliveries and the dashboard's page)."""
+    delivery = models.EventDelivery
+    with services.db.session() as session:
+        query = (
+            select(delivery)
+            .options(joinedload(delivery.event), joinedload(delivery.subscription))
+            .where(delivery.subscription_id.in_(_owned(session, client.id, subscription)))
+        )
+        if status:
+            query = query.where(delivery.status == status)
+        if before:
+            query = query.where(delivery.id < before)
+        rows = list(session.scalars(query.order_by(delivery.id.desc()).limit(limit + 1)))
+    shown = rows[:limit]
+    return LogPage(shown, shown[-1].id if len(rows) > limit and shown else None)
+
+
+def retry_one(
+    services: Services, client: models.ApiClient, delivery_id: int
+) -> models.EventDelivery:
+    """Send one of the client's deliveries again now (its event loaded, for the answer):
+    NotFound for anyone else's, Conflict when it was delivered or its subscription is
+    disabled."""
+    with services.db.session() as session:
+        row = (
+            session.get(models.EventDelivery, delivery_id) if delivery_id <= models.MAX_ID else None
+        )
+        if row is None or row.subscription.client_id != client.id:
+            raise NotFound(f"unknown delivery {delivery_id}")
+        if row.status == models.DELIVERED:
+            raise Conflict(f"delivery {delivery_id} was delivered already")
+        subscriptions.check_sendable(row.subscription)
+        retry_now(session, [row])
+        row.event  # noqa: B018 - loaded now, for the answer after the session ends
+        return row
+
+
+def retry_failed(
+    services: Services,
+    client: models.ApiClient,
+    subscription: int | None,
+    since: dt.datetime,
+    after: int | None,
+    limit: int,
+) -> tuple[list[int], int | None]:
+    """Send again a page of the client's failed deliveries (`failed_since`): the ids sent
+    again, and the `after` of the next page (None: no more)."""
+    with services.db.session() as session:
+        owned = _owned(session, client.id, subscription)
+        found = failed_since(session, owned, since, after=after, limit=limit)
+        return retry_now(session, found.rows), found.next_after
 
 
 def prune(services: Services) -> int:

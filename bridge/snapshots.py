@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import db, events, models, profiles, schedules
+from bridge import auth, db, events, models, profiles, schedules
 from bridge.buffer.backend import BudgetExhausted
 from bridge.buffer.models import Profile as BufferProfile
 from bridge.errors import BufferAPIError, InvalidSchedule, NotFound
@@ -321,6 +321,68 @@ def listing(
     if before_id:
         query = query.where(models.Snapshot.id < before_id)
     return list(session.scalars(query))
+
+
+def page(
+    services: Services,
+    client: models.ApiClient,
+    limit: int,
+    profile_id: str | None = None,
+    before_id: int | None = None,
+) -> tuple[list[models.Snapshot], int | None]:
+    """The snapshots `client` may see (of one profile), newest first: a page of at most
+    `limit`, and the `before` of the next page (None: no more)."""
+    with services.db.session() as session:
+        found = listing(session, profile_id, limit + 1, before_id, _within(session, client))
+    shown = found[:limit]
+    return shown, shown[-1].id if len(found) > limit and shown else None
+
+
+def _within(session: Session, client: models.ApiClient) -> list[str] | None:
+    """The ids of the profiles `client` may see; None when it may see every profile."""
+    if client.profiles is None:
+        return None
+    return [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
+
+
+def visible(services: Services, client: models.ApiClient, snapshot_id: int) -> dict[str, Any]:
+    """A snapshot as JSON with its diff from the one before; NotFound outside the scopes."""
+    with services.db.session() as session:
+        snapshot = get(session, snapshot_id)
+        if not auth.can_see_id(session, client, snapshot.profile_id):
+            raise NotFound(f"unknown snapshot {snapshot_id}")
+        return to_json(snapshot, previous_of(session, snapshot))
+
+
+def of_profile(services: Services, profile_id: str, snapshot_id: int) -> models.Snapshot:
+    """Snapshot `snapshot_id` of that profile; NotFound for any other profile's."""
+    with services.db.session() as session:
+        snapshot = get(session, snapshot_id)
+    if snapshot.profile_id != profile_id:
+        raise NotFound(f"unknown snapshot {snapshot_id}")
+    return snapshot
+
+
+@dataclass
+class HistoryEntry:
+    """One line of a profile's history: the snapshot, its JSON with the diff from the one
+    before, and the job that made it (None: found in Buffer, or first seen)."""
+
+    snapshot: models.Snapshot
+    view: dict[str, Any]
+    job: models.Job | None
+
+
+def history(services: Services, profile_id: str, count: int) -> list[HistoryEntry]:
+    """The profile's latest `count` snapshots, newest first, each with what changed."""
+    with services.db.session() as session:
+        found = listing(session, profile_id, count + 1)
+        entries = []
+        for index, snapshot in enumerate(found[:count]):
+            previous = found[index + 1] if index + 1 < len(found) else None
+            job = session.get(models.Job, snapshot.job_id) if snapshot.job_id else None
+            entries.append(HistoryEntry(snapshot, to_json(snapshot, previous), job))
+        return entries
 
 
 def previous_of(session: Session, snapshot: models.Snapshot) -> models.Snapshot | None:

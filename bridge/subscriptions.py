@@ -15,7 +15,7 @@ the sandbox) also allows http and loopback/private addresses, never link-local o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from bridge import auth, events, models, profiles, safehttp
 from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.models import utcnow
+from bridge.services import Services
 
 WEBHOOK, SLACK, ZAPIER = "webhook", "slack", "zapier"
 KINDS = (WEBHOOK, SLACK, ZAPIER)
@@ -52,6 +53,30 @@ def check_url(kind: str, url: str, allow_private: bool) -> None:
 
 
 def create(
+    services: Services,
+    client: models.ApiClient,
+    url: str,
+    wanted: Sequence[str],
+    profile_refs: Sequence[str] | None,
+    kind: str | None = None,
+) -> models.EventSubscription:
+    """A new subscription of `client` (its `secret` is shown to the caller once).
+
+    Raises InvalidInput for a refused URL, an unknown event type or a profile the client
+    cannot see (answered as unknown), Conflict past MAX_PER_CLIENT."""
+    with services.db.session() as session:
+        return _create(
+            session,
+            client,
+            url,
+            wanted,
+            profile_refs,
+            kind,
+            services.settings.outbound_allow_private,
+        )
+
+
+def _create(
     session: Session,
     client: models.ApiClient,
     url: str,
@@ -60,10 +85,6 @@ def create(
     kind: str | None,
     allow_private: bool,
 ) -> models.EventSubscription:
-    """A new subscription of `client` (its `secret` is shown to the caller once).
-
-    Raises InvalidInput for a refused URL, an unknown event type or a profile the client
-    cannot see (answered as unknown), Conflict past MAX_PER_CLIENT."""
     url = url.strip()
     if len(url) > MAX_URL:
         raise InvalidInput(f"at most {MAX_URL} characters", "url")
@@ -90,7 +111,7 @@ def create(
                 raise InvalidInput(error.message, "profiles") from None
             ids.append(found.id)
         ids = list(dict.fromkeys(ids))
-    count = len(listing(session, client))
+    count = len(_listing(session, client))
     if count >= MAX_PER_CLIENT:
         raise Conflict(f"a client may have at most {MAX_PER_CLIENT} subscriptions")
     subscription = models.EventSubscription(
@@ -109,17 +130,29 @@ def create(
     return subscription
 
 
-def listing(session: Session, client: models.ApiClient) -> list[models.EventSubscription]:
+def listing(services: Services, client: models.ApiClient) -> list[models.EventSubscription]:
     """The client's subscriptions (not deleted), oldest first."""
+    with services.db.session() as session:
+        return _listing(session, client)
+
+
+def _listing(session: Session, client: models.ApiClient) -> list[models.EventSubscription]:
     sub = models.EventSubscription
     query = select(sub).where(sub.client_id == client.id, sub.deleted_at.is_(None)).order_by(sub.id)
     return list(session.scalars(query))
 
 
 def get(
-    session: Session, client: models.ApiClient, subscription_id: int
+    services: Services, client: models.ApiClient, subscription_id: int
 ) -> models.EventSubscription:
     """The client's subscription `subscription_id`; NotFound for anyone else's."""
+    with services.db.session() as session:
+        return _owned(session, client, subscription_id)
+
+
+def _owned(
+    session: Session, client: models.ApiClient, subscription_id: int
+) -> models.EventSubscription:
     found = (
         session.get(models.EventSubscription, subscription_id)
         if subscription_id <= models.MAX_ID
@@ -130,26 +163,45 @@ def get(
     return found
 
 
-def delete(session: Session, client: models.ApiClient, subscription_id: int) -> None:
+def delete(services: Services, client: models.ApiClient, subscription_id: int) -> None:
     """Stop the subscription; its delivery log stays, its pending deliveries fail."""
-    found = get(session, client, subscription_id)
-    found.deleted_at = utcnow()
-    found.enabled = False
-    abandon(session, found.id, "the subscription was deleted")
+    with services.db.session() as session:
+        found = _owned(session, client, subscription_id)
+        found.deleted_at = utcnow()
+        found.enabled = False
+        abandon(session, found.id, "the subscription was deleted")
 
 
 def set_enabled(
-    session: Session, client: models.ApiClient, subscription_id: int, enabled: bool
+    services: Services, client: models.ApiClient, subscription_id: int, enabled: bool
 ) -> models.EventSubscription:
     """Enable (after fixing the receiver) or disable a subscription."""
-    found = get(session, client, subscription_id)
-    found.enabled = enabled
-    if enabled:
-        found.disabled_at = found.disabled_reason = found.failing_since = None
-    else:
-        found.disabled_at = utcnow()
-        found.disabled_reason = "disabled by its client"
-    return found
+    with services.db.session() as session:
+        found = _owned(session, client, subscription_id)
+        found.enabled = enabled
+        if enabled:
+            found.disabled_at = found.disabled_reason = found.failing_since = None
+        else:
+            found.disabled_at = utcnow()
+            found.disabled_reason = "disabled by its client"
+        return found
+
+
+def ping(
+    services: Services,
+    client: models.ApiClient,
+    subscription_id: int,
+    admit: Callable[[], None],
+) -> tuple[str, list[int]]:
+    """Send a `ping` event to one of the client's subscriptions: (the event's uid, its
+    delivery ids). `admit` is asked last, once the ping could be sent (a rate limit
+    spends nothing on a ping refused for a disabled subscription)."""
+    with services.db.session() as session:
+        found = _owned(session, client, subscription_id)
+        check_sendable(found)
+        admit()
+        event = events.ping(session, found)
+        return event.uid, list(session.info.get(events.OUTBOX, []))
 
 
 def check_sendable(subscription: models.EventSubscription) -> None:

@@ -7,14 +7,13 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import auth, catalog, changes, snapshots
+from bridge import catalog, changes, snapshots
 from bridge.api.schemas import (
     SnapshotListArgs,
     SnapshotListSchema,
     SnapshotRequestSchema,
     SnapshotSchema,
 )
-from bridge.errors import NotFound
 from bridge.web.answers import accepted
 from bridge.web.caller import authenticate_first, current_client, services
 from bridge.web.schemas import AcceptedSchema
@@ -31,15 +30,8 @@ class SnapshotList(MethodView):
         """Snapshots newest first, of one profile with `?profile=`; `before` pages on."""
         client = current_client()
         profile_id = catalog.readable(services(), client, profile).id if profile else None
-        within = catalog.visible_ids(services(), client)
-        with services().db.session() as session:
-            items = snapshots.listing(session, profile_id, limit + 1, before, within)
-            more = len(items) > limit
-            items = items[:limit]
-            return {
-                "snapshots": [snapshots.to_json(s) for s in items],
-                "next_before": items[-1].id if more and items else None,
-            }
+        items, next_before = snapshots.page(services(), client, limit, profile_id, before)
+        return {"snapshots": [snapshots.to_json(s) for s in items], "next_before": next_before}
 
     @blp.arguments(SnapshotRequestSchema)
     @blp.response(202, AcceptedSchema)
@@ -55,9 +47,4 @@ class SnapshotItem(MethodView):
     @blp.response(200, SnapshotSchema)
     def get(self, snapshot_id: int) -> dict[str, Any]:
         """A snapshot with its diff from the one before (404 outside the caller's scopes)."""
-        client = current_client()
-        with services().db.session() as session:
-            snapshot = snapshots.get(session, snapshot_id)
-            if not auth.can_see_id(session, client, snapshot.profile_id):
-                raise NotFound(f"unknown snapshot {snapshot_id}")
-            return snapshots.to_json(snapshot, snapshots.previous_of(session, snapshot))
+        return snapshots.visible(services(), current_client(), snapshot_id)

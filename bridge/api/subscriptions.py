@@ -35,26 +35,12 @@ blp = Blueprint(
 authenticate_first(blp)
 
 
-def _create(body: dict[str, Any], kind: str | None) -> models.EventSubscription:
-    with services().db.session() as session:
-        return subscriptions.create(
-            session,
-            current_client(),
-            body["url"],
-            body["events"],
-            body.get("profiles"),
-            kind,
-            services().settings.outbound_allow_private,
-        )
-
-
 @blp.route("/subscriptions")
 class SubscriptionList(MethodView):
     @blp.response(200, SubscriptionListSchema)
     def get(self) -> dict[str, Any]:
         """Your subscriptions (secrets are not shown again)."""
-        with services().db.session() as session:
-            return {"subscriptions": subscriptions.listing(session, current_client())}
+        return {"subscriptions": subscriptions.listing(services(), current_client())}
 
     @blp.arguments(SubscriptionInput)
     @blp.response(201, SubscriptionCreatedSchema)
@@ -62,7 +48,14 @@ class SubscriptionList(MethodView):
         """Subscribe a URL to event types (of some `profiles`, within your scopes). The
         answer shows the signing secret (`whsec_...`) this once: deliveries are signed with
         it (Standard Webhooks headers)."""
-        return _create(body, body.get("kind"))
+        return subscriptions.create(
+            services(),
+            current_client(),
+            body["url"],
+            body["events"],
+            body.get("profiles"),
+            body.get("kind"),
+        )
 
 
 @blp.route("/subscriptions/<int:subscription_id>")
@@ -70,23 +63,20 @@ class SubscriptionItem(MethodView):
     @blp.response(200, SubscriptionSchema)
     def get(self, subscription_id: int) -> models.EventSubscription:
         """One of your subscriptions: enabled or why not, failures so far."""
-        with services().db.session() as session:
-            return subscriptions.get(session, current_client(), subscription_id)
+        return subscriptions.get(services(), current_client(), subscription_id)
 
     @blp.arguments(SubscriptionPatch)
     @blp.response(200, SubscriptionSchema)
     def patch(self, body: dict[str, Any], subscription_id: int) -> models.EventSubscription:
         """Enable a subscription again (after fixing its receiver) or pause it."""
-        with services().db.session() as session:
-            return subscriptions.set_enabled(
-                session, current_client(), subscription_id, body["enabled"]
-            )
+        return subscriptions.set_enabled(
+            services(), current_client(), subscription_id, body["enabled"]
+        )
 
     @blp.response(204)
     def delete(self, subscription_id: int) -> None:
         """Unsubscribe: nothing more is sent; the delivery log stays."""
-        with services().db.session() as session:
-            subscriptions.delete(session, current_client(), subscription_id)
+        subscriptions.delete(services(), current_client(), subscription_id)
 
 
 @blp.route("/subscriptions/<int:subscription_id>/test")
@@ -96,13 +86,10 @@ class SubscriptionTest(MethodView):
         """Send a `ping` event to this subscription (see it in /v1/deliveries): 409 when
         it is disabled, 429 past PING_RATE_LIMIT pings a client (a ping is a test)."""
         client = current_client()
-        with services().db.session() as session:
-            found = subscriptions.get(session, client, subscription_id)
-            subscriptions.check_sendable(found)
-            limits.check_ping_rate(services(), client)
-            event = events.ping(session, found)
-            ids = list(session.info.get(events.OUTBOX, []))
-            return {"event_id": event.uid, "delivery_ids": ids}
+        event_id, delivery_ids = subscriptions.ping(
+            services(), client, subscription_id, lambda: limits.check_ping_rate(services(), client)
+        )
+        return {"event_id": event_id, "delivery_ids": delivery_ids}
 
 
 @blp.route("/events")
@@ -111,9 +98,7 @@ class EventList(MethodView):
     @blp.response(200, EventListSchema)
     def get(self, type: str | None, limit: int) -> dict[str, Any]:
         """Recent events on profiles you can see, newest first, as subscribers get them."""
-        with services().db.session() as session:
-            found = events.recent(session, current_client(), type, limit)
-            return {"events": [event.payload for event in found]}
+        return {"events": events.recent(services(), current_client(), type, limit)}
 
 
 @blp.route("/zapier/hooks")
@@ -123,7 +108,9 @@ class ZapierHooks(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Zapier REST Hooks subscribe: `{"hookUrl", "event"}` → `{"id"}` (keep it to
         unsubscribe)."""
-        made = _create({"url": body["hook_url"], "events": [body["event"]]}, "zapier")
+        made = subscriptions.create(
+            services(), current_client(), body["hook_url"], [body["event"]], None, "zapier"
+        )
         return {"id": made.id, "event": body["event"]}
 
 
@@ -132,8 +119,7 @@ class ZapierHook(MethodView):
     @blp.response(204)
     def delete(self, subscription_id: int) -> None:
         """Zapier REST Hooks unsubscribe, by the id the subscribe answered."""
-        with services().db.session() as session:
-            subscriptions.delete(session, current_client(), subscription_id)
+        subscriptions.delete(services(), current_client(), subscription_id)
 
 
 @blp.route("/zapier/samples")
@@ -144,6 +130,5 @@ class ZapierSamples(MethodView):
         """Zapier's "perform list": recent events of a type, newest first, as a plain array
         (a made-up example when there are none yet, so a Zap can be set up at once)."""
         wanted = None if event in (None, events.EVERY) else event
-        with services().db.session() as session:
-            found = [e.payload for e in events.recent(session, current_client(), wanted, 3)]
+        found = events.recent(services(), current_client(), wanted, 3)
         return found or [events.example(wanted or events.SCHEDULE_CHANGED)]

@@ -13,7 +13,6 @@ from flask import Response, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 
 from bridge import (
-    auth,
     catalog,
     changes,
     commands,
@@ -27,7 +26,7 @@ from bridge import (
     schedules,
     snapshots,
 )
-from bridge.errors import BridgeError, InvalidFields, InvalidInput, NotFound
+from bridge.errors import BridgeError, InvalidFields, InvalidInput
 from bridge.posting import posts
 from bridge.web.caller import services
 
@@ -217,13 +216,11 @@ def _show(command: commands.Command, client: models.ApiClient) -> str:
 def _history(command: commands.Command, client: models.ApiClient) -> str:
     """The latest snapshots of a profile, newest first, with the ids `restore` takes."""
     profile = _readable(command.profile, client)
-    with services().db.session() as session:
-        items = snapshots.listing(session, profile.id, HISTORY_LINES)
-        lines = [
-            f"#{s.id} {s.taken_at.strftime('%Y-%m-%d %H:%M')} {s.reason}: "
-            f"{schedules.summary(snapshots.week_of(s))}"
-            for s in items
-        ]
+    lines = [
+        f"#{s.id} {s.taken_at.strftime('%Y-%m-%d %H:%M')} {s.reason}: {e.view['summary']}"
+        for e in snapshots.history(services(), profile.id, HISTORY_LINES)
+        if (s := e.snapshot)
+    ]
     if not lines:
         return f"{profiles.label(profile)}: no snapshots yet."
     return "\n".join([f"{profiles.label(profile)}, newest first:", *lines])
@@ -232,13 +229,9 @@ def _history(command: commands.Command, client: models.ApiClient) -> str:
 def _job(command: commands.Command, client: models.ApiClient) -> str:
     """How a job stands or ended (only jobs on profiles the client may see)."""
     assert command.job_id is not None  # the grammar requires it
-    with services().db.session() as session:
-        job = jobs.get(session, command.job_id)
-        profile = session.get(models.Profile, job.profile_id) if job.profile_id else None
-    if client.profiles is not None and (profile is None or not auth.can_see(client, profile)):
-        raise NotFound(f"unknown job {command.job_id}")
-    label = profiles.label(profile) if profile is not None else None
-    return outcome.describe(job, label)
+    found = jobs.visible_one(services(), client, command.job_id)
+    job = found.jobs[0]
+    return outcome.describe(job, found.labels.get(job.profile_id or ""))
 
 
 def _preset(command: commands.Command, client: models.ApiClient) -> str:

@@ -10,14 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from bridge import (
     accounts,
     auth,
     catalog,
     changes,
+    jobs,
     models,
     outbound,
     outcome,
@@ -31,10 +30,8 @@ from bridge import (
 from bridge import signin as signin_codes
 from bridge.errors import (
     BridgeError,
-    Conflict,
     InvalidInput,
     InvalidSchedule,
-    NotFound,
     Unauthorized,
 )
 from bridge.posting import settings as posting_settings
@@ -287,32 +284,28 @@ def who_made(snapshot: models.Snapshot, job: models.Job | None) -> str:
     return by
 
 
+def describe(diff: dict[str, Any] | None) -> str:
+    """A snapshot's diff in words ("" for none)."""
+    return schedules.describe_diff(diff) if diff else ""
+
+
 @blp.route("/profiles/<profile_id>")
 def profile_page(profile_id: str) -> Any:
     """A profile's week and its history: snapshots, what changed, who changed it."""
     client = _client()
     profile = _readable(profile_id)
-    within = catalog.visible_ids(services(), client)
-    entries = []
-    with services().db.session() as db:
-        items = snapshots.listing(db, profile.id, HISTORY + 1, None, within)
-        older = items[HISTORY] if len(items) > HISTORY else None
-        items = items[:HISTORY]
-        for index, snap in enumerate(items):
-            previous = items[index + 1] if index + 1 < len(items) else older
-            job = db.get(models.Job, snap.job_id) if snap.job_id else None
-            view = snapshots.to_json(snap, previous)
-            entries.append(
-                {
-                    "snapshot": snap,
-                    "who": who_made(snap, job),
-                    "source": job.source if job else snap.reason,
-                    "diff": view.get("diff") or {},
-                    "diff_text": schedules.describe_diff(view["diff"]) if view.get("diff") else "",
-                    "summary": view["summary"],
-                    "latest": index == 0,
-                }
-            )
+    entries = [
+        {
+            "snapshot": entry.snapshot,
+            "who": who_made(entry.snapshot, entry.job),
+            "source": entry.job.source if entry.job else entry.snapshot.reason,
+            "diff": entry.view.get("diff") or {},
+            "diff_text": describe(entry.view.get("diff")),
+            "summary": entry.view["summary"],
+            "latest": index == 0,
+        }
+        for index, entry in enumerate(snapshots.history(services(), profile.id, HISTORY))
+    ]
     overview = {a["name"]: a for a in accounts.overview(services(), client)}
     posting = ui_posting.kept_view(profile)
     kept = posting_settings.kept_week(services(), profile)
@@ -333,20 +326,12 @@ def profile_settings(profile_id: str) -> Any:
     return ui_posting.save(_client(), profile_id)
 
 
-def _snapshot_of(profile: models.Profile, snapshot_id: int) -> models.Snapshot:
-    with services().db.session() as db:
-        snap = snapshots.get(db, snapshot_id)
-        if snap.profile_id != profile.id:
-            raise NotFound(f"unknown snapshot {snapshot_id}")
-        return snap
-
-
 @blp.route("/profiles/<profile_id>/restore/<int:snapshot_id>", methods=["GET"])
 def restore_confirm(profile_id: str, snapshot_id: int) -> Any:
     """Ask before restoring: the week it would become, beside the week now."""
     auth.check_write(_client())
     profile = _readable(profile_id)
-    snap = _snapshot_of(profile, snapshot_id)
+    snap = snapshots.of_profile(services(), profile.id, snapshot_id)
     target = snapshots.week_of(snap)
     now = _week(profile)
     change = schedules.diff(now, target.unpaused()) if now is not None else {}
@@ -373,17 +358,13 @@ def restore(profile_id: str, snapshot_id: int) -> Any:
 # ---- jobs --------------------------------------------------------------------------------
 
 
-def _visible_job(db: Any, job_id: int) -> models.Job:
-    job = db.get(models.Job, job_id) if job_id <= models.MAX_ID else None
-    if job is None or not auth.can_see_id(db, _client(), job.profile_id):
-        raise NotFound(f"unknown job {job_id}")
-    return job
+def job_views(found: jobs.JobPage) -> list[dict[str, Any]]:
+    """What a person needs to know of each job of a page."""
+    return [job_view(job, found.labels.get(job.profile_id or "")) for job in found.jobs]
 
 
-def job_view(db: Any, job: models.Job) -> dict[str, Any]:
-    """What a person needs to know of a job."""
-    profile = db.get(models.Profile, job.profile_id) if job.profile_id else None
-    name = profiles.label(profile) if profile is not None else None
+def job_view(job: models.Job, name: str | None) -> dict[str, Any]:
+    """What a person needs to know of a job (`name`: its profile's label)."""
     result = catalog.scoped_job_result(services(), _client(), job)
     return {
         "id": job.id,
@@ -411,19 +392,10 @@ def jobs_page() -> Any:
         raise InvalidInput(f"must be one of: {', '.join(models.STATUSES)}", "status")
     if source and source not in sources.SOURCES:
         raise InvalidInput(f"must be one of: {', '.join(sources.SOURCES)}", "source")
-    query = select(models.Job).order_by(models.Job.id.desc())
-    if profile_ref:
-        query = query.where(models.Job.profile_id == _readable(profile_ref).id)
-    if status:
-        query = query.where(models.Job.status == status)
-    if source:
-        query = query.where(models.Job.source == source)
-    within = catalog.visible_ids(services(), client)
-    if within is not None:
-        query = query.where(models.Job.profile_id.in_(within))
-    with services().db.session() as db:
-        shown = [job_view(db, j) for j in db.scalars(query.limit(PAGE))]
-        found, _stale = catalog.visible(services(), client)
+    profile_id = _readable(profile_ref).id if profile_ref else None
+    wanted = jobs.JobFilter(profile_id=profile_id, status=status, source=source)
+    shown = job_views(jobs.page(services(), client, wanted, PAGE))
+    found, _stale = catalog.visible(services(), client)
     return _page(
         "jobs.html",
         jobs=shown,
@@ -438,8 +410,7 @@ def jobs_page() -> Any:
 
 @blp.route("/jobs/<int:job_id>")
 def job_page(job_id: int) -> Any:
-    with services().db.session() as db:
-        view = job_view(db, _visible_job(db, job_id))
+    view = job_views(jobs.visible_one(services(), _client(), job_id))[0]
     return _page("job.html", job=view)
 
 
@@ -453,15 +424,9 @@ def jobs_status() -> Any:
         raise InvalidInput("comma-separated job ids", "ids") from None
     if len(ids) > MAX_POLL_IDS:
         raise InvalidInput(f"at most {MAX_POLL_IDS} ids", "ids")
-    answer = {}
-    with services().db.session() as db:
-        for job_id in ids:
-            try:
-                view = job_view(db, _visible_job(db, job_id))
-            except NotFound:
-                continue
-            answer[str(job_id)] = {k: view[k] for k in ("status", "finished", "text", "error")}
-    return {"jobs": answer}
+    views = job_views(jobs.visible(services(), _client(), ids))
+    keep = ("status", "finished", "text", "error")
+    return {"jobs": {str(view["id"]): {k: view[k] for k in keep} for view in views}}
 
 
 # ---- rotations ---------------------------------------------------------------------------
@@ -505,42 +470,28 @@ def rotation_pause(name: str, action: str) -> Any:
 # ---- deliveries --------------------------------------------------------------------------
 
 
-def _own_subscriptions(db: Any) -> list[int]:
-    sub = models.EventSubscription
-    return list(db.scalars(select(sub.id).where(sub.client_id == _client().id)))
-
-
 @blp.route("/deliveries")
 def deliveries_page() -> Any:
     """Recent deliveries of the client's event subscriptions; failures first to the eye."""
     status = _bounded("status")
     if status and status not in models.DELIVERY_STATUSES:
         raise InvalidInput(f"must be one of: {', '.join(models.DELIVERY_STATUSES)}", "status")
-    delivery = models.EventDelivery
-    with services().db.session() as db:
-        query = (
-            select(delivery)
-            .options(joinedload(delivery.event), joinedload(delivery.subscription))
-            .where(delivery.subscription_id.in_(_own_subscriptions(db)))
-        )
-        if status:
-            query = query.where(delivery.status == status)
-        rows = list(db.scalars(query.order_by(delivery.id.desc()).limit(PAGE)))
-        shown = [
-            {
-                "id": r.id,
-                "status": r.status,
-                "event": r.event.type,
-                "url": r.subscription.url,
-                "kind": r.subscription.kind,
-                "attempts": r.attempts,
-                "last_status": r.last_status,
-                "last_error": r.last_error,
-                "created_at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "retryable": r.status != models.DELIVERED and r.subscription.enabled,
-            }
-            for r in rows
-        ]
+    found = outbound.delivery_log(services(), _client(), PAGE, status=status)
+    shown = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "event": r.event.type,
+            "url": r.subscription.url,
+            "kind": r.subscription.kind,
+            "attempts": r.attempts,
+            "last_status": r.last_status,
+            "last_error": r.last_error,
+            "created_at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "retryable": r.status != models.DELIVERED and r.subscription.enabled,
+        }
+        for r in found.rows
+    ]
     return _page(
         "deliveries.html", deliveries=shown, statuses=models.DELIVERY_STATUSES, status=status
     )
@@ -552,13 +503,5 @@ def delivery_retry(delivery_id: int) -> Any:
     change things press it: a read-only client sees no button that acts)."""
     client = _client()
     auth.check_write(client)
-    with services().db.session() as db:
-        row = db.get(models.EventDelivery, delivery_id) if delivery_id <= models.MAX_ID else None
-        if row is None or row.subscription.client_id != client.id:
-            raise NotFound(f"unknown delivery {delivery_id}")
-        if row.status == models.DELIVERED:
-            raise Conflict(f"delivery {delivery_id} was delivered already")
-        if not row.subscription.enabled:
-            raise Conflict(f"subscription {row.subscription_id} is disabled; enable it first")
-        outbound.retry_now(db, [row])
+    outbound.retry_one(services(), client, delivery_id)
     return redirect(url_for("ui.deliveries_page"), 303)
