@@ -70,6 +70,18 @@ def listing(session: Session, client: models.ApiClient | None) -> list[models.Pr
     return [p for p in session.scalars(query) if client is None or usable(client, p)]
 
 
+def shown(services: Services, client: models.ApiClient) -> list[dict[str, Any]]:
+    """The public view of every preset `client` may use, by name."""
+    with services.db.session() as session:
+        return [to_json(p) for p in listing(session, client)]
+
+
+def shown_one(services: Services, name: str, client: models.ApiClient) -> dict[str, Any]:
+    """The public view of the preset `name` that `client` may use (NotFound otherwise)."""
+    with services.db.session() as session:
+        return to_json(get(session, name, client))
+
+
 def week(preset: models.Preset) -> schedules.Week:
     """The week a preset holds."""
     return schedules.week_from_json(preset.week)
@@ -302,4 +314,20 @@ def submit_one(
         group_id=group_id,
         late_seconds=late_seconds,
         context={"preset": preset.name, **(context or {})},
+    )
+
+
+def submit_named(
+    services: Services,
+    client: models.ApiClient,
+    name: str,
+    profile_ref: str,
+    source: str,
+    idempotency_key: str | None = None,
+) -> changes.Submitted:
+    """Put the preset `name` (one `client` may use) on one profile: one `replace` job."""
+    with services.db.session() as session:
+        preset = get(session, name, client)
+    return submit_one(
+        services, client, preset, profile_ref, source, idempotency_key=idempotency_key
     )

@@ -17,7 +17,6 @@ import json
 import secrets
 
 import redis
-from sqlalchemy.orm import Session
 
 from bridge import auth, models
 from bridge.errors import ServiceUnavailable, Unauthorized
@@ -36,17 +35,17 @@ def issue(services: Services, client: models.ApiClient) -> str:
     return code
 
 
-def peek(services: Services, session: Session, code: str) -> models.ApiClient:
+def peek(services: Services, code: str) -> models.ApiClient:
     """The client a code would sign in as, leaving the code unspent; raises as `redeem`."""
     key = _key(code)
     try:
         raw = services.redis.get(key)
     except redis.RedisError:
         raise _redis_down() from None
-    return _client_of(session, raw)
+    return _client_of(services, raw)
 
 
-def redeem(services: Services, session: Session, code: str) -> models.ApiClient:
+def redeem(services: Services, code: str) -> models.ApiClient:
     """The client a code signs in as; the code is spent whatever the outcome.
 
     Raises Unauthorized for a malformed, unknown, used or expired code, and for a client
@@ -60,7 +59,7 @@ def redeem(services: Services, session: Session, code: str) -> models.ApiClient:
         raw, _deleted = pipe.execute()
     except redis.RedisError:
         raise _redis_down() from None
-    return _client_of(session, raw)
+    return _client_of(services, raw)
 
 
 def _key(code: str) -> str:
@@ -77,13 +76,14 @@ def _redis_down() -> ServiceUnavailable:
     )
 
 
-def _client_of(session: Session, raw: bytes | str | None) -> models.ApiClient:
+def _client_of(services: Services, raw: bytes | str | None) -> models.ApiClient:
     """The live client a stored code names; Unauthorized when none is stored or the
     client was revoked or given another token since."""
     if raw is None:
         raise Unauthorized("this sign-in link was used already or has expired")
     found = json.loads(raw)
-    client = session.get(models.ApiClient, int(found["client_id"]))
+    with services.db.session() as session:
+        client = session.get(models.ApiClient, int(found["client_id"]))
     if (
         client is None
         or client.revoked

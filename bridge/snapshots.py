@@ -373,16 +373,28 @@ class HistoryEntry:
     job: models.Job | None
 
 
-def history(services: Services, profile_id: str, count: int) -> list[HistoryEntry]:
-    """The profile's latest `count` snapshots, newest first, each with what changed."""
+@dataclass
+class History:
+    """A page of a profile's history, newest first; `next_before` pages on (None: no more)."""
+
+    entries: list[HistoryEntry]
+    next_before: int | None
+
+
+def history(
+    services: Services, profile_id: str, count: int, before_id: int | None = None
+) -> History:
+    """The profile's latest `count` snapshots (older than `before_id`), newest first, each
+    with what changed since the one before it."""
     with services.db.session() as session:
-        found = listing(session, profile_id, count + 1)
+        found = listing(session, profile_id, count + 1, before_id)
         entries = []
         for index, snapshot in enumerate(found[:count]):
             previous = found[index + 1] if index + 1 < len(found) else None
             job = session.get(models.Job, snapshot.job_id) if snapshot.job_id else None
             entries.append(HistoryEntry(snapshot, to_json(snapshot, previous), job))
-        return entries
+    more = len(found) > count
+    return History(entries, entries[-1].snapshot.id if more and entries else None)
 
 
 def previous_of(session: Session, snapshot: models.Snapshot) -> models.Snapshot | None:

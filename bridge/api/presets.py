@@ -31,9 +31,7 @@ class PresetList(MethodView):
         """The presets you may use, by name: the account-wide ones and your own (a client
         scoped to some profiles makes its own; only unscoped clients change account-wide
         ones)."""
-        with services().db.session() as session:
-            found = presets.listing(session, current_client())
-            return {"presets": [presets.to_json(p) for p in found]}
+        return {"presets": presets.shown(services(), current_client())}
 
     @blp.arguments(PresetCreateSchema)
     @blp.response(201, PresetSchema)
@@ -57,8 +55,7 @@ class PresetItem(MethodView):
     @blp.response(200, PresetSchema)
     def get(self, name: str) -> dict[str, Any]:
         """One preset you may use (404 for another client's own)."""
-        with services().db.session() as session:
-            return presets.to_json(presets.get(session, name, current_client()))
+        return presets.shown_one(services(), name, current_client())
 
     @blp.arguments(PresetUpdateSchema)
     @blp.response(200, PresetSchema)

@@ -12,9 +12,8 @@ import redis
 from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from bridge import catalog, changes, profiles, schedules, snapshots
+from bridge import catalog, changes, jobs, profiles, schedules, snapshots
 from bridge.api.schemas import (
     HistorySchema,
     PatchSchedulesSchema,
@@ -32,7 +31,7 @@ from bridge.api.schemas import (
 )
 from bridge.buffer.backend import BudgetExhausted
 from bridge.errors import BufferAPIError
-from bridge.models import Job, Profile
+from bridge.models import Profile
 from bridge.posting import settings as posting_settings
 from bridge.web import limits
 from bridge.web.answers import accepted
@@ -226,20 +225,13 @@ class ProfileHistory(MethodView):
     def get(self, ref: str, profile: str | None, limit: int, before: int | None) -> Any:
         """The profile's snapshots newest first, each with its diff from the one before, and
         its latest jobs."""
-        found = catalog.readable(services(), current_client(), ref)
-        with services().db.session() as session:
-            items = snapshots.listing(session, found.id, limit + 1, before)
-            views = [
-                snapshots.to_json(
-                    s, items[i + 1] if i + 1 < len(items) else snapshots.previous_of(session, s)
-                )
-                for i, s in enumerate(items[:limit])
-            ]
-            query = select(Job).where(Job.profile_id == found.id)
-            recent = list(session.scalars(query.order_by(Job.id.desc()).limit(RECENT_JOBS)))
+        client = current_client()
+        found = catalog.readable(services(), client, ref)
+        page = snapshots.history(services(), found.id, limit, before)
+        recent = jobs.page(services(), client, jobs.JobFilter(profile_id=found.id), RECENT_JOBS)
         return {
             "profile_id": found.id,
-            "snapshots": views,
-            "next_before": items[limit - 1].id if len(items) > limit else None,
-            "jobs": recent,
+            "snapshots": [entry.view for entry in page.entries],
+            "next_before": page.next_before,
+            "jobs": recent.jobs,
         }

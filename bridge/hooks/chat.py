@@ -218,7 +218,7 @@ def _history(command: commands.Command, client: models.ApiClient) -> str:
     profile = _readable(command.profile, client)
     lines = [
         f"#{s.id} {s.taken_at.strftime('%Y-%m-%d %H:%M')} {s.reason}: {e.view['summary']}"
-        for e in snapshots.history(services(), profile.id, HISTORY_LINES)
+        for e in snapshots.history(services(), profile.id, HISTORY_LINES).entries
         if (s := e.snapshot)
     ]
     if not lines:
@@ -236,8 +236,7 @@ def _job(command: commands.Command, client: models.ApiClient) -> str:
 
 def _preset(command: commands.Command, client: models.ApiClient) -> str:
     """preset list (apply is a change: `run` queues it)."""
-    with services().db.session() as session:
-        found = [presets.to_json(p) for p in presets.listing(session, client)]
+    found = presets.shown(services(), client)
     return "\n".join(f"{p['name']}: {p['summary']}" for p in found) or "No presets yet."
 
 

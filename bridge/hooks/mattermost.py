@@ -14,7 +14,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
-from bridge import auth
+from bridge import identity
 from bridge.hooks import chat
 from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
 from bridge.web import replay
@@ -57,8 +57,7 @@ def _header_token_first() -> None:
     without reading it). A token sent only in the form can be checked only after."""
     token = command_token(None)
     if token is not None:
-        with services().db.session() as session:
-            auth.by_mattermost_token(session, token)
+        identity.by_mattermost(services(), token)
 
 
 @blp.route("", methods=["POST"])
@@ -69,8 +68,7 @@ def mattermost() -> Response:
     seen before: a replay)."""
     form = load_form(MattermostCommandSchema())
     token = command_token(form["token"])
-    with services().db.session() as session:
-        client = auth.by_mattermost_token(session, token)
+    client = identity.by_mattermost(services(), token)
     seen = json.dumps([token, sorted(request.form.items(multi=True))]).encode()
     replay.check_first(services(), "mattermost", seen, REPLAY_MEMORY)
     return ephemeral(chat.reply(form["text"], client, "mattermost", form["response_url"]))

@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from slack_sdk.signature import SignatureVerifier
 
-from bridge import auth
+from bridge import identity
 from bridge.errors import BridgeError, ServiceUnavailable, Unauthorized
 from bridge.hooks import chat
 from bridge.hooks.chat import ChatMessageSchema, ResponseUrl, doc, ephemeral, load_form
@@ -87,8 +87,7 @@ def slack() -> Response:
         return Response(status=200)  # Slack checking the certificate: nothing to run
     form = load_form(SlashCommandSchema())
     try:
-        with services().db.session() as session:
-            client = auth.by_slack(session, form["team_id"], form["channel_id"], form["user_id"])
+        client = identity.by_slack(services(), form["team_id"], form["channel_id"], form["user_id"])
     except BridgeError as error:
         return ephemeral(f"Sorry: {error.message}")
     return ephemeral(chat.reply(plain_text(form["text"]), client, "slack", form["response_url"]))

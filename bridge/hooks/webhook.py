@@ -252,9 +252,7 @@ def _apply_preset(
     client: models.ApiClient, source: str, name: str, profile: str, key: str | None
 ) -> changes.Submitted:
     """Put preset `name` on `profile`: one `replace` job, like any change."""
-    with services().db.session() as session:
-        preset = presets.get(session, name, client)
-    return presets.submit_one(services(), client, preset, profile, source, idempotency_key=key)
+    return presets.submit_named(services(), client, name, profile, source, key)
 
 
 def finished_answer(job: models.Job, body: dict[str, Any], client: models.ApiClient) -> Response:

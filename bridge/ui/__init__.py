@@ -41,9 +41,8 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import update
 
-from bridge import models
+from bridge import identity, models
 from bridge.config import Settings
 from bridge.errors import BridgeError, MalformedBody, ServiceUnavailable, Unauthorized
 from bridge.web import limits
@@ -110,16 +109,9 @@ def session_client() -> models.ApiClient | None:
     generation = session.get("generation")
     if not isinstance(client_id, int) or not isinstance(token_hash, str):
         return None
-    with services().db.session() as db:
-        client = db.get(models.ApiClient, client_id)
-    if (
-        client is None
-        or client.revoked
-        or not hmac.compare_digest(client.token_hash, token_hash)
-        or generation != client.ui_session  # signed out since (this cookie or a copy)
-    ):
+    client = identity.dashboard_client(services(), client_id, token_hash, generation)
+    if client is None:
         session.clear()
-        return None
     return client
 
 
@@ -135,12 +127,7 @@ def sign_in(client: models.ApiClient) -> None:
 
 def sign_out(client: models.ApiClient) -> None:
     """End every dashboard session of `client`, this one and any copy of its cookie."""
-    table = models.ApiClient
-    with services().db.session() as db:
-        # one UPDATE (not read, add, write): two sign-outs at once both count
-        db.execute(
-            update(table).where(table.id == client.id).values(ui_session=table.ui_session + 1)
-        )
+    identity.end_dashboard_sessions(services(), client.id)
     session.clear()
 
 

@@ -16,6 +16,7 @@ from bridge import (
     auth,
     catalog,
     changes,
+    identity,
     jobs,
     models,
     outbound,
@@ -140,8 +141,7 @@ def signin() -> Any:
         error = f"token: a client token has at most {MAX_TOKEN} printable characters"
     else:
         try:
-            with services().db.session() as db:
-                client = auth.authenticate(db, token)
+            client = identity.by_token(services(), token)
         except Unauthorized as refused:
             error = f"token: {refused.message}"
     if error is not None:
@@ -158,8 +158,7 @@ def login_confirm(code: str) -> Any:
     """A one-time sign-in link (`bridge dev` prints one): a page with one button. Opening
     it (GET or HEAD, as link previews and mail scanners do) never spends the code."""
     try:
-        with services().db.session() as db:
-            client = signin_codes.peek(services(), db, code)
+        client = signin_codes.peek(services(), code)
     except Unauthorized as refused:
         return _link_refused(refused)
     return _page("login.html", code=code, name=client.name), NO_REFERRER
@@ -169,8 +168,7 @@ def login_confirm(code: str) -> Any:
 def login_link(code: str) -> Any:
     """Spend the code and sign in (the form's CSRF token is checked before this runs)."""
     try:
-        with services().db.session() as db:
-            client = signin_codes.redeem(services(), db, code)
+        client = signin_codes.redeem(services(), code)
     except Unauthorized as refused:
         return _link_refused(refused)
     sign_in(client)
@@ -304,7 +302,7 @@ def profile_page(profile_id: str) -> Any:
             "summary": entry.view["summary"],
             "latest": index == 0,
         }
-        for index, entry in enumerate(snapshots.history(services(), profile.id, HISTORY))
+        for index, entry in enumerate(snapshots.history(services(), profile.id, HISTORY).entries)
     ]
     overview = {a["name"]: a for a in accounts.overview(services(), client)}
     posting = ui_posting.kept_view(profile)
