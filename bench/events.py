@@ -30,9 +30,10 @@ from standardwebhooks.webhooks import Webhook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge import auth, events, jobs, models, profiles, schedules, snapshots, subscriptions
+from bridge import auth, events, jobs, models, profiles, schedules, snapshots
 from bridge import sandbox as sim
 from bridge.config import load_settings
+from bridge.events import subscriptions
 from bridge.migrate import upgrade
 from bridge.services import Services
 

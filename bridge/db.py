@@ -154,7 +154,7 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # called with the outbox delivery ids a committed session wrote (bridge/events.py)
+        # called with the outbox delivery ids a committed session wrote (bridge/events/__init__.py)
         self.after_commit: Callable[[list[int]], None] | None = None
 
     @contextmanager

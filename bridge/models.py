@@ -2,6 +2,9 @@
 
 The database, not Redis, is the source of truth: every accepted change is a
 Job row before anything is queued.
+
+Past 400 lines on purpose: every table in one module, as Alembic's migrations and the
+schema checks read them; a feature's own tables live in its package (bridge/posting/models.py).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class Profile(Base):
     paused_days: Mapped[list[Any]] = mapped_column(default=list)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # the last outbound event's per-profile sequence number (bridge/events.py); bumped with
+    # the last outbound event's per-profile sequence number (bridge/events/__init__.py); bumped with
     # an UPDATE in the event's transaction, so the row lock orders concurrent events
     event_sequence: Mapped[int | None]
 
@@ -377,7 +380,7 @@ class RotationTarget(Base):
     __table_args__ = (UniqueConstraint("plan_id", "profile_id", name="uq_rotation_target"),)
 
 
-# Delivery statuses of an outbound event (bridge/outbound.py).
+# Delivery statuses of an outbound event (bridge/events/outbound.py).
 DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED = "pending", "delivered", "failed"
 DELIVERY_STATUSES = (DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED)
 

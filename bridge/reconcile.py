@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from bridge import followups, metrics, models, outbound
+from bridge import followups, metrics, models
+from bridge.events import outbound
 from bridge.locks import lock_key, orphans
 from bridge.models import utcnow
 from bridge.posting import kept

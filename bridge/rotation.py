@@ -21,7 +21,7 @@ the CLI act as the operator (`SYSTEM`, every profile).
 A target's run that cannot happen (the profile left Buffer, the account cannot write,
 a preset was deleted) is a failed job saying why; the other targets go on.
 
-One module past 400 lines: plans, claiming and firing share the target row's contract
+Past 400 lines on purpose: plans, claiming and firing share the target row's contract
 (`done_until`, `next_run_at`, the lease) and are tested together in
 tests/test_rotation*.py; the pure time arithmetic is its own module (timetable.py).
 A natural next split is `plans` (save, preview, views) from `firing` (claim, fire, revert).

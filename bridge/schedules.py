@@ -14,7 +14,7 @@ field for them, so `to_buffer` and a `replace` operation refuse a week with paus
 (InvalidSchedule naming why) rather than drop the pause silently. `Week.unpaused()` is
 the explicit way to drop it. Operations that change some days keep every pause.
 
-One module, past 400 lines, on purpose: the Week, the two wire shapes and the
+Past 400 lines on purpose: the Week, the two wire shapes and the
 operations are one vocabulary whose properties (round trips, idempotence, pauses kept)
 are tested together in tests/test_schedules.py; the grammar is its own module.
 """

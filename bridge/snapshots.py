@@ -2,6 +2,10 @@
 
 A snapshot is stored only when a profile's schedules differ from its latest one;
 a difference the bridge did not write itself is marked as an external change.
+
+Past 400 lines on purpose: taking snapshots and reading the history they make share
+the stored shape (content hash, week JSON, diff); the delivery of their jobs' outcomes
+is bridge/outcome.py.
 """
 
 from __future__ import annotations

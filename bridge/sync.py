@@ -20,6 +20,9 @@ one trailing sync (`_settle_time`).
 Before writing, each job notes the write it is about to make (`Job.plan`): a worker
 killed after Buffer accepted the write leaves that note, and the re-run, finding
 Buffer already holding the planned result, reports the change that happened.
+
+Past 400 lines on purpose: one profile's reconciliation (lock, fence, read, fold, write,
+verify, record) is one protocol whose steps must be read in order.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Sending outbound events (bridge/outbound.py): one delivery per task."""
+"""Sending outbound events (bridge/events/outbound.py): one delivery per task."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bridge import outbound
 from bridge.errors import DatabaseUnavailable
+from bridge.events import outbound
 from tasks import outage
 from tasks.celery_app import celery, services
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bridge import events, models, outbound
+from bridge import events, models
+from bridge.events import delivery_log, outbound
 from bridge.models import utcnow
 from bridge.services import Services
 from tests.test_events import SignedReceiver, pending, subscribe
@@ -83,7 +84,7 @@ def test_bulk_retry_is_paged_and_leaves_pings_alone(
     first = client.post("/v1/deliveries/retry", json={"since": since}, headers=auth_headers)
     assert first.status_code == 202, first.get_json()
     page = first.get_json()
-    assert len(page["retried"]) == outbound.RETRY_PAGE == 50
+    assert len(page["retried"]) == delivery_log.RETRY_PAGE == 50
     rest: list[int] = []
     after = page["next_after"]
     while after is not None:

@@ -15,7 +15,8 @@ import requests
 import responses
 from standardwebhooks.webhooks import Webhook
 
-from bridge import events, models, outbound, reconcile, retry, snapshots, sync
+from bridge import events, models, reconcile, retry, snapshots, sync
+from bridge.events import outbound
 from bridge.models import utcnow
 from bridge.services import Services
 from tests.conftest import make_settings, wait_until
@@ -367,7 +368,8 @@ def test_refused_urls_even_with_private_addresses_allowed(
     ],
 )
 def test_production_refuses_plain_http_and_private_addresses(url: str) -> None:
-    from bridge import safehttp, subscriptions
+    from bridge import safehttp
+    from bridge.events import subscriptions
 
     with pytest.raises(safehttp.RefusedTarget):
         subscriptions.check_url("webhook", url, allow_private=False)

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bridge import followups, safehttp, subscriptions
+from bridge import followups, safehttp
 from bridge.errors import Unauthorized
+from bridge.events import subscriptions
 
 # -- item 1: IPv4 carried inside IPv6 is judged by the IPv4 address
 

@@ -56,3 +56,16 @@ def test_the_version_is_pyprojects():
     assert "__version__ =" not in (ROOT / "bridge" / "__init__.py").read_text().replace(
         "__version__ = metadata", ""
     ).replace('__version__ = "0+unknown"', "")
+
+
+LONG = 400  # lines; a longer module says why in its docstring (issue 22)
+
+
+def test_long_modules_say_why():
+    for path in sorted((ROOT / "bridge").rglob("*.py")):
+        if "migrations" in path.parts or len(path.read_text().splitlines()) <= LONG:
+            continue
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert f"Past {LONG} lines on purpose:" in docstring, (
+            f"{path.relative_to(ROOT)} is over {LONG} lines: split it, or say why in its docstring"
+        )

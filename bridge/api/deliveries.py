@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import models, outbound
+from bridge import models
 from bridge.api.event_schemas import (
     BulkRetryInput,
     DeliveryListArgs,
@@ -15,6 +15,7 @@ from bridge.api.event_schemas import (
     DeliverySchema,
     RetriedSchema,
 )
+from bridge.events import delivery_log
 from bridge.web.caller import authenticate_first, current_client, services
 
 blp = Blueprint(
@@ -32,9 +33,7 @@ class DeliveryList(MethodView):
     ) -> dict[str, Any]:
         """Deliveries of your subscriptions, newest first; `status` pending, delivered or
         failed; `before` pages on."""
-        found = outbound.delivery_log(
-            services(), current_client(), limit, subscription, status, before
-        )
+        found = delivery_log.page(services(), current_client(), limit, subscription, status, before)
         return {"deliveries": found.rows, "next_before": found.next_before}
 
 
@@ -44,7 +43,7 @@ class DeliveryRetry(MethodView):
     def post(self, delivery_id: int) -> models.EventDelivery:
         """Send a failed delivery again now, with the whole retry schedule ahead of it (409
         when it was delivered or its subscription is disabled)."""
-        return outbound.retry_one(services(), current_client(), delivery_id)
+        return delivery_log.retry_one(services(), current_client(), delivery_id)
 
 
 @blp.route("/retry")
@@ -56,7 +55,7 @@ class DeliveryBulkRetry(MethodView):
         all yours that are enabled), oldest first, at most `limit` (50, up to 100) a call:
         when `next_after` is not null, more remain; pass it as `after` for the next page.
         Pings are not sent again (they were tests of a moment)."""
-        retried, next_after = outbound.retry_failed(
+        retried, next_after = delivery_log.retry_failed(
             services(),
             current_client(),
             body["subscription"],

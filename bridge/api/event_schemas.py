@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from bridge import events, models, outbound, subscriptions
+from bridge import events, models
 from bridge.api.schemas import ID_RANGE, LIST_LIMIT
+from bridge.events import delivery_log, subscriptions
 from bridge.web.fields import StrictSchema
 
 EVENT_CHOICES = (*events.TYPES, events.EVERY)
@@ -117,8 +118,8 @@ class BulkRetryInput(StrictSchema):
     since = fields.AwareDateTime(required=True, metadata={"example": "2026-12-09T08:00:00Z"})
     subscription = fields.Integer(load_default=None, validate=ID_RANGE)
     limit = fields.Integer(
-        load_default=outbound.RETRY_PAGE,
-        validate=validate.Range(min=1, max=outbound.MAX_RETRY_PAGE),
+        load_default=delivery_log.RETRY_PAGE,
+        validate=validate.Range(min=1, max=delivery_log.MAX_RETRY_PAGE),
     )
     after = fields.Integer(load_default=None, validate=ID_RANGE)
 

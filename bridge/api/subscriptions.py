@@ -11,7 +11,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import events, models, subscriptions
+from bridge import events, models
 from bridge.api.event_schemas import (
     EventListArgs,
     EventListSchema,
@@ -26,6 +26,7 @@ from bridge.api.event_schemas import (
     ZapierSubscribedSchema,
     ZapierSubscribeInput,
 )
+from bridge.events import subscriptions
 from bridge.web import limits
 from bridge.web.caller import authenticate_first, current_client, services
 

@@ -18,6 +18,9 @@ schedule mutation, `GraphQLBackend.write_schedules` is the one method to write.
 
 Every call first takes its slots from the API's rate limiter (shared through Redis by
 every process) and raises `BudgetExhausted` with the wait instead of calling Buffer.
+
+Past 400 lines on purpose: the three backends implement one Protocol side by side, so
+their differences (what each API can do) are read together.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ status, headers and `extensions` that the error mapping and rate-limit hints
 need, and its schema features (introspection, DSL) buy nothing for fixed queries.
 graphql-core is used where it pays: the sandbox executes queries against the
 schema, and the tests validate these documents against that schema.
+
+Past 400 lines on purpose: every GraphQL query, its parsing and its error unions in one
+client, as bridge/buffer/client.py is for v1; the post mutations are bridge/buffer/posts.py.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Every GraphQL call takes its slot from the account's GraphQL limiter first; when
 budget is spent the work done so far is committed and the sync runs again when the
 budget has room, so a long queue spreads over windows and never meets a 429. A post
 whose move Buffer refuses stays where it was, and the job says which.
+
+Past 400 lines on purpose: reading, moving and placing share one budget, one read of the
+channel's posts and one claim-and-record protocol (a post's time noted before createPost,
+found again after a crash); apart, that protocol would be spread over modules.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ Rules (Buffer's, as far as graphql.md tells; choices where it is silent):
 - Time moves as in Buffer: whenever the store is used, a scheduled post whose
   `dueAt` has passed is `sent` with `sentAt` = `dueAt`.
 - No text limit: graphql.md names none (Buffer's limits are per network).
+
+Past 400 lines on purpose: Buffer's rules for posts (modes, slots, DST, limits) are one
+set of rules under one lock; reading pages of posts is post_pages.py.
 """
 
 from __future__ import annotations

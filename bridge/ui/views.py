@@ -1,7 +1,12 @@
 """The dashboard's pages. Each reads through the service layer as the REST API does, as the
 signed-in client: the same scopes (a profile, job, plan or delivery outside them is 404)
 and the same read-only rule (the service layer refuses a change; the templates show no
-button for one)."""
+button for one).
+
+Past 400 lines on purpose: the pages are short functions over the service layer that
+share the page helpers (`_page`, `_client`, `_bounded`, `grid`); a feature's own pieces
+live beside it (bridge/ui/posting.py).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ from bridge import (
     identity,
     jobs,
     models,
-    outbound,
     outcome,
     profiles,
     rotation,
@@ -35,6 +39,7 @@ from bridge.errors import (
     InvalidSchedule,
     Unauthorized,
 )
+from bridge.events import delivery_log
 from bridge.posting import settings as posting_settings
 from bridge.ui import (
     before_request,
@@ -474,7 +479,7 @@ def deliveries_page() -> Any:
     status = _bounded("status")
     if status and status not in models.DELIVERY_STATUSES:
         raise InvalidInput(f"must be one of: {', '.join(models.DELIVERY_STATUSES)}", "status")
-    found = outbound.delivery_log(services(), _client(), PAGE, status=status)
+    found = delivery_log.page(services(), _client(), PAGE, status=status)
     shown = [
         {
             "id": r.id,
@@ -501,5 +506,5 @@ def delivery_retry(delivery_id: int) -> Any:
     change things press it: a read-only client sees no button that acts)."""
     client = _client()
     auth.check_write(client)
-    outbound.retry_one(services(), client, delivery_id)
+    delivery_log.retry_one(services(), client, delivery_id)
     return redirect(url_for("ui.deliveries_page"), 303)

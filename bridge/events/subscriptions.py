@@ -2,7 +2,7 @@
 
 A subscription belongs to the client that made it and is seen, tested and deleted only by
 that client. Its profiles are resolved to ids within the client's scopes at creation, and
-the client's scopes are checked again for every event (bridge/events.py), so narrowing a
+the client's scopes are checked again for every event (bridge/events/__init__.py), so narrowing a
 client's scopes narrows what its subscriptions receive.
 
 Where events may go (`check_url`, at creation and again before every attempt, where the
