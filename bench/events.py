@@ -142,7 +142,9 @@ def main() -> None:
                 with services.db.session() as session:
                     found = profiles.resolve(session, PROFILE)
                     op = schedules.Operation("set", days=("wed",), times=(f"10:{n % 60:02d}",))
-                job, _ = jobs.submit(services, jobs.NewJob(found, op, source="rest"))
+                job, _ = jobs.submit(
+                    services, jobs.NewJob(found, op, origin=jobs.Provenance("rest"))
+                )
                 _wait(lambda job_id=job.id: _finished(services, job_id), 30)
                 with services.db.session() as session:
                     done = session.get(models.Job, job.id)

@@ -80,7 +80,7 @@ def moves(queue: int) -> None:
     beside the moves needed (posts whose slot changes), worked out from the weeks here."""
     import redis
 
-    from bridge import catalog, changes, sync
+    from bridge import catalog, changes, jobs, sync
     from bridge import sandbox as sim
     from bridge.config import load_settings
     from bridge.migrate import upgrade
@@ -121,13 +121,13 @@ def moves(queue: int) -> None:
 
             def keep(times: tuple[str, ...]) -> None:
                 request = changes.ChangeRequest("replace", profile.id, ("daily",), times)
-                changes.submit(services, operator, request, "cli")
+                changes.submit(services, operator, request, jobs.Provenance("cli"))
                 sync.sync_profile(services, profile.id)
 
             keep(("09:00",))
             for n in range(queue):
                 post = posts.PostRequest(f"post {n}")
-                posts.submit(services, operator, profile.id, post, "cli")
+                posts.submit(services, operator, profile.id, post, jobs.Provenance("cli"))
             sync.sync_profile(services, profile.id)
             weeks = [("09:00", "21:00"), ("09:00", "15:00", "21:00"), ("07:00",)]
             laid = _slots(("09:00",), tz, queue)

@@ -108,16 +108,10 @@ def submit(
     services: Services,
     client: models.ApiClient,
     request: ChangeRequest,
-    source: str,
-    idempotency_key: str | None = None,
-    notify: dict[str, Any] | None = None,
-    group_id: str | None = None,
-    late_seconds: int | None = None,
-    context: dict[str, Any] | None = None,
+    origin: jobs.Provenance,
 ) -> Submitted:
-    """Store `request` as a job for `client` and wake a worker. `group_id` ties it to
-    other jobs made together, `late_seconds` says a rotation run came late, `context`
-    notes where it came from (`jobs.JOB_METADATA`).
+    """Store `request` as a job for `client` and wake a worker; `origin` says where it
+    came from and what follows it (its key, who to tell, its group, its lateness).
 
     Raises Forbidden (a read-only client), NotFound (an unknown profile or snapshot, and
     a profile outside the client's scopes, answered alike), Conflict (an Idempotency-Key
@@ -125,7 +119,7 @@ def submit(
     A key seen before with the same change returns the first job, `created` False."""
     auth.check_write(client)
     if request.action == "snapshot":
-        return snapshot(services, client, source, request)
+        return snapshot(services, client, origin, request)
     ref = request.profile
     assert ref is not None  # ChangeRequest requires one for every other action
     notices: list[str | None] = []
@@ -138,18 +132,7 @@ def submit(
             raise WritesUnavailable(abilities.write_refusal or "this account cannot write")
         notices.append(abilities.notice())
         operation, snapshot_id = _operation(session, request, profile)
-        return jobs.NewJob(
-            profile=profile,
-            operation=operation,
-            source=source,
-            client=client.name,
-            idempotency_key=idempotency_key,
-            snapshot_id=snapshot_id,
-            notify=notify,
-            group_id=group_id,
-            late_seconds=late_seconds,
-            context=context,
-        )
+        return jobs.NewJob(profile, operation, origin, client.name, snapshot_id)
 
     # one transaction looks the profile up and stores the job; a profile new in Buffer
     # is looked for again after a refresh of the cache
@@ -178,7 +161,7 @@ def _operation(
 def snapshot(
     services: Services,
     client: models.ApiClient,
-    source: str,
+    origin: jobs.Provenance,
     request: ChangeRequest | None = None,
     account: str | None = None,
 ) -> Submitted:
@@ -191,7 +174,7 @@ def snapshot(
     request = request or ChangeRequest("snapshot")
     if request.profile is not None:
         profile = catalog.readable(services, client, request.profile)
-        job = jobs.submit_snapshot(services, profile.account, client.name, source)
+        job = jobs.submit_snapshot(services, profile.account, client.name, origin)
         return Submitted(job, request, profile, extra={"accounts": [profile.account]})
     if client.profiles is not None:
         raise InvalidInput("a client scoped to some profiles must name one to snapshot", "profile")
@@ -202,7 +185,7 @@ def snapshot(
         accounts = [account]
     if not accounts:
         raise InvalidInput("no Buffer account is configured (set BUFFER_ACCESS_TOKEN)")
-    created = [jobs.submit_snapshot(services, a, client.name, source) for a in accounts]
+    created = [jobs.submit_snapshot(services, a, client.name, origin) for a in accounts]
     return Submitted(
         created[0], request, extra={"accounts": accounts, "jobs": [j.id for j in created]}
     )

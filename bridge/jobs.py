@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -41,20 +41,62 @@ JOB_METADATA = ("snapshot_id", "preset", "plan", "due_at")
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a job comes from and what follows it, one value from the adapter that took
+    the request down to the row: every field but `context` is a column of the same name
+    on `models.Job` (adding one here, to the model, its migration and the schema is the
+    whole of adding a field to a job)."""
+
+    source: str  # bridge.sources: rest, zapier, slack, rotation, ...
+    idempotency_key: str | None = None
+    notify: dict[str, Any] | None = None  # where the outcome is told (a chat's follow-up)
+    group_id: str | None = None  # ties the jobs of one preset applied to several profiles
+    late_seconds: int | None = None  # how late a rotation run fired
+    context: dict[str, Any] | None = None  # JOB_METADATA entries, kept in the job's params
+
+    def columns(self) -> dict[str, Any]:
+        """The job columns this provenance fills."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "context"}
+
+
+def row(
+    origin: Provenance,
+    client: str | None,
+    account: str,
+    profile_id: str | None,
+    kind: str,
+    params: dict[str, Any] | None = None,
+) -> models.Job:
+    """A new job row: the one place a job is made (changes, posts, snapshots, rotation's
+    recorded runs, adopted queues), so every job carries its provenance the same way."""
+    return models.Job(
+        profile_id=profile_id,
+        account=account,
+        client=client,
+        kind=kind,
+        params={**(params or {}), **_metadata(origin)},
+        **origin.columns(),
+    )
+
+
+def _metadata(origin: Provenance) -> dict[str, Any]:
+    return {k: v for k, v in (origin.context or {}).items() if k in JOB_METADATA}
+
+
+@dataclass(frozen=True)
 class NewJob:
     """A resolved, authorised change about to be stored as a job."""
 
     profile: models.Profile
     operation: schedules.Operation | None  # None for a post (`post` holds it)
-    source: str
+    origin: Provenance
     client: str | None = None
-    idempotency_key: str | None = None
     snapshot_id: int | None = None
-    notify: dict[str, Any] | None = None
-    group_id: str | None = None
-    late_seconds: int | None = None
-    context: dict[str, Any] | None = None  # JOB_METADATA entries other than snapshot_id
     post: dict[str, Any] | None = None  # a post to place (bridge.posting.posts), not a change
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.origin.idempotency_key
 
 
 def fingerprint(payload: Any) -> str:
@@ -181,8 +223,7 @@ def _params(change: NewJob) -> dict[str, Any]:
     params = change.operation.to_json()
     if change.snapshot_id is not None:
         params["snapshot_id"] = change.snapshot_id
-    params.update({k: v for k, v in (change.context or {}).items() if k in JOB_METADATA})
-    return params
+    return {**params, **_metadata(change.origin)}
 
 
 def _request_hash(change: NewJob, params: dict[str, Any]) -> str:
@@ -193,20 +234,11 @@ def _request_hash(change: NewJob, params: dict[str, Any]) -> str:
 
 def _new_job(change: NewJob, params: dict[str, Any], request_hash: str) -> models.Job:
     """The queued job row for `change`."""
-    return models.Job(
-        profile_id=change.profile.id,
-        account=change.profile.account,
-        client=change.client,
-        source=change.source,
-        kind=_kind(change),
-        params=params,
-        idempotency_key=change.idempotency_key,
-        request_hash=request_hash,
-        status=models.QUEUED,
-        notify=change.notify,
-        group_id=change.group_id,
-        late_seconds=change.late_seconds,
+    job = row(
+        change.origin, change.client, change.profile.account, change.profile.id, _kind(change)
     )
+    job.params, job.request_hash, job.status = params, request_hash, models.QUEUED
+    return job
 
 
 def _kind(change: NewJob) -> str:
@@ -220,14 +252,11 @@ def _kind(change: NewJob) -> str:
 
 
 def submit_snapshot(
-    services: Services, account: str, client: str | None, source: str
+    services: Services, account: str, client: str | None, origin: Provenance
 ) -> models.Job:
     """Store a snapshot request for `account` as a job and queue it."""
     with services.db.session() as session:
-        job = models.Job(
-            profile_id=None, account=account, client=client, source=source, kind="snapshot"
-        )
-        session.add(job)
+        session.add(job := row(origin, client, account, None, "snapshot"))
     from bridge.queue import SNAPSHOT_ACCOUNT
 
     services.queue.send(SNAPSHOT_ACCOUNT, account, job.id)

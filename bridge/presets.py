@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import auth, catalog, changes, models, profiles, schedules, snapshots, timetable
+from bridge import auth, catalog, changes, jobs, models, profiles, schedules, snapshots, timetable
 from bridge.errors import Conflict, Forbidden, InvalidInput, NotFound, WritesUnavailable
 from bridge.services import Services
 
@@ -284,7 +285,7 @@ def apply(
             raise WritesUnavailable(f"{profiles.label(profile)}: {refusal}")
     group = str(uuid.uuid4())
     submitted = [
-        submit_one(services, client, preset, profile.id, source, group_id=group)
+        submit_one(services, client, preset, profile.id, jobs.Provenance(source, group_id=group))
         for profile in chosen
     ]
     return group, submitted
@@ -295,26 +296,15 @@ def submit_one(
     client: models.ApiClient,
     preset: models.Preset,
     profile_ref: str,
-    source: str,
-    group_id: str | None = None,
-    late_seconds: int | None = None,
-    idempotency_key: str | None = None,
-    context: dict[str, Any] | None = None,
+    origin: jobs.Provenance,
 ) -> changes.Submitted:
-    """Store one `replace` job putting `preset`'s week on one profile."""
+    """Store one `replace` job putting `preset`'s week on one profile (the job's context
+    names the preset)."""
     request = changes.ChangeRequest(
         "replace", profile_ref, week=schedules.week_to_json(week(preset))
     )
-    return changes.submit(
-        services,
-        client,
-        request,
-        source,
-        idempotency_key=idempotency_key,
-        group_id=group_id,
-        late_seconds=late_seconds,
-        context={"preset": preset.name, **(context or {})},
-    )
+    named = replace(origin, context={"preset": preset.name, **(origin.context or {})})
+    return changes.submit(services, client, request, named)
 
 
 def submit_named(
@@ -322,12 +312,9 @@ def submit_named(
     client: models.ApiClient,
     name: str,
     profile_ref: str,
-    source: str,
-    idempotency_key: str | None = None,
+    origin: jobs.Provenance,
 ) -> changes.Submitted:
     """Put the preset `name` (one `client` may use) on one profile: one `replace` job."""
     with services.db.session() as session:
         preset = get(session, name, client)
-    return submit_one(
-        services, client, preset, profile_ref, source, idempotency_key=idempotency_key
-    )
+    return submit_one(services, client, preset, profile_ref, origin)

@@ -40,7 +40,18 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bridge import auth, changes, events, metrics, models, presets, profiles, schedules, timetable
+from bridge import (
+    auth,
+    changes,
+    events,
+    jobs,
+    metrics,
+    models,
+    presets,
+    profiles,
+    schedules,
+    timetable,
+)
 from bridge.errors import BridgeError, Conflict, Forbidden, InvalidInput, NotFound
 from bridge.services import Services
 
@@ -510,14 +521,7 @@ def _run(
             # as the principal: a preset it may not use (another client's own) is unknown
             preset = presets.get(session, occurrence.preset or "", client)
         submitted = presets.submit_one(
-            services,
-            client,
-            preset,
-            profile_id,
-            "rotation",
-            late_seconds=late,
-            idempotency_key=key,
-            context=context,
+            services, client, preset, profile_id, _provenance(key, late, context)
         )
     except BridgeError as error:
         message = _why(error, profile_id)
@@ -592,15 +596,7 @@ def _revert(
         request = changes.ChangeRequest("restore", profile_id, snapshot_id=snapshot.id)
     else:
         request = changes.ChangeRequest("replace", profile_id, week=schedules.week_to_json(before))
-    submitted = changes.submit(
-        services,
-        client,
-        request,
-        "rotation",
-        idempotency_key=key,
-        late_seconds=late,
-        context=context,
-    )
+    submitted = changes.submit(services, client, request, _provenance(key, late, context))
     return submitted.job, None, "fired"
 
 
@@ -625,16 +621,8 @@ def _recorded(
         ).first()
         if existing is not None:
             return existing
-        job = models.Job(
-            profile_id=profile_id,
-            account=account,
-            client=name,
-            source="rotation",
-            kind="revert" if skipped else "rotation",
-            params=dict(context),
-            idempotency_key=key,
-            late_seconds=late,
-        )
+        kind = "revert" if skipped else "rotation"
+        job = jobs.row(_provenance(key, late, context), name, account, profile_id, kind)
         job.start()
         if skipped:
             job.succeed({"skipped": True, "reason": skipped})
@@ -642,3 +630,9 @@ def _recorded(
             job.fail(error)
         session.add(job)
     return job
+
+
+def _provenance(key: str, late: int | None, context: dict[str, Any]) -> jobs.Provenance:
+    """A rotation run's provenance: keyed by target and instant, with its lateness and the
+    plan, preset and instant it came from."""
+    return jobs.Provenance("rotation", idempotency_key=key, late_seconds=late, context=context)

@@ -174,7 +174,8 @@ def test_v1_past_its_sunset_refuses_changes_and_fails_queued_jobs(client, servic
     with services.db.session() as session:
         profile = session.get(models.Profile, DOCS_PROFILE)
     job, _ = jobs.submit(
-        services, jobs.NewJob(profile, schedules.Operation.clear("sun"), source="rest")
+        services,
+        jobs.NewJob(profile, schedules.Operation.clear("sun"), origin=jobs.Provenance("rest")),
     )
     outcome = sync.sync_profile(services, DOCS_PROFILE)
     assert outcome.state == "failed" and outcome.buffer_calls == 0

@@ -118,7 +118,9 @@ def test_reconciler_rewakes_are_counted(services):
     with services.db.session() as session:
         profile = session.get(models.Profile, DOCS_PROFILE)
     operation = schedules.Operation.from_json({"kind": "clear", "days": ["sat"]})
-    jobs.submit(services, jobs.NewJob(profile=profile, operation=operation, source="rest"))
+    jobs.submit(
+        services, jobs.NewJob(profile=profile, operation=operation, origin=jobs.Provenance("rest"))
+    )
     # the wake's pending flag has expired (the reconciler leaves a profile alone while it is set)
     services.redis.delete(f"bridge:pending:{DOCS_PROFILE}")
     before = metrics.REWAKES._value.get()

@@ -30,7 +30,7 @@ def cached(services: Services, ref: str) -> models.Profile:
 
 def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_PROFILE) -> int:
     job, created = jobs.submit(
-        services, jobs.NewJob(cached(services, ref), operation, source="rest")
+        services, jobs.NewJob(cached(services, ref), operation, origin=jobs.Provenance("rest"))
     )
     assert created
     return job.id
@@ -212,7 +212,8 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
                 utcnow(),
             )[0]
         stored, created = jobs.submit(
-            services, jobs.NewJob(row, schedules.Operation.clear("sun"), source="rest")
+            services,
+            jobs.NewJob(row, schedules.Operation.clear("sun"), origin=jobs.Provenance("rest")),
         )
         assert created and stored.status == "queued"
     finally:
@@ -313,7 +314,7 @@ def _env(settings: Any) -> dict[str, str]:
 def test_a_crashed_snapshot_job_is_resent_then_failed(services) -> None:
     from bridge import snapshots
 
-    queued = jobs.submit_snapshot(services, "default", None, "rest")
+    queued = jobs.submit_snapshot(services, "default", None, jobs.Provenance("rest"))
     later = utcnow() + dt.timedelta(minutes=5)
     assert reconcile.stale_snapshot_jobs(services, later) == [("default", queued.id)]
     for attempt in range(1, snapshots.MAX_JOB_ATTEMPTS + 1):
@@ -328,7 +329,7 @@ def test_a_crashed_snapshot_job_is_resent_then_failed(services) -> None:
 def test_snapshot_job_retries_on_a_buffer_outage(services, buffer_sandbox) -> None:
     from bridge import snapshots
 
-    job_row = jobs.submit_snapshot(services, "default", None, "rest")
+    job_row = jobs.submit_snapshot(services, "default", None, jobs.Provenance("rest"))
     buffer_sandbox.sandbox.set_faults(error_rate=1.0)
     countdown = snapshots.finish_job(
         services, job_row.id, snapshots.take_account(services, "default")

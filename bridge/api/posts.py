@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from bridge import catalog, profiles
+from bridge import catalog, jobs, profiles
 from bridge.posting import listing, posts
 from bridge.web.answers import accepted
 from bridge.web.caller import authenticate_first, current_client, idempotency_key, services
@@ -82,7 +82,7 @@ class ProfilePosts(MethodView):
         """Place a post: `when` queue (default) takes the kept week's next free slot."""
         post = posts.parse(body["text"], body["when"], body["link"], body["image_url"])
         job, profile, created = posts.submit(
-            services(), current_client(), ref, post, "rest", idempotency_key()
+            services(), current_client(), ref, post, jobs.Provenance("rest", idempotency_key())
         )
         extra: dict[str, Any] = {
             "action": "post",

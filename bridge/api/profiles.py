@@ -203,7 +203,7 @@ def _cache_key(profile: Profile) -> str:
 def _submit(request: changes.ChangeRequest) -> Any:
     """Store the change as a job: (body, 202, Location)."""
     submitted = changes.submit(
-        services(), current_client(), request, source="rest", idempotency_key=idempotency_key()
+        services(), current_client(), request, jobs.Provenance("rest", idempotency_key())
     )
     return accepted(submitted.job, **changes.answer_body(submitted))
 

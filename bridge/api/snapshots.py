@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import catalog, changes, snapshots
+from bridge import catalog, changes, jobs, snapshots
 from bridge.api.schemas import (
     SnapshotListArgs,
     SnapshotListSchema,
@@ -38,7 +38,9 @@ class SnapshotList(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Snapshot every profile now (one Buffer call per account), or one `account`: a job
         per account. Only a client scoped to every profile may."""
-        submitted = changes.snapshot(services(), current_client(), "rest", account=body["account"])
+        submitted = changes.snapshot(
+            services(), current_client(), jobs.Provenance("rest"), account=body["account"]
+        )
         return accepted(submitted.job, **submitted.extra)
 
 

@@ -30,10 +30,12 @@ def posts() -> None:
 @friendly
 def posts_add(profile: str, text: str, when: str, link: str | None) -> None:
     """Queue a post; its job places it on the week's next free slot."""
+    from bridge import jobs
     from bridge.posting import posts as service
 
     post = service.parse(text, when, link)
-    job, found, _created = service.submit(_services(), _operator(), profile, post, "cli")
+    origin = jobs.Provenance("cli")
+    job, found, _created = service.submit(_services(), _operator(), profile, post, origin)
     click.echo(f"queued job {job.id}: post on {found.service}:{found.service_username}")
 
 

@@ -147,7 +147,9 @@ def _change(
     later: str,
 ) -> str:
     """Queue a schedule change and say so; the outcome follows via the response URL."""
-    submitted = changes.submit(services(), client, command.change(), source, notify=notify)
+    submitted = changes.submit(
+        services(), client, command.change(), jobs.Provenance(source, notify=notify)
+    )
     return f"Queued: {_queued_text(command, submitted)} (job {submitted.job.id}).{later}"
 
 
@@ -162,7 +164,7 @@ def _post(
     asked = command.post
     assert asked is not None  # a parsed post command has its profile and text
     job, profile, _created = posts.submit(
-        services(), client, asked.profile, asked.post, source, notify=notify
+        services(), client, asked.profile, asked.post, jobs.Provenance(source, notify=notify)
     )
     return (
         f"Queued: post on {profiles.label(profile)}: {asked.post.excerpt!r} (job {job.id}).{later}"

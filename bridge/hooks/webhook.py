@@ -19,7 +19,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from bridge import catalog, changes, commands, models, outcome, presets
+from bridge import catalog, changes, commands, jobs, models, outcome, presets
 from bridge.errors import InvalidFields, InvalidInput
 from bridge.hooks import redact
 from bridge.posting import posts
@@ -214,9 +214,8 @@ def handle(source: str, data: dict[str, Any], client: models.ApiClient) -> Any:
         name, profile = change
         submitted = _apply_preset(client, source, name, profile, idempotency_key(body_key))
     else:
-        submitted = changes.submit(
-            services(), client, change, source, idempotency_key=idempotency_key(body_key)
-        )
+        origin = jobs.Provenance(source, idempotency_key=idempotency_key(body_key))
+        submitted = changes.submit(services(), client, change, origin)
     body = changes.answer_body(submitted)
     finished = changes.wait_for(services(), submitted.job.id, wait) if wait else None
     if finished is None:
@@ -233,7 +232,9 @@ def _post(
     wait: int,
 ) -> Any:
     """Store a post as a job: 202, or its outcome when the caller waits and it came."""
-    job, profile, created = posts.submit(services(), client, ref, post, source, key)
+    job, profile, created = posts.submit(
+        services(), client, ref, post, jobs.Provenance(source, key)
+    )
     body: dict[str, Any] = {
         "action": POST,
         "profile": profile_label(profile),
@@ -252,7 +253,7 @@ def _apply_preset(
     client: models.ApiClient, source: str, name: str, profile: str, key: str | None
 ) -> changes.Submitted:
     """Put preset `name` on `profile`: one `replace` job, like any change."""
-    return presets.submit_named(services(), client, name, profile, source, key)
+    return presets.submit_named(services(), client, name, profile, jobs.Provenance(source, key))
 
 
 def finished_answer(job: models.Job, body: dict[str, Any], client: models.ApiClient) -> Response:

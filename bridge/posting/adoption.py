@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from bridge import models
+from bridge import jobs, models
 from bridge.buffer.backend import BudgetExhausted, poster
 from bridge.buffer.posts import BufferPost
 from bridge.errors import BufferAPIError
@@ -99,17 +99,16 @@ def _adopt(services: Services, account: str, profile_id: str, found: list[Buffer
         settings = kept.ensure_settings(session, profile_id)
         if profile is not None:
             kept.start_keeping(session, profile)
-        job = models.Job(
-            profile_id=profile_id,
-            account=account,
-            client=None,
-            source="buffer",
-            kind=ADOPT_JOB,
-            params={"posts": [p.id for p in new]},
-            status=models.SUCCEEDED,
-            finished_at=models.utcnow(),
-            result={"adopted": len(new)},
+        job = jobs.row(
+            jobs.Provenance("buffer"),
+            None,
+            account,
+            profile_id,
+            ADOPT_JOB,
+            {"posts": [p.id for p in new]},
         )
+        job.status, job.finished_at = models.SUCCEEDED, models.utcnow()
+        job.result = {"adopted": len(new)}
         session.add(job)
         session.flush()
         for post in new:

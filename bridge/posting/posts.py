@@ -129,9 +129,7 @@ def submit(
     client: models.ApiClient,
     ref: str,
     post: PostRequest,
-    source: str,
-    idempotency_key: str | None = None,
-    notify: dict[str, Any] | None = None,
+    origin: jobs.Provenance,
 ) -> tuple[models.Job, models.Profile, bool]:
     """Store `post` for profile `ref` as a job and wake its sync: (job, profile, created).
 
@@ -145,15 +143,7 @@ def submit(
         abilities = services.backend(profile.account).capabilities(models.utcnow().date())
         if not abilities.can_post:
             raise WritesUnavailable(NO_GRAPHQL)
-        return jobs.NewJob(
-            profile=profile,
-            operation=None,
-            source=source,
-            client=client.name,
-            idempotency_key=idempotency_key,
-            notify=notify,
-            post=post.to_params(),
-        )
+        return jobs.NewJob(profile, None, origin, client.name, post=post.to_params())
 
     job, created, change = catalog.refreshing_on_miss(
         services, lambda: jobs.store_and_wake(services, build)

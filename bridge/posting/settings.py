@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bridge import auth, catalog, changes, models, schedules
+from bridge import auth, catalog, changes, jobs, models, schedules
 from bridge.buffer.backend import Capabilities
 from bridge.errors import InvalidInput, WritesUnavailable
 from bridge.posting import kept
@@ -103,7 +103,7 @@ def update(
         request = changes.ChangeRequest(
             "replace", profile=profile.id, week=dict(leaving.unpaused())
         )
-        written = changes.submit(services, client, request, source="rest")
+        written = changes.submit(services, client, request, jobs.Provenance("rest"))
     return answer, written
 
 

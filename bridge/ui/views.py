@@ -354,7 +354,7 @@ def restore(profile_id: str, snapshot_id: int) -> Any:
     client = _client()
     profile = _readable(profile_id)
     request_ = changes.ChangeRequest("restore", profile.id, snapshot_id=snapshot_id)
-    submitted = changes.submit(services(), client, request_, SOURCE)
+    submitted = changes.submit(services(), client, request_, jobs.Provenance(SOURCE))
     return redirect(url_for("ui.job_page", job_id=submitted.job.id), 303)
 
 

@@ -275,7 +275,9 @@ def test_the_sunset_passing_while_jobs_wait_keeps_them_in_the_week(
         profile = session.get(models.Profile, DOCS_PROFILE)
     queued, _ = jobs.submit(
         services,
-        jobs.NewJob(profile, schedules.Operation.set("weekdays", ["11:00"]), source="rest"),
+        jobs.NewJob(
+            profile, schedules.Operation.set("weekdays", ["11:00"]), origin=jobs.Provenance("rest")
+        ),
     )
     before = buffer_sandbox.sandbox.schedules(DOCS_PROFILE)
     buffer_sandbox.sandbox.clear_requests()
