@@ -1,19 +1,26 @@
-"""The friction a new user met (issue 20 §5): answers. The Kubernetes items are in
-tests/test_deploy_files.py; the CLI beside `bridge dev` and `events listen --secret` in
-tests/test_issue20.py."""
+"""The friction a new user met (issue 20 §5): answers and start-up. The Kubernetes items
+are in tests/test_deploy_files.py; the CLI beside `bridge dev` and `events listen
+--secret` in tests/test_issue20.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bridge import models
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE_ID = "4eb854340acb04e870000010"  # @skinnyoteam in the sandbox
@@ -128,3 +135,133 @@ def test_a_refresh_answered_from_the_window_says_when_it_was_read(client, auth_h
     assert again["stale"] is False
     # within 30 s of the first: not read again, and it says when it was
     assert dt.datetime.fromisoformat(again["refreshed_at"]) == read_at
+
+
+# -- start-up: SECRET_KEY
+
+
+def _web_start_warnings(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    import runpy
+
+    for name in ("SECRET_KEY", "SECRET_KEY_FILE", "BUFFER_ACCESS_TOKEN", "BUFFER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    conf = runpy.run_module("bridge.gunicorn_conf")  # what gunicorn and `bridge serve` load
+    said: list[str] = []
+    conf["on_starting"](SimpleNamespace(log=SimpleNamespace(warning=said.append)))
+    return said
+
+
+@pytest.mark.parametrize("env", [{}, {"SECRET_KEY": ""}], ids=["unset", "empty"])
+def test_the_web_warns_at_start_without_a_secret_key(monkeypatch, env) -> None:
+    said = _web_start_warnings(monkeypatch, **env)
+    (line,) = [line for line in said if "SECRET_KEY" in line]
+    assert line.startswith("SECRET_KEY is empty or not set: the dashboard (/ui) is off")
+
+
+def test_the_web_says_nothing_of_a_secret_key_it_has(monkeypatch) -> None:
+    said = _web_start_warnings(monkeypatch, SECRET_KEY="k" * 48)
+    assert not [line for line in said if "SECRET_KEY" in line]
+
+
+def test_bridge_dev_says_an_empty_secret_key_is_replaced(monkeypatch, tmp_path, capsys) -> None:
+    from bridge.devserver import DevSupervisor
+
+    monkeypatch.setenv("SECRET_KEY", "")
+    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    supervisor = DevSupervisor(8000, tmp_path)
+    supervisor.secret_key()
+    out = capsys.readouterr().out
+    assert "warning: SECRET_KEY is set but empty; bridge dev uses its own" in out
+    assert supervisor.env["SECRET_KEY_FILE"] == str((tmp_path / "secret_key").resolve())
+
+
+# -- start-up: bridge dev's banner comes last
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+def test_bridge_devs_banner_comes_after_the_childrens(tmp_path) -> None:
+    """The sign-in link, token and curl were printed before the workers' and beat's own
+    banners, and scrolled away under them."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BUFFER_", "REDIS_", "DATABASE_", "SECRET_KEY"))
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    port = free_port()
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "dev", "--port", str(port), "--data-dir", "var"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert dev.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = dev.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if "Ctrl-C stops everything" in line:
+                break
+        time.sleep(3)  # anything a child still had to say
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        rest, _ = dev.communicate(timeout=60)
+    lines += rest.splitlines()
+    text = "\n".join(lines)
+    token_at = next(i for i, line in enumerate(lines) if "client token:" in line)
+    children = [
+        i
+        for i, line in enumerate(lines)
+        if re.search(r"celery beat v\S+ .*is starting|^ -{14} \S+@\S+ v|^\[tasks\]", line)
+    ]
+    assert len(children) >= 5, text  # beat's, and each worker's banner and task list
+    assert max(children) < token_at, text
+    sign_in = next(i for i, line in enumerate(lines) if "sign in:" in line)
+    assert max(children) < sign_in, text
+
+
+# -- start-up: docs/zapier.md's worked example follows the README's curl
+
+
+def _readme_curl() -> tuple[str, dict[str, Any]]:
+    readme = (ROOT / "README.md").read_text()
+    trying = readme[readme.index("## Trying it") :]
+    match = re.search(
+        r"curl -X PATCH \S+/v1/profiles/(\S+)/schedules.*?-d '(\{.*?\})'", trying, re.S
+    )
+    assert match, "README's curl"
+    return match.group(1), json.loads(match.group(2))
+
+
+def _zapier_example() -> tuple[dict[str, str], str]:
+    doc = (ROOT / "docs" / "zapier.md").read_text()
+    example = doc[doc.index("## Worked example") :]
+    example = example[: example.index("\n## ", 5)]
+    fields = dict(re.findall(r"--data-urlencode '([^=]+)=([^']*)'", example))
+    outcome = re.search(r'"outcome": "([^"]+)"', example)
+    assert fields and outcome, "docs/zapier.md's worked example"
+    return fields, outcome.group(1)
+
+
+def test_the_zapier_worked_example_follows_the_readmes_curl(
+    client, auth_headers, api_token, celery_worker
+) -> None:
+    profile, body = _readme_curl()
+    first = client.patch(f"/v1/profiles/{profile}/schedules", json=body, headers=auth_headers)
+    assert job_done(client, auth_headers, first.get_json()["job_id"])["status"] == "succeeded"
+    fields, outcome = _zapier_example()
+    assert fields["schedule__profile"] == profile
+    answer = client.post(f"/hooks/zapier/{api_token}?wait=20", data=fields)
+    said = answer.get_json()
+    assert said["status"] == "succeeded", said
+    assert said["outcome"] == outcome
