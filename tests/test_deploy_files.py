@@ -816,6 +816,16 @@ def test_every_container_is_given_every_setting_the_app_needs():
         load_settings(filled)  # every value given parses
 
 
+def test_compose_and_systemd_are_given_every_setting_the_app_needs():
+    """compose's services read .env (from .env.example), systemd's units bridge.env (from
+    bridge.env.example); PROMETHEUS_MULTIPROC_DIR is set per service and per unit."""
+    per_process = {"PROMETHEUS_MULTIPROC_DIR"}
+    for path in (ENV_EXAMPLE, SYSTEMD_ENV_EXAMPLE):
+        given = set(env_file_names(path, commented=False))
+        missing = CLUSTER_SETTINGS - per_process - given
+        assert not missing, f"{path.relative_to(ROOT)} does not give {sorted(missing)}"
+
+
 def test_the_image_tag_is_the_package_version():
     """Issue 20 §5: the manifests ran image 0.1.0 for package 0.2.0."""
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
