@@ -13,6 +13,7 @@ is 404) and a listing says it is stale, rather than failing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -136,6 +137,12 @@ def visible(
     if not found and not refresh:
         return visible(services, client, refresh=True)
     return [p for p in found if auth.can_see(client, p)], stale
+
+
+def read_at(found: list[models.Profile]) -> dt.datetime | None:
+    """When Buffer was last read for every one of `found` (the oldest `seen_at`; a refresh
+    or a sync sets it), so an answer from the cache says how fresh it is; None for none."""
+    return min((p.seen_at for p in found), default=None)
 
 
 def scoped_job_result(

@@ -435,14 +435,19 @@ def _token_vars(environ: Mapping[str, str], prefix: str = TOKEN_PREFIX) -> dict[
 
 
 MIN_SECRET_KEY = 32
+MAKE_SECRET_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+EMPTY_SECRET_KEY = "SECRET_KEY is set but empty"
+NO_SECRET_KEY = (
+    f"SECRET_KEY is empty or not set: the dashboard (/ui) is off and answers 503; set it to "
+    f"{MIN_SECRET_KEY}+ random characters ({MAKE_SECRET_KEY}), or SECRET_KEY_FILE to a file"
+)
 
 
 def _parse_secret_key(value: str | None) -> str | None:
     """SECRET_KEY: long enough that a session cookie's signature cannot be guessed."""
     if value is not None and len(value) < MIN_SECRET_KEY:
         raise ConfigError(
-            f"SECRET_KEY must have at least {MIN_SECRET_KEY} characters "
-            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            f"SECRET_KEY must have at least {MIN_SECRET_KEY} characters ({MAKE_SECRET_KEY})"
         )
     return value
 

@@ -32,13 +32,14 @@ import click
 from sqlalchemy.orm import Session
 
 from bridge import models
-from bridge.config import DELIVERY_QUEUE
+from bridge.config import DELIVERY_QUEUE, EMPTY_SECRET_KEY
 from bridge.errors import NotFound
 
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_KEY = "sandbox-key"
 DEV_CLIENT = "dev"
 STOP_TIMEOUT = 15.0
+READY_TIMEOUT = 60.0  # seconds the banner waits for the workers and beat to be up
 ENV_FILE = "dev.env"
 # what another shell's `bridge` needs to act on this run: its store, Redis and Buffer
 SHARED_SETTINGS = (
@@ -215,10 +216,13 @@ class DevSupervisor:
 
     def secret_key(self) -> None:
         """SECRET_KEY for the dashboard's sessions: made once, kept in the data directory
-        (only its owner may read it), so a restart keeps everyone signed in."""
+        (only its owner may read it), so a restart keeps everyone signed in. A SECRET_KEY
+        set but empty (an .env copied from .env.example) is said, and replaced."""
         if self.env.get("SECRET_KEY") or self.env.get("SECRET_KEY_FILE"):
             return
         path = self.data_dir / "secret_key"
+        if "SECRET_KEY" in self.env:
+            click.echo(f"warning: {EMPTY_SECRET_KEY}; bridge dev uses its own, in {path}")
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
@@ -271,23 +275,47 @@ class DevSupervisor:
         (self.data_dir / ENV_FILE).unlink(missing_ok=True)
 
     def start_services(self) -> None:
-        """Web, the two workers (syncs and the rest; deliveries) and beat."""
+        """Web, the two workers (syncs and the rest; deliveries) and beat; returns once
+        each is up, so that their start-up banners are on the screen before ours."""
         beat_dir = self.data_dir / "beat"
         beat_dir.mkdir(parents=True, exist_ok=True)
         self.spawn("web", _bridge_command("serve", "--port", str(self.port)))
         self.spawn("worker", _bridge_command("worker", "--concurrency", "2"))
         # deliveries have a worker of their own (a slow receiver must not hold up syncs),
         # a Celery node of its own: another metrics port
-        self.spawn(
-            "deliveries",
-            _bridge_command("worker"),
-            env={"WORKER_QUEUE": DELIVERY_QUEUE, "WORKER_METRICS_PORT": str(free_port())},
-        )
-        self.env["BEAT_HEARTBEAT_FILE"] = str(beat_dir / "heartbeat")
+        deliveries = {"WORKER_QUEUE": DELIVERY_QUEUE, "WORKER_METRICS_PORT": str(free_port())}
+        self.spawn("deliveries", _bridge_command("worker"), env=deliveries)
+        heartbeat = beat_dir / "heartbeat"
+        heartbeat.unlink(missing_ok=True)  # a previous run's would say beat is up already
+        self.env["BEAT_HEARTBEAT_FILE"] = str(heartbeat)
         self.spawn(
             "beat", _bridge_command("beat", "--schedule", str(beat_dir / "celerybeat-schedule"))
         )
         wait_for(lambda: _http_ok(f"http://127.0.0.1:{self.port}/healthz"), "the web server")
+        self.wait_until_up({}, deliveries)
+
+    def wait_until_up(self, *worker_envs: dict[str, str]) -> None:
+        """Wait until every worker (started with `worker_envs` added to the shared
+        environment) answers a ping and beat has ticked: Celery prints its banner before
+        it is up, and ours, with the sign-in link and token, must come last. A piece that
+        is slow to start only delays the banner (by READY_TIMEOUT at most): `watch`
+        reports one that died."""
+        from bridge import healthcheck
+        from bridge.config import load_settings
+
+        heartbeat = Path(self.env["BEAT_HEARTBEAT_FILE"])
+        nodes = [load_settings({**self.env, **extra}) for extra in worker_envs]
+        deadline = time.monotonic() + READY_TIMEOUT
+        waiting = [*nodes]
+        while time.monotonic() < deadline and not self._a_child_died():
+            waiting = [s for s in waiting if not healthcheck.check("worker", s)[0]]
+            if not waiting and heartbeat.exists():
+                time.sleep(0.3)  # Celery's own "ready." line follows its first answer
+                return
+            time.sleep(0.2)
+
+    def _a_child_died(self) -> bool:
+        return any(child.process.poll() is not None for child in self.children)
 
     def watch(self) -> int:
         """Block until Ctrl-C (0) or until a child dies (1, after saying which)."""

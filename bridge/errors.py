@@ -12,6 +12,7 @@
     │   └── WritesUnavailable       the account cannot change schedules (GraphQL only, v1 retired)
     ├── Forbidden                   e.g. a read-only client asking for a change (HTTP 403)
     ├── Unauthorized                no or bad credentials (HTTP 401)
+    ├── UnsupportedMediaType        a REST body not sent as JSON (HTTP 415)
     ├── TooManyRequests             over a client's rate limit or a wait cap (HTTP 429)
     ├── ServiceUnavailable          a service the request needs is off or down (HTTP 503)
     │   └── DatabaseUnavailable     our own database is down: tasks retry (tasks/outage.py)
@@ -124,6 +125,14 @@ class Unauthorized(BridgeError):
     """No credentials, or credentials that are not valid."""
 
     http_status = 401
+
+
+class UnsupportedMediaType(BridgeError):
+    """A REST request's body is not declared as JSON (`Content-Type: application/json`):
+    read as JSON anyway it would be a guess, and read as nothing it would be answered with
+    every required field missing, which says nothing of the real mistake."""
+
+    http_status = 415
 
 
 class TooManyRequests(BridgeError):

@@ -41,7 +41,7 @@ from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
-from bridge.config import Settings
+from bridge.config import NO_SECRET_KEY, Settings
 from bridge.web.errors import error_body
 
 KEEPALIVE = 5
@@ -116,6 +116,8 @@ def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
         logs.install_scrubber()
         for line in startup_warnings(settings):
             server.log.warning(line)
+        if not settings.secret_key:
+            server.log.warning(NO_SECRET_KEY)
         if directory is None:
             server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows one worker")
             return

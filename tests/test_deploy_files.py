@@ -7,12 +7,16 @@ manifests and the systemd units are checked by reading them; the one gunicorn co
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import json
 import os
 import re
 import runpy
 import shlex
+import shutil
+import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,11 +36,15 @@ from bridge.config import (
     WORK_QUEUE,
     load_settings,
 )
+from tests import kustomize
 from tests.test_metrics import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "kubernetes"
+SECRETS_ENV = K8S / "secrets.env"
+SECRETS_ENV_EXAMPLE = K8S / "secrets.env.example"
+SECRET_NAME = "buffer-bridge-secrets"
 SYSTEMD = DEPLOY / "systemd"
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -95,21 +103,15 @@ def app_services() -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in compose()["services"].items() if "build" in svc}
 
 
-def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
-    """(file, object) for every YAML document under deploy/kubernetes."""
-    docs = []
-    for path in sorted(K8S.glob("*.yaml")):
-        docs += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return docs
+def k8s_rendered() -> list[dict[str, Any]]:
+    """What `kubectl apply -k deploy/kubernetes` applies (tests/kustomize.py), the
+    Secret's values from secrets.env.example (secrets.env is the operator's own)."""
+    return kustomize.render(K8S, {SECRETS_ENV.name: SECRETS_ENV_EXAMPLE})
 
 
 def k8s_objects(kind: str | None = None) -> list[dict[str, Any]]:
-    """Kubernetes objects (not the kustomization), optionally of one kind."""
-    return [
-        doc
-        for _, doc in k8s_documents()
-        if doc.get("kind") != "Kustomization" and (kind is None or doc["kind"] == kind)
-    ]
+    """The rendered Kubernetes objects, optionally of one kind."""
+    return [doc for doc in k8s_rendered() if kind is None or doc["kind"] == kind]
 
 
 def k8s_workload(name: str) -> dict[str, Any]:
@@ -371,8 +373,8 @@ def variable_sources() -> Iterator[tuple[str, str]]:
             yield path.name, var
     for var in k8s_object("ConfigMap", "buffer-bridge-config")["data"]:
         yield "configmap", var
-    for var in k8s_object("Secret", "buffer-bridge-secrets")["stringData"]:
-        yield "secret", var
+    for var in kustomize.read_env_file(SECRETS_ENV_EXAMPLE):
+        yield SECRETS_ENV_EXAMPLE.name, var
     for workload, container in all_containers():
         for env in container.get("env", []):
             yield workload["metadata"]["name"], env["name"]
@@ -419,11 +421,19 @@ def test_secrets_stay_out_of_configmap_and_compose():
         assert svc["env_file"] in (".env", [".env"]), name
 
 
-def test_secret_holds_the_tokens_as_placeholders():
-    secret = k8s_object("Secret", "buffer-bridge-secrets")
-    assert {"BUFFER_ACCESS_TOKEN", "SLACK_SIGNING_SECRET"} <= set(secret["stringData"])
-    assert secret["stringData"]["BUFFER_ACCESS_TOKEN"] == ""
-    assert secret["stringData"]["SLACK_SIGNING_SECRET"] == ""
+def test_the_secret_is_generated_from_a_gitignored_file():
+    """No Secret of placeholders is applied over the one the operator made (issue 20 §5):
+    the Secret is generated from secrets.env, which git ignores; the example is committed
+    with every secret setting empty (DATABASE_URL shows its shape)."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (generator,) = kustomization["secretGenerator"]
+    assert generator["name"] == SECRET_NAME and generator["envs"] == [SECRETS_ENV.name]
+    assert not [doc for doc in k8s_objects("Secret") if doc["metadata"]["name"] == SECRET_NAME]
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(SECRETS_ENV)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "deploy/kubernetes/secrets.env must be gitignored"
+    example = kustomize.read_env_file(SECRETS_ENV_EXAMPLE)
+    for name, value in example.items():
+        assert value == "" or name == "DATABASE_URL", f"{name} must be empty in the example"
 
 
 # ---- docker-compose.yml --------------------------------------------------------------
@@ -694,7 +704,7 @@ def test_kubernetes_pods_run_as_non_root_with_config_and_secret():
             ref.get("configMapRef", {}).get("name") or ref.get("secretRef", {}).get("name")
             for ref in container["envFrom"]
         }
-        assert sources == {"buffer-bridge-config", "buffer-bridge-secrets"}, name
+        assert sources == {"buffer-bridge-config", generated_secret()["metadata"]["name"]}, name
         assert container["resources"]["requests"], name
 
 
@@ -748,13 +758,123 @@ def mounted_at(workload: dict[str, Any], container: dict[str, Any], path: str) -
     raise AssertionError(f"nothing mounted at {path}")
 
 
-def test_metrics_dir_is_an_empty_dir():
-    configmap = k8s_object("ConfigMap", "buffer-bridge-config")["data"]
-    directory = configmap["PROMETHEUS_MULTIPROC_DIR"]
-    for name in ("buffer-bridge-web", "buffer-bridge-worker"):
-        workload = k8s_workload(name)
-        (container,) = pod_containers(workload)
-        assert "emptyDir" in mounted_at(workload, container, directory), name
+# What every container must be given in a cluster, from bridge/config.py: every secret
+# setting (no default; the app is incomplete without it: no Buffer account, /ui off, an
+# open /metrics, /chat/slack off) and the settings whose defaults suit one laptop only.
+CLUSTER_SETTINGS = {name for name in VARIABLES if SECRET_RE.match(name) and "<" not in name} | {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PROMETHEUS_MULTIPROC_DIR",
+}
+
+
+def generated_secret() -> dict[str, Any]:
+    """The Secret kustomize generates from secrets.env (here: from the example)."""
+    (secret,) = [
+        doc
+        for doc in k8s_objects("Secret")
+        if doc["metadata"]["name"].startswith(f"{SECRET_NAME}-")
+    ]
+    return secret
+
+
+def container_environment(container: dict[str, Any]) -> dict[str, str]:
+    """The environment a container starts with: its envFrom sources in order (a later
+    one wins), then its own env."""
+    maps = {
+        ("ConfigMap", d["metadata"]["name"]): d.get("data", {}) for d in k8s_objects("ConfigMap")
+    }
+    for secret in k8s_objects("Secret"):
+        decoded = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+        maps[("Secret", secret["metadata"]["name"])] = decoded
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            key = ("ConfigMap", source["configMapRef"]["name"])
+        else:
+            key = ("Secret", source["secretRef"]["name"])
+        assert key in maps, f"envFrom names {key}, which the render does not make"
+        environment.update(maps[key])
+    environment.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
+    return environment
+
+
+def test_cluster_settings_are_the_apps_own():
+    assert not CLUSTER_SETTINGS - set(VARIABLES)
+    assert {"SECRET_KEY", "METRICS_TOKEN", "BUFFER_API_KEY", "BUFFER_ACCESS_TOKEN"} <= (
+        CLUSTER_SETTINGS
+    )
+
+
+def test_every_container_is_given_every_setting_the_app_needs():
+    """Issue 20 §5: no SECRET_KEY, BUFFER_API_KEY or METRICS_TOKEN in any deploy file."""
+    for workload, container in all_containers():
+        environment = container_environment(container)
+        missing = CLUSTER_SETTINGS - set(environment)
+        assert not missing, f"{workload['metadata']['name']} is not given {sorted(missing)}"
+        filled = {**environment, "SECRET_KEY": "s" * 48}  # what an operator fills in
+        load_settings(filled)  # every value given parses
+
+
+def test_compose_and_systemd_are_given_every_setting_the_app_needs():
+    """compose's services read .env (from .env.example), systemd's units bridge.env (from
+    bridge.env.example); PROMETHEUS_MULTIPROC_DIR is set per service and per unit."""
+    per_process = {"PROMETHEUS_MULTIPROC_DIR"}
+    for path in (ENV_EXAMPLE, SYSTEMD_ENV_EXAMPLE):
+        given = set(env_file_names(path, commented=False))
+        missing = CLUSTER_SETTINGS - per_process - given
+        assert not missing, f"{path.relative_to(ROOT)} does not give {sorted(missing)}"
+
+
+def test_the_image_tag_is_the_package_version():
+    """Issue 20 §5: the manifests ran image 0.1.0 for package 0.2.0."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    images = {container["image"] for _, container in all_containers()}
+    assert images == {f"ghcr.io/buffer-bridge/buffer-bridge:{version}"}
+
+
+def test_the_metrics_dir_is_writable_in_every_container():
+    """PROMETHEUS_MULTIPROC_DIR must exist and be writable wherever it is set: the root
+    filesystem is read-only, and beat's emptyDir over /tmp hid the image's /tmp/metrics
+    (beat stopped at start; issue 20 §5)."""
+    for workload, container in all_containers():
+        name = workload["metadata"]["name"]
+        directory = container_environment(container).get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            continue
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        volume = mounted_at(workload, container, directory)
+        assert "emptyDir" in volume, name
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+        assert not mount.get("readOnly"), name
+
+
+def test_docs_create_the_secret_the_way_the_kustomization_does():
+    text = OPERATIONS.read_text()
+    assert "create secret generic" not in text  # kustomize would apply its own over it
+    assert "cp deploy/kubernetes/secrets.env.example deploy/kubernetes/secrets.env" in text
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_renderer_agrees_with_kubectl_kustomize(tmp_path):
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(K8S, copy, ignore=shutil.ignore_patterns(SECRETS_ENV.name))
+    shutil.copy(SECRETS_ENV_EXAMPLE, copy / SECRETS_ENV.name)
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(copy)], capture_output=True, text=True, check=True
+    ).stdout
+    suffix = re.compile(rf"\b{SECRET_NAME}-[a-z0-9]{{10}}\b")
+
+    def normal(objects: list[dict[str, Any]]) -> list[str]:
+        texts = []
+        for obj in objects:
+            if obj["kind"] == "Secret":  # kubectl wraps long base64 values
+                obj = {**obj, "data": {k: "".join(v.split()) for k, v in obj["data"].items()}}
+            texts.append(suffix.sub(f"{SECRET_NAME}-HASH", json.dumps(obj, sort_keys=True)))
+        return sorted(texts)
+
+    theirs = [doc for doc in yaml.safe_load_all(out) if doc]
+    assert normal(kustomize.render(copy)) == normal(theirs)
 
 
 def test_worker_probe_and_metrics_port():

@@ -69,7 +69,8 @@ class ProfileList(MethodView):
         if format == "choices":
             choices = [{"id": p.id, "label": _choice_label(p)} for p in found]
             return jsonify(ProfileChoiceSchema(many=True).dump(choices))
-        return jsonify(ProfileListSchema().dump({"profiles": found, "stale": stale}))
+        listing = {"profiles": found, "stale": stale, "refreshed_at": catalog.read_at(found)}
+        return jsonify(ProfileListSchema().dump(listing))
 
 
 def _choice_label(profile: Profile) -> str:

@@ -188,6 +188,14 @@ class ProfileListSchema(Schema):
 
     profiles = fields.List(fields.Nested(ProfileSchema), required=True)
     stale = fields.Boolean(required=True)
+    refreshed_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "when Buffer was last read for these profiles (the oldest of "
+            "them): a `?refresh=1` within 30 s of the last one answers from that read"
+        },
+    )
 
 
 class ProfileChoiceSchema(Schema):

@@ -63,9 +63,9 @@ def clients_create(name: str, profiles: str, read_only: bool, **options: Any) ->
             )
     with svc.db.session() as session:
         client, token = auth.create_client(session, name, refs, read_only=read_only, **options)
-        scopes = auth.scopes(client)
+        scoped = _scope_text(session, client.profiles)
         secret = client.signing_secret
-    click.echo(f"created client {name!r}: profiles={scopes['profiles']} read_only={read_only}")
+    click.echo(f"created client {name!r}: profiles={scoped} read_only={read_only}")
     if secret:
         click.echo(f"signing secret (Standard Webhooks): {secret}")
     click.echo("token (shown once, keep it safe):")
@@ -111,7 +111,8 @@ def _refresh_cache(svc: Any) -> None:
 
 
 def _scope_text(session: Any, refs: list[str] | None) -> str:
-    """A client's scopes for the table: each profile id with its name, `all` for none."""
+    """A client's scopes as people read them: each profile's name (`twitter:brand`) with
+    its id, `all` for none."""
     from bridge import models, profiles
 
     if not refs:
@@ -120,7 +121,7 @@ def _scope_text(session: Any, refs: list[str] | None) -> str:
     for ref in refs:
         row = session.get(models.Profile, ref)
         # a scope the migration could not resolve is still a name, matched as before
-        shown.append(f"{ref} ({profiles.label(row)})" if row is not None else f"{ref} (by name)")
+        shown.append(f"{profiles.label(row)} ({ref})" if row is not None else f"{ref} (by name)")
     return ",".join(shown)
 
 

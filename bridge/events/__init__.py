@@ -188,6 +188,8 @@ def _schedule_fields(before: list[Any], after: list[Any], diff: dict[str, Any]) 
 def job_finished(session: Session, job: models.Job) -> None:
     """job.succeeded (and schedule.changed when it changed the schedules) or job.failed,
     for a job just finished in `session`."""
+    profile = session.get(models.Profile, job.profile_id) if job.profile_id else None
+    name = profiles.label(profile) if profile is not None else None  # not the raw id
     if job.status == models.SUCCEEDED:
         result = job.result or {}
         base = {"job_id": job.id, "source": job.source, "action": job.kind}
@@ -200,7 +202,7 @@ def job_finished(session: Session, job: models.Job) -> None:
             JOB_SUCCEEDED,
             job.account,
             job.profile_id,
-            {**base, **fields, "changed": changed, "message": outcome.describe(job)},
+            {**base, **fields, "changed": changed, "message": outcome.describe(job, name)},
         )
         if changed:
             emit(session, SCHEDULE_CHANGED, job.account, job.profile_id, {**base, **fields})

@@ -17,7 +17,7 @@ from bridge.hooks import body, webhook
 from bridge.web.caller import authenticate_first
 
 blp = Blueprint("ifttt", __name__, url_prefix="/hooks/ifttt", description="IFTTT webhooks")
-authenticate_first(blp, webhook.authenticated)
+authenticate_first(blp, webhook.authenticated, json_only=False)  # forms and text too
 VALUES = {"value1": "profile", "value2": "days", "value3": "times"}
 POST_VALUES = {"value1": "profile", "value2": "text", "value3": "when"}
 

@@ -29,7 +29,7 @@ from bridge.web.schemas import AcceptedSchema
 blp = Blueprint(
     "signed", __name__, url_prefix="/hooks/signed", description="Standard Webhooks (signed)"
 )
-authenticate_first(blp, webhook.authenticated)
+authenticate_first(blp, webhook.authenticated, json_only=False)  # forms and text too
 REPLAY_HEADER = "Webhook-Replayed"
 MAX_WEBHOOK_ID = 255
 TOLERANCE_SECONDS = 5 * 60  # the scheme's own tolerance, as the library applies it

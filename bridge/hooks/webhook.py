@@ -33,7 +33,11 @@ from bridge.web.schemas import AcceptedSchema, JobSchema, OutcomeSchema
 
 APPLY_PRESET = "apply_preset"
 POST = "post"
-ACTION_NAMES = (*changes.ACTIONS, *changes.ALIASES, *changes.PAUSES, APPLY_PRESET, POST)
+# what an `action` error offers: never an action that is always refused (pause, resume:
+# Buffer cannot write a pause) nor an old name (set_days)
+OFFERED_ACTIONS = (*changes.ACTIONS, APPLY_PRESET, POST)
+# accepted: pauses get their reason from changes.py, set_days works as `set`
+ACTION_NAMES = (*OFFERED_ACTIONS, *changes.ALIASES, *changes.PAUSES)
 # the bodies a webhook takes, for /openapi.json: the fields as JSON or a form, or a command
 _BODIES = {
     "requestBody": {
@@ -65,7 +69,12 @@ class WebhookChangeSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    action = fields.String(load_default="set", validate=validate.OneOf(ACTION_NAMES))
+    action = fields.String(
+        load_default="set",
+        validate=validate.OneOf(
+            ACTION_NAMES, error=f"unknown action; one of: {', '.join(OFFERED_ACTIONS)}"
+        ),
+    )
     profile = ProfileRefField(load_default=None)
     days = DaysField(load_default=None, metadata={"example": "weekdays"})
     times = TimesField(allow_empty=True, load_default=None, metadata={"example": "9am, 5pm"})

@@ -16,7 +16,7 @@ from bridge.hooks import body, webhook
 from bridge.web.caller import authenticate_first
 
 blp = Blueprint("zapier", __name__, url_prefix="/hooks/zapier", description="Zapier webhooks")
-authenticate_first(blp, webhook.authenticated)
+authenticate_first(blp, webhook.authenticated, json_only=False)  # forms and text too
 
 
 @blp.route("", methods=["POST", "PUT"])

@@ -11,7 +11,7 @@ from bridge import jobs, models
 from bridge.errors import InvalidInput
 from bridge.services import Services
 from bridge.web import limits
-from bridge.web.request import check_request_json
+from bridge.web.request import check_json_content_type, check_request_json
 
 
 def services() -> Services:
@@ -52,18 +52,24 @@ def idempotency_key(body_key: Any = None) -> str | None:
 
 
 def authenticate_first(
-    blueprint: Blueprint, find_client: Callable[[], models.ApiClient] = current_client
+    blueprint: Blueprint,
+    find_client: Callable[[], models.ApiClient] = current_client,
+    json_only: bool = True,
 ) -> None:
     """Authenticate every request of `blueprint` from its headers (or path token) before
     its view runs, so no body is read or parsed (flask-smorest's `@blp.arguments` parses
-    before the view) for a caller without a valid token; then refuse JSON nested too deep.
+    before the view) for a caller without a valid token; then refuse a body not sent as
+    JSON (`json_only`: REST; webhooks also take forms and text) and JSON nested too deep.
 
-    Raises Unauthorized (401) without a valid token, MalformedBody (400) for such JSON."""
+    Raises Unauthorized (401) without a valid token, UnsupportedMediaType (415) for a
+    body that is not JSON, MalformedBody (400) for JSON nested too deep."""
 
     def before() -> None:
         if request.method == "OPTIONS":
             return
         find_client()
+        if json_only:
+            check_json_content_type()
         check_request_json()
 
     blueprint.before_request(before)

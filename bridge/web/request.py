@@ -18,7 +18,7 @@ import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 
-from bridge.errors import MalformedBody
+from bridge.errors import MalformedBody, UnsupportedMediaType
 
 MAX_JSON_DEPTH = 32  # a webhook or REST body nests 3 deep; json.loads recurses per level
 # a JSON string (skipped whole, possessively: no backtracking) or a bracket
@@ -48,6 +48,26 @@ def check_request_json() -> None:
     request = flask.request
     if request.is_json and request.content_length != 0:
         check_json_depth(request.get_data(cache=True))
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def check_json_content_type() -> None:
+    """UnsupportedMediaType (415) for a POST, PUT or PATCH whose body is not declared as
+    JSON. REST bodies are JSON only; a bare `curl -d '{...}'` sends them as a form, and
+    without this the answer named every required field as missing."""
+    request = flask.request
+    if request.method not in BODY_METHODS or request.is_json:
+        return
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not request.content_length and not chunked:
+        return  # no body: nothing to misread (e.g. POST /v1/snapshots)
+    sent = request.mimetype or "none"
+    raise UnsupportedMediaType(
+        f"the body must be JSON, sent with the header Content-Type: application/json "
+        f"(this request's Content-Type: {sent}); with curl: -H 'Content-Type: application/json'"
+    )
 
 
 class Request(flask.Request):
