@@ -1,0 +1,4 @@
+'use strict';
+module.exports = async () => {
+  await require('./bridge-dev').stop();
+};
