@@ -1,8 +1,8 @@
 'use strict';
 // Starts a real `bridge dev` from this repository (../../.venv, made by `make zapier-test`
-// or `make test`) against the built-in Buffer sandbox, on a free port with a throwaway
-// data directory, and stops it again. Jest's globalSetup/globalTeardown call these; the
-// tests read where it runs from the state file (JSON), as workers share no memory.
+// or `make check`) against the built-in Buffer sandbox, on a free port with a throwaway
+// data directory, and stops it again. test/run.js calls these around the test files, and
+// hands them where it runs in BRIDGE_TEST_STATE (JSON).
 const { spawn } = require('child_process');
 const fs = require('fs');
 const net = require('net');
@@ -10,8 +10,6 @@ const os = require('os');
 const path = require('path');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const STATE = path.join(os.tmpdir(), `buffer-bridge-zapier-test-${process.ppid}-${process.pid}.json`);
-const STATE_POINTER = path.join(__dirname, '..', 'node_modules', '.bridge-dev-state');
 const START_SECONDS = 90;
 
 const freePort = () =>
@@ -85,12 +83,8 @@ async function start() {
     sandboxV1: settings.BUFFER_API_URL,
     sandboxToken: 'sandbox-token',
   };
-  fs.writeFileSync(STATE, JSON.stringify(state));
-  fs.writeFileSync(STATE_POINTER, STATE);
   return state;
 }
-
-const state = () => JSON.parse(fs.readFileSync(fs.readFileSync(STATE_POINTER, 'utf8'), 'utf8'));
 
 const alive = (pid) => {
   try {
@@ -101,13 +95,7 @@ const alive = (pid) => {
   }
 };
 
-async function stop() {
-  let found;
-  try {
-    found = state();
-  } catch (error) {
-    return;
-  }
+async function stop(found) {
   // SIGTERM to `bridge dev` stops its children; the group is killed if it lingers
   try {
     process.kill(found.pid, 'SIGTERM');
@@ -122,9 +110,11 @@ async function stop() {
   } catch (error) {
     /* the group is gone */
   }
-  if (!process.env.KEEP_BRIDGE_DATA) fs.rmSync(found.dataDir, { recursive: true, force: true });
-  fs.rmSync(fs.readFileSync(STATE_POINTER, 'utf8'), { force: true });
-  fs.rmSync(STATE_POINTER, { force: true });
+  if (process.env.KEEP_BRIDGE_DATA) {
+    console.log(`bridge dev's data and log kept in ${found.dataDir}`);
+  } else {
+    fs.rmSync(found.dataDir, { recursive: true, force: true });
+  }
 }
 
-module.exports = { start, stop, state, REPO };
+module.exports = { start, stop, REPO };

@@ -1,14 +1,26 @@
 'use strict';
-// What the tests share: the running bridge (from bridge-dev.js's state file), a bundle
+// What the tests share: the running bridge (BRIDGE_TEST_STATE, from test/run.js), a bundle
 // that connects to it, plain calls to the bridge and the sandbox for set-up and checks
 // (never through the app under test), and a receiver for the bridge's deliveries.
+const assert = require('node:assert/strict');
 const http = require('http');
 const zapier = require('zapier-platform-core');
 const App = require('../index');
-const { state } = require('./bridge-dev');
 
 const appTester = zapier.createAppTester(App);
-const bridge = () => state();
+const bridge = () => {
+  if (!process.env.BRIDGE_TEST_STATE) throw new Error('run the tests with `npm test` (test/run.js starts the bridge)');
+  return JSON.parse(process.env.BRIDGE_TEST_STATE);
+};
+
+// The promise fails, with an error whose message contains `text` (a string) or matches it.
+const rejectsWith = async (promise, text) => {
+  await assert.rejects(promise, (error) => {
+    const ok = typeof text === 'string' ? error.message.includes(text) : text.test(error.message);
+    assert.ok(ok, `error ${JSON.stringify(error.message)} does not say ${text}`);
+    return true;
+  });
+};
 
 const bundle = (inputData = {}, extra = {}) => ({
   authData: { bridge_url: bridge().url, api_key: bridge().token },
@@ -88,4 +100,4 @@ const receiver = async () => {
   };
 };
 
-module.exports = { App, appTester, api, bridge, bundle, profile, receiver, sandboxSchedules, sandboxUpdate, waitFor };
+module.exports = { App, appTester, api, assert, bridge, bundle, profile, receiver, rejectsWith, sandboxSchedules, sandboxUpdate, waitFor };

@@ -1,4 +1,0 @@
-'use strict';
-module.exports = async () => {
-  await require('./bridge-dev').stop();
-};
