@@ -55,7 +55,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format bridge tasks tests bench
 
 # The Zapier app (integrations/zapier/): `npm ci` from its package-lock.json when the lock
-# changed, then its own tests (zapier-platform validate, and jest against a `bridge dev`
+# changed, then its own tests (zapier-platform validate, and node:test against a `bridge dev`
 # the tests start from .venv). Needs npm; Node 22 for the Zapier CLI comes from the lock.
 ZAPIER := integrations/zapier
 ZAPIER_STAMP := $(ZAPIER)/node_modules/.installed
