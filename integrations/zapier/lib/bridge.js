@@ -49,6 +49,8 @@ const onlyTheBridge = (request, z, bundle) => {
   request.headers = request.headers || {};
   request.headers.Authorization = `Bearer ${bundle.authData.api_key}`;
   request.headers.Accept = 'application/json';
+  // 429 reaches bridgeErrors (the bridge's words), not core's generic ThrottledError
+  request.throwForThrottlingEarly = false;
   return request;
 };
 

@@ -2,7 +2,7 @@
 // Instant triggers: REST hooks on the bridge's outbound events. Subscribing stores the
 // hook's id and signing secret (the subscribe answer's `secret`, shown once) in
 // subscribeData; every delivery is verified with it before it starts the Zap.
-const { bridgeUrl, segment } = require('../lib/bridge');
+const { bridgeUrl, bridgeWords, segment } = require('../lib/bridge');
 const { verify, UnverifiedDelivery } = require('../lib/verify');
 
 const SAMPLE_DATA = {
@@ -29,9 +29,8 @@ const unsubscribe = async (z, bundle) => {
     method: 'DELETE',
     skipThrowForStatus: true,
   });
-  if (response.status === 404) return {}; // already gone (unsubscribed in the bridge)
-  response.throwForStatus();
-  return {};
+  if (response.status === 404 || response.status < 300) return {}; // 404: already gone
+  throw new z.errors.Error(bridgeWords(response), `bridge_${response.status}`, response.status);
 };
 
 const received = (event) => async (z, bundle) => {
