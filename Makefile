@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # this machine's Python, never a downloaded one
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test check format bench clean lock redis-server
+.PHONY: run test check format bench clean lock redis-server zapier-test
 
 $(UV): requirements/uv.txt
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -54,8 +54,22 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix bridge tasks tests bench
 	$(BIN)/ruff format bridge tasks tests bench
 
+# The Zapier app (integrations/zapier/): `npm ci` from its package-lock.json when the lock
+# changed, then its own tests (zapier-platform validate, and node:test against a `bridge dev`
+# the tests start from .venv). Needs npm; Node 22 for the Zapier CLI comes from the lock.
+ZAPIER := integrations/zapier
+ZAPIER_STAMP := $(ZAPIER)/node_modules/.installed
+
+$(ZAPIER_STAMP): $(ZAPIER)/package.json $(ZAPIER)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make zapier-test needs npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(ZAPIER) && npm ci --no-audit --no-fund
+	touch $(ZAPIER_STAMP)
+
+zapier-test: $(RUNTIME_STAMP) redis-server $(ZAPIER_STAMP)
+	cd $(ZAPIER) && npm test
+
 bench: $(DEV_STAMP) redis-server
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) *.egg-info .pytest_cache .mypy_cache .ruff_cache $(ZAPIER)/node_modules

@@ -450,6 +450,33 @@ def test_zapier_rest_hooks_subscribe_list_and_unsubscribe(
     assert client.delete(f"/v1/zapier/hooks/{hook_id}", headers=auth_headers).status_code == 404
 
 
+def test_zapier_hook_answers_its_signing_secret_once(
+    client: Any, auth_headers: Any, services: Services, signed_receiver: Any
+) -> None:
+    """Issue 20: a REST hook's deliveries are signed, so its subscribe answer carries the
+    secret (once: no read shows it again), and that secret verifies a delivery."""
+    made = client.post(
+        "/v1/zapier/hooks",
+        json={"hookUrl": signed_receiver.url, "event": "schedule.changed"},
+        headers=auth_headers,
+    )
+    assert made.status_code == 201
+    body = made.get_json()
+    assert body["secret"].startswith("whsec_")
+    assert body["secret"] == _secret(services, body["id"])
+    shown = client.get(f"/v1/subscriptions/{body['id']}", headers=auth_headers).get_json()
+    listed = client.get("/v1/subscriptions", headers=auth_headers).get_json()
+    assert "secret" not in shown
+    assert all("secret" not in sub for sub in listed["subscriptions"])
+    assert body["secret"] not in json.dumps([shown, listed])
+    signed_receiver.secret = body["secret"]
+    cache_profiles(services)
+    with services.db.session() as session:
+        events.emit(session, events.SCHEDULE_CHANGED, "default", PROFILE, {"summary": "s"})
+    send_all(services)
+    assert [e["type"] for e in signed_receiver.events] == ["schedule.changed"]
+
+
 def _secret(services: Services, subscription_id: int) -> str:
     with services.db.session() as session:
         row = session.get(models.EventSubscription, subscription_id)

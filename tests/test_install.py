@@ -7,6 +7,7 @@ lock itself; nothing here touches the network."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -105,3 +106,28 @@ def test_the_image_and_ci_install_from_the_lock():
     assert not re.search(r"pip install (?!--require-hashes)", dockerfile)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "pip install" not in ci
+
+
+def test_the_zapier_app_installs_from_its_lock_and_runs_after_the_python_suite():
+    """`make zapier-test` installs the Zapier app with `npm ci` (its package-lock.json,
+    exact pins, integrity hashes); `make test` stays Python-only; CI runs the app's tests
+    after the suite, with npm from apt where it is missing."""
+    app = ROOT / "integrations" / "zapier"
+    package = json.loads((app / "package.json").read_text())
+    lock = json.loads((app / "package-lock.json").read_text())
+    for group in ("dependencies", "devDependencies"):
+        for name, version in package[group].items():
+            assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version} is not exact"
+    assert package["dependencies"]["zapier-platform-core"].startswith("19.")
+    assert package["devDependencies"]["zapier-platform-cli"].startswith("19.")
+    installed = {k: v for k, v in lock["packages"].items() if k.startswith("node_modules/")}
+    assert installed and all("integrity" in v for v in installed.values() if not v.get("link"))
+    assert "npm ci" in make_recipe("$(ZAPIER_STAMP)") and "npm install" not in make_recipe(
+        "$(ZAPIER_STAMP)"
+    )
+    assert "npm test" in make_recipe("zapier-test")
+    assert "npm" not in make_recipe("test") and "zapier" not in make_recipe("test")
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line for line in ci.splitlines() if line.startswith("make ")]
+    assert commands.index("make test") < commands.index("make zapier-test")
+    assert "command -v npm" in ci and "nodejs npm" in ci

@@ -168,8 +168,12 @@ class ZapierSubscribeInput(Schema):
 
 
 class ZapierSubscribedSchema(Schema):
+    """A new REST hook: `id` unsubscribes it; `secret` signs its deliveries (Standard
+    Webhooks headers) and is shown this once."""
+
     id = fields.Integer()
     event = fields.String()
+    secret = fields.String(metadata={"example": "whsec_..."})
 
 
 class ZapierSampleArgs(Schema):

@@ -107,12 +107,13 @@ class ZapierHooks(MethodView):
     @blp.arguments(ZapierSubscribeInput)
     @blp.response(201, ZapierSubscribedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Zapier REST Hooks subscribe: `{"hookUrl", "event"}` → `{"id"}` (keep it to
-        unsubscribe)."""
+        """Zapier REST Hooks subscribe: `{"hookUrl", "event"}` → `{"id", "event", "secret"}`:
+        keep `id` to unsubscribe, and `secret` (`whsec_...`, shown this once) to verify
+        each delivery's Standard Webhooks signature."""
         made = subscriptions.create(
             services(), current_client(), body["hook_url"], [body["event"]], None, "zapier"
         )
-        return {"id": made.id, "event": body["event"]}
+        return {"id": made.id, "event": body["event"], "secret": made.secret}
 
 
 @blp.route("/zapier/hooks/<int:subscription_id>")
