@@ -25,6 +25,9 @@ Why these values:
   limits, a malformed request) in the bridge's one JSON error shape instead of gunicorn's
   HTML page (`ThreadWorker`). It is the worker of `bridge serve`, `bridge dev` and the
   `gunicorn -c python:bridge.gunicorn_conf` command of compose, Kubernetes and systemd.
+- no control socket: gunicorn's (27) is `$HOME/.gunicorn/gunicorn.ctl` for every instance
+  of a user, so one instance's stop removed another's, and a HOME it cannot write logged
+  an error at every start; nothing here uses `gunicornc` (signals do its work).
 - preload: the app is built once, in the master, and each worker is a fork of it. Built
   in each worker, it cost a worker 1.3 s of CPU to start, and `max_requests` restarts
   one every ~2,000 requests: on a busy core, a second of requests waited each time
@@ -92,6 +95,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "preload_app": True,
+        "control_socket_disable": True,
         **_hooks(settings),
     }
     if SHM.is_dir():
