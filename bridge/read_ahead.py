@@ -94,6 +94,7 @@ class RequestReader:
         self.position = 0  # chunked: where the next chunk-size line starts
         self.received = 0  # chunked: body bytes counted so far
         self.continue_due = False  # the client waits for "100 Continue" to send its body
+        self.scanned = 0  # the head's end is not before here (each byte is looked at once)
 
     @property
     def started(self) -> bool:
@@ -116,10 +117,11 @@ class RequestReader:
         # empty lines before a request line are ignored (RFC 9112 section 2.2)
         while self.data[:1] in (b"\r", b"\n") and self.data[:2] != b"\r":
             del self.data[: 2 if self.data[:2] == b"\r\n" else 1]
-        found = _HEAD_END.search(self.data, 0, self.head_limit + 4)
+        found = _HEAD_END.search(self.data, self.scanned, self.head_limit + 4)
         if found is None:
             if len(self.data) > self.head_limit:
                 return Refusal(431, f"the request's headers are over {self.head_limit} bytes")
+            self.scanned = max(len(self.data) - 3, 0)  # an end may straddle two reads
             return None
         self.body_start = found.end()
         lengths, codings = [], []

@@ -46,6 +46,7 @@ def feed(*pieces: bytes, limit: int = 100) -> list[object]:
     [
         ([GET], [READY]),
         ([GET[:10], GET[10:30], GET[30:]], [None, None, READY]),
+        ([GET[i : i + 1] for i in range(len(GET))], [None] * (len(GET) - 1) + [READY]),
         ([b"\r\n" + GET], [READY]),  # an empty line before the request line is ignored
         ([b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", b"cde"], [None, READY]),
         ([b"POST / HTTP/1.1\r\ncontent-length:  5 \r\n\r\nabcde"], [READY]),
