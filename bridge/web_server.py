@@ -16,6 +16,9 @@ Why these values:
   so this only restarts a worker that is truly stuck.
 - graceful timeout 30: a stop or reload lets a 25 s wait finish; the orchestrators'
   own kill deadlines (compose 40 s, Kubernetes and systemd 40 s) are longer.
+- LOG_FORMAT=json covers gunicorn's own lines too (start, workers, errors): its logger
+  (`JsonGunicornLogger`) writes them through the app's JSON formatter, so every line of
+  the web process is one JSON object of the same shape. Text keeps gunicorn's lines.
 - no gunicorn access log: webhook paths carry tokens (/hooks/zapier/<token>) and
   gunicorn can only print the raw path; the app writes one redacted line per request.
 - the worker class is gthread's, reading each request whole in its event loop before a
@@ -43,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
@@ -78,6 +82,22 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
     gunicorn_util.write_nonblock(sock, error_response(status_int, reason, message))
 
 
+class JsonGunicornLogger(glogging.Logger):
+    """gunicorn's logger, writing its lines (error log and, if on, access log) in the app's
+    JSON shape (bridge.logs.JsonFormatter): ts, level, logger, message, context."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers (made again at each reload), with our formatter."""
+        super().setup(cfg)
+        from bridge import logs
+
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if getattr(handler, "_gunicorn", False):
+                    handler.setFormatter(logs.JsonFormatter())
+                    handler.addFilter(logs.ContextFilter())
+
+
 def options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for the web process, named as in a gunicorn config file."""
     config: dict[str, Any] = {
@@ -98,6 +118,8 @@ def options(settings: Settings) -> dict[str, Any]:
         "control_socket_disable": True,
         **_hooks(settings),
     }
+    if settings.log_format == "json":
+        config["logger_class"] = JsonGunicornLogger
     if SHM.is_dir():
         config["worker_tmp_dir"] = str(SHM)
     return config
