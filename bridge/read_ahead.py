@@ -250,7 +250,9 @@ class ReadAheadWorker(ThreadWorker):
                 self.poller.unregister(conn.sock)
 
     def _readable(self, conn: Any, _sock: Any) -> None:
-        state = self.reading[conn]
+        state = self.reading.get(conn)
+        if state is None:  # left the loop earlier in this round of events
+            return
         try:
             data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
