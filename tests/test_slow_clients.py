@@ -99,18 +99,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> It
     """A gunicorn web process of one worker and 4 threads on a free port, started as
     `bridge serve` or as docker-compose.yml's web service starts it; yields the port."""
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
-        "LOG_FORMAT": "text",
-        "LOG_LEVEL": "WARNING",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": str(THREADS),
-        "WAIT_MAX_CONCURRENT": "2",
-        "GUNICORN_READ_TIMEOUT": str(READ_TIMEOUT),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-    }
+    env = web_env(tmp_path, redis_url, port)
     processes = Processes(env, tmp_path)
     try:
         if request.param == "serve":
@@ -125,6 +114,21 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> It
         yield port
     finally:
         processes.stop()
+
+
+def web_env(tmp_path: Path, redis_url: str, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "WARNING",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": str(THREADS),
+        "WAIT_MAX_CONCURRENT": "2",
+        "GUNICORN_READ_TIMEOUT": str(READ_TIMEOUT),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
 
 
 class Conn:
@@ -311,3 +315,37 @@ def test_keep_alive_pipelining_chunked_and_continue_still_work(server: int) -> N
         assert conn.response()[0] == 100
         conn.send(body + GET)
         assert [conn.response()[0] for _ in range(2)] == [401, 200]
+        # Connection: close is answered, then the connection is closed
+        conn.send(GET.replace(b"Host: x", b"Host: x\r\nConnection: close"))
+        status, headers, _ = conn.response()
+        assert status == 200 and headers["connection"] == "close"
+        assert conn.closed()
+
+
+def test_slow_connections_hold_a_stop_no_longer_than_the_read_deadline(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A stopping worker waits for requests on their way in, up to their deadline (and
+    answers 408), and closes idle kept-alive connections at once: never the 30 s of the
+    graceful timeout."""
+    port = free_port()
+    processes = Processes(web_env(tmp_path, redis_url, port), tmp_path)
+    try:
+        web = processes.start("web", "serve", "--port", str(port))
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30)
+        idle = Conn(port)
+        idle.send(GET)
+        assert idle.response()[0] == 200  # kept alive, then silent
+        attack = Slow(port, THREADS * 2, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X: y\r\n", 0.3)
+        time.sleep(0.5)
+        started = time.monotonic()
+        web.terminate()
+        web.wait(30)
+        stopped = time.monotonic() - started
+        statuses = {conn.response()[0] for conn in attack.conns}
+        attack.close()
+        assert idle.closed()
+    finally:
+        processes.stop()
+    assert statuses == {408}
+    assert stopped < READ_TIMEOUT + 4, stopped
