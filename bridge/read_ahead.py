@@ -308,6 +308,9 @@ class ReadAheadWorker(ThreadWorker):
         reason[431] = "Request Header Fields Too Large"
         log = self.log.debug if refusal.status == 408 else self.log.info
         log("refused a request from %s: %s", conn.client, refusal.message)
+        from bridge import metrics  # imported once the app has set up prometheus_client
+
+        metrics.HTTP_REFUSED.labels(str(refusal.status)).inc()
         self._send(conn, error_response(refusal.status, reason[refusal.status], refusal.message))
         self._linger(conn, state)
 

@@ -273,6 +273,8 @@ def test_an_oversized_head_is_answered_431(server: int) -> None:
     status, body = ask(server, head)
     assert status == 431
     assert body["message"] == f"the request's headers are over {HEAD_LIMIT} bytes"
+    scraped = requests.get(f"http://127.0.0.1:{server}/metrics", timeout=10).text
+    assert 'bridge_http_refused_total{status="431"} 1.0' in scraped
 
 
 def test_an_oversized_body_is_answered_413_before_it_is_sent(server: int) -> None:
