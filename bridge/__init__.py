@@ -34,7 +34,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     )
     from bridge.config import load_settings
     from bridge.services import Services
-    from bridge.web import limits
+    from bridge.web import framing, limits
     from bridge.web.errors import Api
     from bridge.web.request import Request
 
@@ -83,6 +83,7 @@ def create_app(settings: Any = None, services: Any = None) -> Flask:
     app.register_blueprint(health.blp)
     ui.init_app(app, settings)
     limits.init_app(app, settings.wait_max_concurrent)
+    framing.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
     return app

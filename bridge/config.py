@@ -158,6 +158,8 @@ class Settings:
     web_threads: int = 16
     web_timeout: int = 60
     web_graceful_timeout: int = 30
+    # seconds a request may take to arrive whole, from its first byte (bridge/read_ahead.py)
+    web_read_timeout: int = 10
     forwarded_allow_ips: str = DEFAULT_FORWARDED_ALLOW_IPS
     # hosts chat follow-ups may reach despite the https/allow-list/public-address rules:
     # for tests and local development only (bridge/followups.py)
@@ -556,6 +558,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_graceful_timeout=_parse_int(
             "GUNICORN_GRACEFUL_TIMEOUT", _value(env, "GUNICORN_GRACEFUL_TIMEOUT", "30")
         ),
+        web_read_timeout=_parse_int(
+            "GUNICORN_READ_TIMEOUT", _value(env, "GUNICORN_READ_TIMEOUT", "10")
+        ),
         forwarded_allow_ips=_value(env, "FORWARDED_ALLOW_IPS", DEFAULT_FORWARDED_ALLOW_IPS),
         followup_private_hosts=_host_list(_value(env, "FOLLOWUP_ALLOW_PRIVATE_HOSTS", "")),
         outbound_allow_private=_parse_flag(
@@ -687,6 +692,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GUNICORN_THREADS": ("16", "threads per gunicorn worker (a `?wait=` request holds one)"),
     "GUNICORN_TIMEOUT": ("60", "seconds a silent gunicorn worker lives before it is restarted"),
     "GUNICORN_GRACEFUL_TIMEOUT": ("30", "seconds requests may run on after a stop or reload"),
+    "GUNICORN_READ_TIMEOUT": (
+        "10",
+        "seconds a request (headers and body) may take to arrive; later: 408 (slow clients)",
+    ),
     "FORWARDED_ALLOW_IPS": (
         DEFAULT_FORWARDED_ALLOW_IPS,
         "proxies whose X-Forwarded-* headers gunicorn trusts (`*`: any)",

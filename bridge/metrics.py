@@ -59,6 +59,12 @@ HTTP_REQUESTS = Counter(
     "HTTP requests by route template, caller kind and status.",
     ["route", "source", "status"],
 )
+HTTP_REFUSED = Counter(
+    "bridge_http_refused_total",
+    "Requests the web worker answered before they reached the app (bridge/read_ahead.py): "
+    "408 not whole in time, 413 body too large, 431 head too large, 400 malformed chunks.",
+    ["status"],
+)
 OPERATIONS = Counter(
     "bridge_operations_total",
     "Operations finished, by outcome (done, noop, failed).",

@@ -16,11 +16,21 @@ Why these values:
   so this only restarts a worker that is truly stuck.
 - graceful timeout 30: a stop or reload lets a 25 s wait finish; the orchestrators'
   own kill deadlines (compose 40 s, Kubernetes and systemd 40 s) are longer.
+- LOG_FORMAT=json covers gunicorn's own lines too (start, workers, errors): its logger
+  (`JsonGunicornLogger`) writes them through the app's JSON formatter, so every line of
+  the web process is one JSON object of the same shape. Text keeps gunicorn's lines.
 - no gunicorn access log: webhook paths carry tokens (/hooks/zapier/<token>) and
   gunicorn can only print the raw path; the app writes one redacted line per request.
-- the worker class is gthread's, answering what gunicorn refuses before the app sees it
-  (a request line or headers over gunicorn's limits, a malformed request) in the
-  bridge's one JSON error shape instead of gunicorn's HTML page (`ThreadWorker`).
+- the worker class is gthread's, reading each request whole in its event loop before a
+  thread serves it (bridge/read_ahead.py: slow clients hold no thread; 408 after
+  GUNICORN_READ_TIMEOUT, 431 and 413 over the head and body limits), and answering what
+  gunicorn refuses before the app sees it (a request line or headers over gunicorn's
+  limits, a malformed request) in the bridge's one JSON error shape instead of gunicorn's
+  HTML page (`ThreadWorker`). It is the worker of `bridge serve`, `bridge dev` and the
+  `gunicorn -c python:bridge.gunicorn_conf` command of compose, Kubernetes and systemd.
+- no control socket: gunicorn's (27) is `$HOME/.gunicorn/gunicorn.ctl` for every instance
+  of a user, so one instance's stop removed another's, and a HOME it cannot write logged
+  an error at every start; nothing here uses `gunicornc` (signals do its work).
 - preload: the app is built once, in the master, and each worker is a fork of it. Built
   in each worker, it cost a worker 1.3 s of CPU to start, and `max_requests` restarts
   one every ~2,000 requests: on a busy core, a second of requests waited each time
@@ -32,17 +42,16 @@ Why these values:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 from bridge.config import NO_SECRET_KEY, Settings
-from bridge.web.errors import error_body
+from bridge.read_ahead import ReadAheadWorker, error_response
 
 KEEPALIVE = 5
 # recycle workers now and then, so a slow leak cannot grow without bound
@@ -54,9 +63,10 @@ SHM = Path("/dev/shm")
 WORKER_CLASS = "bridge.web_server.ThreadWorker"
 
 
-class ThreadWorker(GunicornThreadWorker):
-    """gunicorn's gthread worker; the requests gunicorn itself refuses (414, 431, 400 for
-    a malformed request line or header) are answered in the bridge's JSON error shape."""
+class ThreadWorker(ReadAheadWorker):
+    """gunicorn's gthread worker reading requests ahead (bridge/read_ahead.py); the
+    requests gunicorn itself refuses (414, 431, 400 for a malformed request line or
+    header) are answered in the bridge's JSON error shape."""
 
     def init_process(self) -> None:
         # gunicorn's handle_error writes those answers with util.write_error, looked up
@@ -69,12 +79,23 @@ class ThreadWorker(GunicornThreadWorker):
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's `util.write_error`, in JSON: the same status, the bridge's error body."""
     message = mesg or ("internal error; it has been logged" if status_int >= 500 else reason)
-    body = json.dumps(error_body(status_int, message)).encode()
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+    gunicorn_util.write_nonblock(sock, error_response(status_int, reason, message))
+
+
+class JsonGunicornLogger(glogging.Logger):
+    """gunicorn's logger, writing its lines (error log and, if on, access log) in the app's
+    JSON shape (bridge.logs.JsonFormatter): ts, level, logger, message, context."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers (made again at each reload), with our formatter."""
+        super().setup(cfg)
+        from bridge import logs
+
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if getattr(handler, "_gunicorn", False):
+                    handler.setFormatter(logs.JsonFormatter())
+                    handler.addFilter(logs.ContextFilter())
 
 
 def options(settings: Settings) -> dict[str, Any]:
@@ -94,8 +115,11 @@ def options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "preload_app": True,
+        "control_socket_disable": True,
         **_hooks(settings),
     }
+    if settings.log_format == "json":
+        config["logger_class"] = JsonGunicornLogger
     if SHM.is_dir():
         config["worker_tmp_dir"] = str(SHM)
     return config
@@ -114,6 +138,8 @@ def _hooks(settings: Settings) -> dict[str, Callable[..., None]]:
 
         logs.register_secrets(logs.settings_secrets(settings))
         logs.install_scrubber()
+        # the workers are forks of this process: they inherit the deadline
+        ReadAheadWorker.read_timeout = float(settings.web_read_timeout)
         for line in startup_warnings(settings):
             server.log.warning(line)
         if not settings.secret_key:

@@ -154,7 +154,13 @@ def test_blank_runtime_values_mean_the_default() -> None:
 
 @pytest.mark.parametrize(
     "variable",
-    ["GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT"],
+    [
+        "GUNICORN_WORKERS",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "GUNICORN_GRACEFUL_TIMEOUT",
+        "GUNICORN_READ_TIMEOUT",
+    ],
 )
 @pytest.mark.parametrize("value", ["0", "many"])
 def test_malformed_gunicorn_value_names_the_variable(variable: str, value: str) -> None:

@@ -93,3 +93,12 @@ def test_beat_prunes_webhook_answers() -> None:
     from tasks import replays as task
 
     assert task.prune.name == "tasks.deliveries.prune"
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_cannot_be_framed(client, page) -> None:
+    """People paste tokens on these pages: no other site may frame them (issue 20)."""
+    answer = client.get(page)
+    assert answer.status_code == 200
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]

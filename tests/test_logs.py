@@ -276,3 +276,40 @@ def test_a_text_traceback_is_indented_under_its_line(capsys):
     assert all(line.startswith("  ") for line in rest)
     assert "  ValueError: boom" in rest
     assert "  2026-12-05 18:00:00,000 WARNING forged \\x1b[2J" in rest
+
+
+def test_json_covers_gunicorns_own_lines(tmp_path) -> None:
+    """Under `bridge serve` with LOG_FORMAT=json, every line is one JSON object, gunicorn's
+    (starting, booting a worker, stopping) in the same shape as the app's."""
+    import os
+
+    import requests
+
+    from tests.conftest import free_port, wait_until
+    from tests.processes import Processes, answers
+
+    port = free_port()
+    (tmp_path / "metrics").mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "GUNICORN_WORKERS": "1",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+    }
+    processes = Processes(env, tmp_path)
+    try:
+        processes.start("web", "serve", "--port", str(port))
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30)
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        processes.stop()
+    lines = json_lines((tmp_path / "web.log").read_text())
+    app = [line for line in lines if line["logger"] == "bridge.request"]
+    server = [line for line in lines if line["logger"].startswith("gunicorn")]
+    assert app and len(server) >= 3  # started, booted a worker, stopped at least
+    shape = list(app[0])[:4]
+    assert shape == ["ts", "level", "logger", "message"]
+    assert all(list(line)[:4] == shape for line in server)
+    assert {line["level"] for line in server} <= {"DEBUG", "INFO", "WARNING", "ERROR"}
