@@ -29,6 +29,8 @@ def _env(tmp_path: Path, home: Path) -> dict[str, str]:
         "GUNICORN_WORKERS": "1",
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "INFO",
+        # a key set: an empty one is a warning of its own (tests/test_friction.py)
+        "SECRET_KEY": "k" * 48,
     }
 
 
