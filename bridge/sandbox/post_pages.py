@@ -13,10 +13,21 @@ import binascii
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from bridge.sandbox.posts import PostRecord
+
+class PostRecord(Protocol):
+    """What a page sorts and filters a post on (bridge/sandbox/posts.py's `PostRecord`;
+    a Protocol, so this module never imports the one that imports it)."""
+
+    status: str
+    due_at: datetime | None
+    created_at: datetime
+    seq: int
+    channel_id: str
+
+    def as_dict(self) -> dict[str, Any]: ...
+
 
 __all__ = [
     "DEFAULT_PAGE",

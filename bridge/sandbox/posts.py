@@ -48,14 +48,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.sandbox.post_pages import DEFAULT_SORT, iso, ms, page, parse_datetime, sort_key
 from bridge.week import DAYS
 
-if TYPE_CHECKING:
-    from bridge.sandbox.state import Sandbox
+
+class Host(Protocol):
+    """What the posts need of the sandbox that holds them (bridge/sandbox/state.py's
+    `Sandbox`): its lock, configuration, profiles and paused days. A Protocol, so this
+    module never imports the state that imports it."""
+
+    lock: Any
+    config: Any
+
+    def owner_of(self, profile_id: str) -> str | None: ...
+
+    def profile(self, profile_id: str) -> dict[str, Any]: ...
+
+    def paused(self, profile_id: str) -> set[str]: ...
+
 
 __all__ = ["DEFAULT_QUEUE_LIMIT", "PostError", "PostRecord", "Posts", "queue_slots"]
 
@@ -177,7 +190,7 @@ class Posts:
     Methods answer post dicts (module docstring). `clock` gives now (a UTC datetime);
     tests may replace it to move time."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Host) -> None:
         self._sandbox = sandbox
         self.lock = sandbox.lock
         self.clock: Callable[[], datetime] = _utcnow
