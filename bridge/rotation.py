@@ -401,7 +401,8 @@ def fire(
         steps = timetable.parse_steps(plan.steps)
         tz = _zone(session, target.profile_id)
         after = now - timetable.HORIZON if forced else target.done_until
-        occurrence, superseded = timetable.latest_due(steps, tz, after, now)
+        # run now fires what is in effect and supersedes nothing: no counting
+        occurrence, superseded = timetable.latest_due(steps, tz, after, now, count=not forced)
         if occurrence is None and forced:
             occurrence = timetable.next_after(steps, tz, now)
         plan_name, overrides = plan.name, dict(target.overrides or {})
@@ -423,8 +424,8 @@ def fire(
         if outcome != "failed" and late > services.settings.rotation_late_after:
             metrics.count_rotation("late")
             report.late += 1
-        report.skipped += superseded
-        for _ in range(superseded):
+        report.skipped += superseded.count
+        for _ in range(superseded.count):
             metrics.count_rotation("skipped")
         if outcome == "failed":
             report.failed += 1
