@@ -5,16 +5,58 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from bridge import timetable
+import pytest
+
+from bridge import models, rotation, snapshots, timetable
+from bridge.migrate import upgrade
+from tests.conftest import _drop_schema, _postgres_url
+from tests.test_api_flow import DOCS_PROFILE
 from tests.test_rotation import make_presets
+from tests.test_ui import SECRET, sign_in
+
+NOT_ZONES = ["America", "x" * 300]
 
 EVERY_MINUTE = [{"preset": "weekend", "cron": "* * * * *"}] * timetable.MAX_STEPS
 
 
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"SECRET_KEY": SECRET}  # the dashboard's /ui/rotations too
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite, or PostgreSQL for a test parametrized with `database_url` indirectly (a
+    string column's length holds there)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bridge.db'}"
+        upgrade(url)
+        yield url
+        return
+    url = _postgres_url()
+    upgrade(url)
+    yield url
+    _drop_schema(url)
+
+
+def other_profile(client: Any, headers: dict[str, str]) -> str:
+    profiles = client.get("/v1/profiles", headers=headers).get_json()["profiles"]
+    return next(p["id"] for p in profiles if p["id"] != DOCS_PROFILE)
+
+
+def report_zone(services: Any, sandbox: Any, profile_id: str, zone: str) -> None:
+    """Buffer reports `zone` as the profile's timezone, and the bridge has read it."""
+    with sandbox.lock:
+        sandbox.profile(profile_id)["timezone"] = zone
+    snapshots.take_account(services, "default")
 
 
 def plan_of(client: Any, headers: dict[str, str], steps: list[Any], **more: Any) -> Any:
@@ -64,3 +106,137 @@ def test_an_every_minute_step_under_a_long_override_is_quick() -> None:
     # the first minute after the window; the regular step wins over the revert there
     assert after is not None and after.at == utc(2028, 12, 1, 5, 0) and after.preset == "a"
     assert due is None  # the override holds: nothing regular is due inside it
+
+
+# --- 1. a timezone that is not a zone ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Europe/London", "America/New_York", "UTC"])
+def test_zones_of_the_zone_database_are_zones(name: str) -> None:
+    assert timetable.is_zone(name)
+
+
+@pytest.mark.parametrize("name", ["America", "x" * 300, "../../etc/passwd", "", None, 3])
+def test_other_strings_are_not_zones(name: Any) -> None:
+    assert not timetable.is_zone(name)
+    assert timetable.zone(name).key == "UTC"  # where a zone is only shown (posting)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("zone", NOT_ZONES)
+def test_a_zone_that_is_not_a_zone_fails_its_profile_alone(
+    client, auth_headers, services, buffer_sandbox, zone: str
+) -> None:
+    make_presets(client, auth_headers)
+    other = other_profile(client, auth_headers)
+    report_zone(services, buffer_sandbox.sandbox, DOCS_PROFILE, zone)
+    steps = [{"preset": "weekend", "at": "daily 00:00"}]
+    both = {"name": "both", "profiles": [DOCS_PROFILE, other], "steps": steps}
+    assert client.post("/v1/rotations", json=both, headers=auth_headers).status_code == 201
+    alone = {"name": "alone", "profiles": [other], "steps": steps}
+    assert client.post("/v1/rotations", json=alone, headers=auth_headers).status_code == 201
+
+    shown = client.get("/v1/rotations/both/preview", headers=auth_headers)
+    assert shown.status_code == 200, shown.get_json()
+    targets = {t["profile_id"]: t for t in shown.get_json()["targets"]}
+    assert "not an IANA zone" in targets[DOCS_PROFILE]["error"]
+    assert targets[DOCS_PROFILE]["runs"] == []
+    assert targets[other]["error"] is None and len(targets[other]["runs"]) == 5
+
+    assert sign_in(client, auth_headers["Authorization"].split()[1]).status_code == 303
+    page = client.get("/ui/rotations")
+    assert page.status_code == 200 and "not an IANA zone" in page.get_data(as_text=True)
+
+    ran = client.post("/v1/rotations/both/run", headers=auth_headers)
+    assert ran.status_code == 202, ran.get_json()
+    answer = ran.get_json()
+    assert answer["failed"] == 1 and [j["profile_id"] for j in answer["jobs"]] == [
+        DOCS_PROFILE,
+        other,
+    ]
+    (failure,) = answer["failures"]
+    assert failure["profile_id"] == DOCS_PROFILE and "not an IANA zone" in failure["reason"]
+    assert failure["job_id"] == answer["jobs"][0]["job_id"]
+    assert answer["jobs"][0]["status"] == "failed" and answer["jobs"][1]["status"] != "failed"
+
+    # beat: every due target of every plan, the bad one failing alone, no lease kept
+    with services.db.session() as session:
+        for target in session.query(models.RotationTarget):
+            target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
+            target.next_run_at = models.utcnow() - dt.timedelta(minutes=1)
+    report = rotation.tick(services)
+    assert len(report.fired) == 3 and report.failed == 1
+    assert report.failures[0]["profile_id"] == DOCS_PROFILE
+    with services.db.session() as session:
+        for target in session.query(models.RotationTarget):
+            assert target.claimed_until is None and target.next_run_at is not None
+            assert (target.last_error is not None) == (target.profile_id == DOCS_PROFILE)
+
+
+def test_an_unexpected_error_in_one_target_stops_neither_the_tick_nor_its_lease(
+    client, auth_headers, services, monkeypatch
+) -> None:
+    make_presets(client, auth_headers)
+    other = other_profile(client, auth_headers)
+    steps = [{"preset": "weekend", "at": "daily 00:00"}]
+    for name, profile in (("first", DOCS_PROFILE), ("second", other)):
+        body = {"name": name, "profiles": [profile], "steps": steps}
+        assert client.post("/v1/rotations", json=body, headers=auth_headers).status_code == 201
+    real = rotation._run
+
+    def broken(services: Any, target_id: int, *args: Any, **kwargs: Any) -> Any:
+        with services.db.session() as session:
+            if session.get(models.RotationTarget, target_id).profile_id == DOCS_PROFILE:
+                raise RuntimeError("a bug")
+        return real(services, target_id, *args, **kwargs)
+
+    monkeypatch.setattr(rotation, "_run", broken)
+    with services.db.session() as session:
+        for target in session.query(models.RotationTarget):
+            target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
+            target.next_run_at = models.utcnow() - dt.timedelta(minutes=1)
+    report = rotation.tick(services)
+    assert len(report.fired) == 1 and report.failed == 1
+    assert "unexpected error" in report.failures[0]["reason"]
+    with services.db.session() as session:
+        broke = session.query(models.RotationTarget).filter_by(profile_id=DOCS_PROFILE).one()
+        assert broke.claimed_until is None  # the next tick tries it again
+    monkeypatch.setattr(rotation, "_run", real)
+    assert len(rotation.tick(services).fired) == 1
+
+
+# --- 4. skipped and failed runs say why ---------------------------------------------------------
+
+
+def test_a_catch_up_report_says_which_runs_it_skipped_and_why(
+    client, auth_headers, services
+) -> None:
+    make_presets(client, auth_headers)
+    steps = [{"preset": "weekend", "at": "daily 00:00"}]
+    assert plan_of(client, auth_headers, steps).status_code == 201
+    with services.db.session() as session:
+        target = session.query(models.RotationTarget).one()
+        target.done_until = models.utcnow() - dt.timedelta(days=3, hours=1)
+        target.next_run_at = models.utcnow() - dt.timedelta(days=3)
+    report = rotation.tick(services)
+    assert len(report.fired) == 1 and report.skipped == 2
+    (skip,) = report.skips
+    assert skip["profile_id"] == DOCS_PROFILE and skip["profile"] == "twitter:skinnyoteam"
+    assert skip["count"] == 2
+    assert "2 earlier runs" in skip["reason"] and "beat was not running" in skip["reason"]
+    assert "only the latest" in skip["reason"]
+
+
+def test_run_now_says_why_a_profile_was_skipped(client, auth_headers, services) -> None:
+    make_presets(client, auth_headers)
+    assert (
+        plan_of(client, auth_headers, [{"preset": "weekend", "at": "sat 00:00"}]).status_code == 201
+    )
+    with services.db.session() as session:  # as if beat held it right now
+        target = session.query(models.RotationTarget).one()
+        target.claimed_until = models.utcnow() + dt.timedelta(minutes=1)
+        target.claim_token = "beat"
+    answer = client.post("/v1/rotations/plan/run", headers=auth_headers).get_json()
+    assert answer["jobs"] == [] and answer["skipped"] == 1
+    (skip,) = answer["skips"]
+    assert skip["profile_id"] == DOCS_PROFILE and "under way" in skip["reason"]

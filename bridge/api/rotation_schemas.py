@@ -175,6 +175,10 @@ class PreviewTargetSchema(Schema):
     last_run_at = fields.DateTime(allow_none=True)
     last_job_id = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
+    error = fields.String(
+        allow_none=True,
+        metadata={"description": "why this profile's runs cannot happen (none are shown)"},
+    )
     runs = fields.List(fields.Nested(PreviewRunSchema))
 
 
@@ -186,9 +190,24 @@ class PreviewSchema(Schema):
     targets = fields.List(fields.Nested(PreviewTargetSchema), required=True)
 
 
+class RunNoteSchema(Schema):
+    """One profile's skipped or failed runs, and why."""
+
+    profile_id = fields.String(required=True)
+    profile = fields.String(allow_none=True)
+    count = fields.Integer(metadata={"description": "runs skipped (skips only)"})
+    reason = fields.String(
+        required=True, metadata={"example": "the override's job 12 failed: nothing to revert"}
+    )
+    job_id = fields.Integer(allow_none=True, metadata={"description": "the job recording it"})
+
+
 class RunReportSchema(Schema):
-    """202 after "run now": the jobs made, and how many runs failed or were skipped."""
+    """202 after "run now" (and 201 on creating or resuming a plan): the jobs made, how
+    many runs failed or were skipped, and per profile why (`failures`, `skips`)."""
 
     jobs = fields.List(fields.Nested(JobSchema), required=True)
     failed = fields.Integer()
     skipped = fields.Integer()
+    failures = fields.List(fields.Nested(RunNoteSchema))
+    skips = fields.List(fields.Nested(RunNoteSchema))

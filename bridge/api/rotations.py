@@ -93,10 +93,21 @@ class RotationRun(MethodView):
     @blp.response(202, RunReportSchema)
     def post(self, name: str) -> dict[str, Any]:
         """Fire the plan now on every profile: the step in effect now."""
-        report = rotation.run_now(services(), current_client(), name)
-        with services().db.session() as session:
-            made = [session.get(models.Job, i) for i in report.fired]
-        return {"jobs": [j for j in made if j], "failed": report.failed, "skipped": report.skipped}
+        return _report(rotation.run_now(services(), current_client(), name))
+
+
+def _report(report: rotation.TickReport) -> dict[str, Any]:
+    """A run's report as RunReportSchema shows it: its jobs, and why runs were skipped or
+    failed."""
+    with services().db.session() as session:
+        made = [session.get(models.Job, i) for i in report.fired]
+    return {
+        "jobs": [j for j in made if j],
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "failures": report.failures,
+        "skips": report.skips,
+    }
 
 
 @blp.route("/<name>/preview")

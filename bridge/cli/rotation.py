@@ -135,6 +135,8 @@ def rotations_show(name: str, count: int) -> None:
     for target in shown["targets"]:
         label = target["profile"] or target["profile_id"]
         click.echo(f"{label} ({target['timezone']}):")
+        if target["error"]:
+            click.echo(f"  cannot run: {target['error']}")
         if target["last_error"]:
             click.echo(f"  last run failed: {target['last_error']}")
         for run in target["runs"]:
