@@ -364,13 +364,14 @@ def _fire_alone(
     now: dt.datetime,
     report: TickReport,
     forced: bool = False,
+    ahead: bool = True,
 ) -> None:
     """`fire`, with one target's unexpected error kept to it: logged, counted as a failed
     run saying so, and its lease dropped so the next tick tries it again; the other
     targets and plans go on. Our database down is the exception: the tick stops (beat
     skips its turn, tasks/outage.py) and the leases lapse."""
     try:
-        fire(services, target_id, token, now, report, forced=forced)
+        fire(services, target_id, token, now, report, forced=forced, ahead=ahead)
     except DatabaseUnavailable:
         raise
     except Exception as error:
@@ -441,9 +442,15 @@ def claim(services: Services, now: dt.datetime, only: int | None = None) -> list
     return claimed
 
 
-def run_now(services: Services, client: models.ApiClient | None, name: str) -> TickReport:
+START = ("now", "next")  # on creating or resuming a plan: apply what holds now, or wait
+
+
+def run_now(
+    services: Services, client: models.ApiClient | None, name: str, ahead: bool = True
+) -> TickReport:
     """Fire plan `name` now on every profile: the step in effect now (the latest due,
-    however long ago; the first to come when none has), whatever `next_run_at` says."""
+    however long ago; the first to come when none has, unless `ahead` is False),
+    whatever `next_run_at` says."""
     auth.check_write(client or system_client())
     now = models.utcnow()
     with services.db.session() as session:
@@ -459,8 +466,35 @@ def run_now(services: Services, client: models.ApiClient | None, name: str) -> T
             reason = "a run of this profile is under way (beat or another run now): not fired twice"
             report.skip(who, 1, reason, None)
         for held, token in claimed:
-            _fire_alone(services, held, token, now, report, forced=True)
+            _fire_alone(services, held, token, now, report, forced=True, ahead=ahead)
     return report
+
+
+def begin(
+    services: Services, client: models.ApiClient | None, name: str, start: str = "now"
+) -> TickReport | None:
+    """After creating or resuming plan `name`: with `start` "now", apply the step in
+    effect now on every profile (one run, as run now, but nothing when no step has
+    fallen due yet: a step to come is left to its time); "next" leaves everything to the
+    steps to come (None). InvalidInput for another `start`."""
+    if start not in START:
+        raise InvalidInput("now (apply the step in effect now) or next (wait for it)", "start")
+    if start == "next":
+        return None
+    return run_now(services, client, name, ahead=False)
+
+
+def resume(
+    services: Services, client: models.ApiClient | None, name: str, start: str = "now"
+) -> TickReport | None:
+    """Resume a paused plan from now, and `begin` it (`start`); a running plan is left as
+    it is (None)."""
+    if start not in START:
+        raise InvalidInput("now (apply the step in effect now) or next (wait for it)", "start")
+    with services.db.session() as session:
+        was_paused = get(session, name, client).paused
+    set_paused(services, client, name, False)
+    return begin(services, client, name, start) if was_paused else None
 
 
 def fire(
@@ -470,8 +504,10 @@ def fire(
     now: dt.datetime,
     report: TickReport,
     forced: bool = False,
+    ahead: bool = True,
 ) -> None:
-    """Fire one claimed target's latest due step, then advance it and drop the lease."""
+    """Fire one claimed target's latest due step, then advance it and drop the lease.
+    `forced` (run now): the step in effect now, or with `ahead` the first to come."""
     with services.db.session() as session:
         target = session.get(models.RotationTarget, target_id)
         if target is None or target.claim_token != token:
@@ -484,7 +520,7 @@ def fire(
         after = now - timetable.HORIZON if forced else target.done_until
         # run now fires what is in effect and supersedes nothing: no counting
         occurrence, superseded = timetable.latest_due(steps, tz, after, now, count=not forced)
-        if occurrence is None and forced:
+        if occurrence is None and forced and ahead:
             occurrence = timetable.next_after(steps, tz, now)
         plan_name, overrides = plan.name, dict(target.overrides or {})
         # ids may be reused after a delete (SQLite): the plan's birth keeps keys apart
@@ -517,8 +553,13 @@ def fire(
             report.skip(who, 1, reason or "nothing to do", job_id)
         if job is not None:
             report.fired.append(job.id)
-    elif forced:
+    elif forced and ahead:
         reason = f"no step of the plan falls within {timetable.HORIZON.days} days: nothing to apply"
+        report.skip(who, 1, reason, None)
+    elif forced:
+        reason = (
+            "no step has fallen due yet: nothing is in effect, the first step fires at its time"
+        )
         report.skip(who, 1, reason, None)
     with services.db.session() as session:
         target = session.get(models.RotationTarget, target_id)

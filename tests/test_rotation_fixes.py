@@ -13,9 +13,10 @@ import pytest
 
 from bridge import models, rotation, snapshots, timetable
 from bridge.migrate import upgrade
+from bridge.week import DAYS
 from tests.conftest import _drop_schema, _postgres_url
-from tests.test_api_flow import DOCS_PROFILE
-from tests.test_rotation import make_presets
+from tests.test_api_flow import DOCS_PROFILE, job_done
+from tests.test_rotation import local_now, make_presets
 from tests.test_ui import SECRET, sign_in
 
 NOT_ZONES = ["America", "x" * 300]
@@ -59,8 +60,10 @@ def report_zone(services: Any, sandbox: Any, profile_id: str, zone: str) -> None
     snapshots.take_account(services, "default")
 
 
-def plan_of(client: Any, headers: dict[str, str], steps: list[Any], **more: Any) -> Any:
-    body = {"name": "plan", "profiles": ["@skinnyoteam"], "steps": steps, **more}
+def plan_of(
+    client: Any, headers: dict[str, str], steps: list[Any], name: str = "plan", **more: Any
+) -> Any:
+    body = {"name": name, "profiles": ["@skinnyoteam"], "steps": steps, **more}
     return client.post("/v1/rotations", json=body, headers=headers)
 
 
@@ -240,3 +243,92 @@ def test_run_now_says_why_a_profile_was_skipped(client, auth_headers, services) 
     assert answer["jobs"] == [] and answer["skipped"] == 1
     (skip,) = answer["skips"]
     assert skip["profile_id"] == DOCS_PROFILE and "under way" in skip["reason"]
+
+
+# --- 3. a plan is in effect from its creation -------------------------------------------------
+
+
+def today_and_later(services: Any) -> tuple[str, str]:
+    """The profile's local weekday today and two days on (`mon`..`sun`), as a plan made
+    on a Saturday sees `sat` and `mon`."""
+    today = local_now(services).date()
+    return DAYS[today.weekday()], DAYS[(today + dt.timedelta(days=2)).weekday()]
+
+
+def rotation_jobs(services: Any) -> list[models.Job]:
+    with services.db.session() as session:
+        return list(session.query(models.Job).filter_by(source="rotation"))
+
+
+def test_a_plan_made_puts_the_step_in_effect_now_in_place(
+    client, auth_headers, services, celery_worker, buffer_sandbox
+) -> None:
+    make_presets(client, auth_headers)
+    today, later = today_and_later(services)
+    steps = [
+        {"preset": "weekend", "at": f"{today} 00:00"},
+        {"preset": "weekday", "at": f"{later} 06:00"},
+    ]
+    made = plan_of(client, auth_headers, steps)
+    assert made.status_code == 201, made.get_json()
+    run = made.get_json()["run"]
+    assert run["failed"] == 0 and run["skipped"] == 0 and len(run["jobs"]) == 1
+    job = run["jobs"][0]
+    assert job["source"] == "rotation" and job["params"]["preset"] == "weekend"
+    assert job_done(client, auth_headers, job["job_id"])["status"] == "succeeded"
+    assert buffer_sandbox.sandbox.schedules(DOCS_PROFILE) == [
+        {"days": ["sat", "sun"], "times": ["10:00", "16:00"]}
+    ]
+    shown = made.get_json()["targets"][0]
+    assert shown["last_job_id"] == job["job_id"] and shown["next_run_at"]
+
+
+def test_start_next_waits_for_the_steps_to_come(client, auth_headers, services) -> None:
+    make_presets(client, auth_headers)
+    today, later = today_and_later(services)
+    steps = [
+        {"preset": "weekend", "at": f"{today} 00:00"},
+        {"preset": "weekday", "at": f"{later} 06:00"},
+    ]
+    made = plan_of(client, auth_headers, steps, start="next")
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["run"] is None and rotation_jobs(services) == []
+    bad = plan_of(client, auth_headers, steps, name="other", start="later")
+    assert bad.status_code == 422 and "start" in bad.get_json()["errors"]
+
+
+def test_a_plan_with_no_step_due_yet_applies_nothing_and_says_so(
+    client, auth_headers, services
+) -> None:
+    make_presets(client, auth_headers)
+    start = local_now(services) + dt.timedelta(days=2)
+    end = start + dt.timedelta(hours=2)
+    steps = [{"preset": "weekend", "from": start.isoformat(), "to": end.isoformat()}]
+    run = plan_of(client, auth_headers, steps).get_json()["run"]
+    assert run["jobs"] == [] and run["skipped"] == 1
+    assert "no step has fallen due yet" in run["skips"][0]["reason"]
+    assert rotation_jobs(services) == []
+
+
+def test_resuming_applies_the_step_in_effect_unless_start_next(
+    client, auth_headers, services
+) -> None:
+    make_presets(client, auth_headers)
+    today, later = today_and_later(services)
+    steps = [
+        {"preset": "weekend", "at": f"{today} 00:00"},
+        {"preset": "weekday", "at": f"{later} 06:00"},
+    ]
+    assert plan_of(client, auth_headers, steps, start="next").status_code == 201
+    assert client.post("/v1/rotations/plan/pause", headers=auth_headers).status_code == 200
+    resumed = client.post("/v1/rotations/plan/resume", headers=auth_headers)
+    assert resumed.status_code == 200, resumed.get_json()
+    run = resumed.get_json()["run"]
+    assert resumed.get_json()["paused"] is False
+    assert [j["params"]["preset"] for j in run["jobs"]] == ["weekend"]
+    client.post("/v1/rotations/plan/pause", headers=auth_headers)
+    waited = client.post(
+        "/v1/rotations/plan/resume", json={"start": "next"}, headers=auth_headers
+    ).get_json()
+    assert waited["paused"] is False and waited["run"] is None
+    assert len(rotation_jobs(services)) == 1

@@ -104,6 +104,14 @@ class RotationCreateSchema(StrictSchema):
         required=True,
         metadata={"example": [{"preset": "weekend", "at": "sat 00:00"}]},
     )
+    start = fields.String(
+        load_default="now",
+        validate=validate.OneOf(["now", "next"]),
+        metadata={
+            "description": "now: apply the step in effect now at once (one run, as run "
+            "now); next: only the steps to come fire"
+        },
+    )
 
 
 class RotationPatchSchema(StrictSchema):
@@ -115,6 +123,16 @@ class RotationPatchSchema(StrictSchema):
     )
     service = fields.String(validate=validate.Length(min=1, max=64))
     steps = StepsField()
+
+
+class ResumeSchema(StrictSchema):
+    """POST /v1/rotations/<name>/resume (the body is optional)."""
+
+    start = fields.String(
+        load_default="now",
+        validate=validate.OneOf(["now", "next"]),
+        metadata={"description": "now: apply the step in effect now; next: wait for it"},
+    )
 
 
 class PreviewArgs(StrictSchema):
@@ -211,3 +229,10 @@ class RunReportSchema(Schema):
     skipped = fields.Integer()
     failures = fields.List(fields.Nested(RunNoteSchema))
     skips = fields.List(fields.Nested(RunNoteSchema))
+
+
+class RotationStartedSchema(RotationSchema):
+    """A plan just created or resumed, and the run that put its step in effect (`run`:
+    null with `start` next, or when a resumed plan was not paused)."""
+
+    run = fields.Nested(RunReportSchema, allow_none=True)
