@@ -269,16 +269,71 @@ def _weekly_step(preset: str, text: Any, field: str) -> Step:
     return Step("at", (preset,), days=days, time=time)
 
 
+# (name, lowest, highest, names) of the five fields, in order
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    ),
+    ("day-of-week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_HINTS = {"day-of-week": " (0 and 7 are Sunday; or sun-sat)", "month": " (or jan-dec)"}
+_CRON_VALUE = re.compile(r"[0-9]+|[a-z]{3}", re.ASCII)
+
+
 def check_cron(text: Any, field: str = "cron") -> str:
-    """A five-field cron expression croniter reads (InvalidInput naming `field`)."""
+    """A five-field cron expression croniter reads; otherwise InvalidInput naming
+    `field` and, in the bridge's words, which of the five fields is wrong and why (a
+    value out of its range is named with the range)."""
     if not isinstance(text, str) or len(text) > MAX_CRON or not text.isprintable():
         raise InvalidInput(f"a cron expression of at most {MAX_CRON} characters", field)
     text = " ".join(text.split())
-    if len(text.split()) != 5 or not croniter.is_valid(text):
+    parts = text.split()
+    if len(parts) != 5:
         raise InvalidInput(
-            "not a five-field cron expression (minute hour day month weekday)", field
+            f"a cron expression has five fields (minute hour day-of-month month "
+            f"day-of-week); {text!r} has {len(parts)}",
+            field,
+        )
+    for index, part in enumerate(parts):
+        _check_cron_field(index, part.lower(), field)
+    if not croniter.is_valid(text):
+        raise InvalidInput(
+            f"{text!r} is not a cron expression (minute hour day-of-month month day-of-week)",
+            field,
         )
     return text
+
+
+def _check_cron_field(index: int, part: str, field: str) -> None:
+    """InvalidInput naming the cron field `index` when one of its values is out of range
+    or the field is not a cron field (tried alone, the other four `*`)."""
+    name, lowest, highest, names = _CRON_FIELDS[index]
+    for item in part.split(","):
+        values = item.split("/", 1)[0]
+        for value in _CRON_VALUE.findall(values):
+            number = names.index(value) + lowest if value in names else None
+            if number is None and value.isdigit():
+                number = int(value)
+            if number is not None and not lowest <= number <= highest:
+                raise InvalidInput(
+                    f"the {name} field ({part!r}) has {value}, outside {lowest}-{highest}"
+                    f"{_CRON_HINTS.get(name, '')}",
+                    field,
+                )
+    alone = ["*"] * 5
+    alone[index] = part
+    if not croniter.is_valid(" ".join(alone)):
+        raise InvalidInput(
+            f"the {name} field ({part!r}) is not a cron field: numbers {lowest}-{highest}"
+            f"{_CRON_HINTS.get(name, '')}, '*', ranges a-b, lists a,b and steps */n",
+            field,
+        )
 
 
 def _wall(value: Any, field: str) -> dt.datetime:

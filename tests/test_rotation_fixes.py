@@ -332,3 +332,38 @@ def test_resuming_applies_the_step_in_effect_unless_start_next(
     ).get_json()
     assert waited["paused"] is False and waited["run"] is None
     assert len(rotation_jobs(services)) == 1
+
+
+# --- 6. a cron field out of range is named in the bridge's words ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "says"),
+    [
+        ("0 6 * * 1-8", ["day-of-week field", "'1-8'", "has 8", "0-7"]),
+        ("0 6 * * 9", ["day-of-week field", "has 9"]),
+        ("60 6 * * *", ["minute field", "has 60", "0-59"]),
+        ("0 24 * * *", ["hour field", "has 24", "0-23"]),
+        ("0 6 0 * *", ["day-of-month field", "has 0", "1-31"]),
+        ("0 6 * 1,13 *", ["month field", "'1,13'", "has 13", "1-12"]),
+        ("0 6 * * mon-fro", ["day-of-week field", "'mon-fro'", "not a cron field"]),
+        ("0 6 * *", ["five fields", "has 4"]),
+    ],
+)
+def test_a_bad_cron_field_is_a_422_naming_the_field_and_the_value(
+    client, auth_headers, cron: str, says: list[str]
+) -> None:
+    make_presets(client, auth_headers)
+    answer = plan_of(client, auth_headers, [{"preset": "weekend", "cron": cron}])
+    assert answer.status_code == 422, answer.get_json()
+    (message,) = answer.get_json()["errors"]["steps.0.cron"]
+    for words in says:
+        assert words in message, (words, message)
+
+
+def test_cron_fields_in_range_are_accepted(client, auth_headers) -> None:
+    make_presets(client, auth_headers)
+    crons = ["0 6 * * 1-5", "0 6 * * 0,7", "*/15 0-23 1-31 jan-dec sun-sat", "0 6 * * mon#2"]
+    steps = [{"preset": "weekend", "cron": c} for c in crons]
+    made = plan_of(client, auth_headers, steps, start="next")
+    assert made.status_code == 201, made.get_json()
