@@ -4,6 +4,7 @@ a plan in effect from its creation, reports that say why, cron fields named, the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 
 from bridge import models, rotation, snapshots, timetable
+from bridge.cli import main
+from bridge.config import load_settings
 from bridge.migrate import upgrade
+from bridge.services import Services
 from bridge.week import DAYS
-from tests.conftest import _drop_schema, _postgres_url
+from tests.conftest import SANDBOX_TOKEN, _drop_schema, _postgres_url
 from tests.test_api_flow import DOCS_PROFILE, job_done
 from tests.test_rotation import local_now, make_presets
 from tests.test_ui import SECRET, sign_in
@@ -367,3 +371,57 @@ def test_cron_fields_in_range_are_accepted(client, auth_headers) -> None:
     steps = [{"preset": "weekend", "cron": c} for c in crons]
     made = plan_of(client, auth_headers, steps, start="next")
     assert made.status_code == 201, made.get_json()
+
+
+# --- 7. the CLI: a failed run is a failed command -----------------------------------------------
+
+
+@pytest.fixture
+def cli_env(buffer_sandbox: Any, database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "BUFFER_API_URL": buffer_sandbox.url,
+        "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "DATABASE_URL": database_url,
+        "BUFFER_TIMEOUT": "2,5",
+        "REDIS_URL": redis_url,  # no worker here: jobs wait in the store
+    }
+
+
+def test_rotations_run_exits_non_zero_when_a_run_fails_saying_why(
+    runner, cli_env, buffer_sandbox, tmp_path: Path
+) -> None:
+    made = runner.invoke(
+        main, ["presets", "create", "weekend", "--week", '{"sat-sun": ["10:00"]}'], env=cli_env
+    )
+    assert made.exit_code == 0, made.output
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "name": "weekends",
+                "profiles": ["@skinnyoteam"],
+                "steps": [{"preset": "weekend", "at": "daily 00:00"}],
+                "start": "next",
+            }
+        )
+    )
+    assert runner.invoke(main, ["rotations", "create", str(plan)], env=cli_env).exit_code == 0
+    ran = runner.invoke(main, ["rotations", "run", "weekends"], env=cli_env)
+    assert ran.exit_code == 0 and ran.output.startswith("jobs "), ran.output
+
+    cli_services = Services(load_settings({**cli_env, "LOG_FORMAT": "text"}))
+    try:
+        report_zone(cli_services, buffer_sandbox.sandbox, DOCS_PROFILE, "America")
+    finally:
+        cli_services.close()
+    failed = runner.invoke(main, ["rotations", "run", "weekends"], env=cli_env)
+    assert failed.exit_code != 0, failed.output
+    assert "failed on twitter:skinnyoteam" in failed.output
+    assert "not an IANA zone" in failed.output and "1 run of rotation plan weekends failed" in (
+        failed.output
+    )
+
+
+def test_bridge_beat_help_names_rotation(runner) -> None:
+    shown = runner.invoke(main, ["beat", "--help"])
+    assert shown.exit_code == 0 and "rotation" in shown.output

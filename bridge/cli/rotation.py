@@ -232,12 +232,15 @@ def rotations_resume(name: str, start: str) -> None:
 @click.argument("name")
 @friendly
 def rotations_run(name: str) -> None:
-    """Fire a plan now on every profile."""
+    """Fire a plan now on every profile: the step in effect now. Prints the jobs, and
+    why a profile was skipped or failed; exits 1 when a run failed."""
     from bridge import rotation
 
     report = rotation.run_now(_services(), None, name)
-    made = ", ".join(map(str, report.fired)) or "none"
-    click.echo(f"jobs {made}; failed {report.failed}, skipped {report.skipped}")
+    _echo_report(report)
+    if report.failed:
+        runs = "run" if report.failed == 1 else "runs"
+        raise click.ClickException(f"{report.failed} {runs} of rotation plan {name} failed")
 
 
 @rotations.command("delete")
