@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 
 from bridge import models, rotation, snapshots, timetable
+from bridge import sandbox as sim
 from bridge.cli import main
+from bridge.cli.run import sandbox as sandbox_command
 from bridge.config import load_settings
 from bridge.migrate import upgrade
 from bridge.services import Services
@@ -425,3 +428,26 @@ def test_rotations_run_exits_non_zero_when_a_run_fails_saying_why(
 def test_bridge_beat_help_names_rotation(runner) -> None:
     shown = runner.invoke(main, ["beat", "--help"])
     assert shown.exit_code == 0 and "rotation" in shown.output
+
+
+# --- 5. docs/rotation.md works against `make run` -----------------------------------------------
+
+ROTATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "rotation.md"
+SERVICES = ("twitter", "facebook", "linkedin", "instagram", "pinterest")
+REF = re.compile(rf"(?<![\w.])@[A-Za-z0-9_]+|\b(?:{'|'.join(SERVICES)}):[A-Za-z0-9_]+")
+
+
+def test_the_rotation_docs_name_only_profiles_make_run_has() -> None:
+    """`make run` is `bridge dev`, whose sandbox is `bridge sandbox` with its defaults."""
+    defaults = {p.name: p.default for p in sandbox_command.params}
+    state = sim.Sandbox(sim.SandboxConfig(seed=defaults["seed"], profiles=defaults["profiles"]))
+    (account,) = [a for a in state.accounts() if a["name"] == "default"]
+    have = {f"@{p['service_username']}" for p in account["profiles"]}
+    have |= {f"{p['service']}:{p['service_username']}" for p in account["profiles"]}
+    named = set(REF.findall(ROTATION_DOC.read_text(encoding="utf-8")))
+    assert len(named) >= 3 and named <= have, named - have
+
+
+def test_the_rotation_docs_say_a_preset_replaces_the_whole_week() -> None:
+    text = " ".join(ROTATION_DOC.read_text(encoding="utf-8").split())
+    assert "replaces the profile's whole week" in text
