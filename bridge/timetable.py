@@ -307,7 +307,27 @@ def check_cron(text: Any, field: str = "cron") -> str:
             f"{text!r} is not a cron expression (minute hour day-of-month month day-of-week)",
             field,
         )
+    _check_cron_falls(text, parts, field)
     return text
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_cron_falls(text: str, parts: list[str], field: str) -> None:
+    """InvalidInput for days of the month that no month of the month field has (`30 2`:
+    30 February) with any weekday: such a step never fires, and looking for it is
+    costly."""
+    _minute, _hour, days, months, weekdays = croniter(text).expanded
+    if weekdays != ["*"] or days == ["*"] or not all(isinstance(d, int) for d in days):
+        return
+    in_months = range(1, 13) if months == ["*"] else [int(m) for m in months]
+    if min(days) > max(_MONTH_DAYS[m - 1] for m in in_months):
+        raise InvalidInput(
+            f"the day-of-month field ({parts[2]!r}) never falls in the month field's months "
+            f"({parts[3]!r}): this step would never fire",
+            field,
+        )
 
 
 def _check_cron_field(index: int, part: str, field: str) -> None:
@@ -353,12 +373,36 @@ def _wall(value: Any, field: str) -> dt.datetime:
 
 
 def _windows(steps: Sequence[Step], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The UTC windows of the overrides: regular steps inside them do not fire."""
-    return [
+    """The UTC windows of the overrides, overlapping ones merged: regular steps inside
+    them do not fire (merged, a jump over one lands outside all of them)."""
+    spans = sorted(
         (to_instant(s.start, tz), to_instant(s.end, tz))
         for s in steps
         if s.kind == "override" and s.start is not None and s.end is not None
-    ]
+    )
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _margin(instant: dt.datetime, tz: ZoneInfo, forward: bool) -> dt.timedelta:
+    """How far from `instant`'s wall time to start walking. Instants never go back as
+    wall times go forward (a repeated hour is its first pass, a skipped one the end of
+    the gap), so walls a minute before `instant`'s fall at or before it, and walls a
+    minute after fall after it, except when `instant` is in the second pass of a
+    repeated hour: walls up to the repeat's length after its own are then the first
+    pass, before it, and the walk back starts that much on. A minute elsewhere (not
+    MARGIN always): 50 every-minute steps do not each walk 240 minutes first."""
+    minute = dt.timedelta(minutes=1)
+    wall = instant.astimezone(tz)
+    if forward or wall.fold == 0:
+        return minute
+    repeat = (wall.replace(fold=0).utcoffset() or minute) - (wall.utcoffset() or minute)
+    return min(abs(repeat), MARGIN) + minute
 
 
 def _window_of(
@@ -382,7 +426,8 @@ def _stream(
     window, in order, within HORIZON. A window is jumped over, not walked through: a
     `* * * * *` step under a year-long override costs one restart, not 500,000 minutes."""
     limit = origin + HORIZON if forward else origin - HORIZON
-    wall_origin = local(origin, tz) + (-MARGIN if forward else MARGIN)
+    margin = _margin(origin, tz, forward)
+    wall_origin = local(origin, tz) + (-margin if forward else margin)
     beyond: dt.datetime | None = None  # after a jump: the window's edge
     while True:
         jumped = None
@@ -403,7 +448,8 @@ def _stream(
         if jumped is None:
             return
         beyond = jumped[1] if forward else jumped[0]
-        wall_origin = local(beyond, tz) + (-MARGIN if forward else MARGIN)
+        margin = _margin(beyond, tz, forward)
+        wall_origin = local(beyond, tz) + (-margin if forward else margin)
 
 
 def _distinct(steps: Sequence[Step]) -> list[tuple[int, Step]]:

@@ -118,6 +118,48 @@ def test_an_every_minute_step_under_a_long_override_is_quick() -> None:
     assert due is None  # the override holds: nothing regular is due inside it
 
 
+WORST_PLANS = {
+    "50 different every-minute crons": [
+        {"preset": "a", "cron": f"{m}-59 * * * *"} for m in range(timetable.MAX_STEPS)
+    ],
+    "25 every-minute crons under 25 overlapping year-long overrides": [
+        {"preset": "a", "cron": f"{m}-59 * * * *"} for m in range(25)
+    ]
+    + [
+        {"preset": "h", "from": f"2026-{m:02d}-01T00:00", "to": f"2028-{m:02d}-01T00:00"}
+        for m in range(1, 13)
+    ]
+    + [
+        {"preset": "h", "from": f"2026-{m:02d}-15T00:00", "to": f"2028-{m:02d}-15T00:00"}
+        for m in range(1, 14 - 1)
+    ],
+    "50 leap days": [{"preset": "a", "cron": f"{m} 0 29 2 *"} for m in range(50)],
+}
+
+
+@pytest.mark.parametrize("plan", list(WORST_PLANS))
+@pytest.mark.parametrize(
+    "now",
+    [
+        utc(2027, 3, 14, 7, 30),  # New York: 03:30, half an hour after 02:00 was skipped
+        utc(2027, 11, 7, 6, 30),  # New York: 01:30 for the second time
+        utc(2027, 5, 14, 7, 30),
+    ],
+    ids=["after-clocks-went-forward", "in-the-repeated-hour", "far-from-a-change"],
+)
+def test_the_time_arithmetic_of_run_now_is_bounded_for_any_plan(
+    plan: str, now: dt.datetime
+) -> None:
+    """What run now computes for one profile: the step in effect, then the next run."""
+    steps = timetable.parse_steps(WORST_PLANS[plan])
+    tz = timetable.zone("America/New_York")
+    started = time.process_time()
+    timetable.latest_due(steps, tz, now - timetable.HORIZON, now, count=False)
+    timetable.next_after(steps, tz, now)
+    spent = time.process_time() - started
+    assert spent < 0.5, f"{plan}: {spent * 1000:.0f} ms of CPU"  # under 0.2 s here, unloaded
+
+
 # --- 1. a timezone that is not a zone ---------------------------------------------------------
 
 
@@ -355,6 +397,7 @@ def test_resuming_applies_the_step_in_effect_unless_start_next(
         ("0 6 * 1,13 *", ["month field", "'1,13'", "has 13", "1-12"]),
         ("0 6 * * mon-fro", ["day-of-week field", "'mon-fro'", "not a cron field"]),
         ("0 6 * *", ["five fields", "has 4"]),
+        ("0 6 30 2 *", ["day-of-month field", "'30'", "never"]),
     ],
 )
 def test_a_bad_cron_field_is_a_422_naming_the_field_and_the_value(
@@ -372,7 +415,7 @@ def test_cron_fields_in_range_are_accepted(client, auth_headers) -> None:
     make_presets(client, auth_headers)
     crons = ["0 6 * * 1-5", "0 6 * * 0,7", "*/15 0-23 1-31 jan-dec sun-sat", "0 6 * * mon#2"]
     steps = [{"preset": "weekend", "cron": c} for c in crons]
-    made = plan_of(client, auth_headers, steps, start="next")
+    made = plan_of(client, auth_headers, steps)  # a guard: the range check refuses no valid cron
     assert made.status_code == 201, made.get_json()
 
 
