@@ -62,7 +62,10 @@ def _cached_values(account: str, profile: BufferProfile) -> dict[str, object]:
         "service": profile.service,
         "service_username": profile.service_username,
         "formatted_username": profile.formatted_username,
-        "timezone": profile.timezone,
+        # the column holds 64: no IANA zone is longer, and a longer text stays not a
+        # zone when cut (rotation refuses it saying so) instead of failing the account's
+        # whole snapshot on PostgreSQL
+        "timezone": profile.timezone[:64],
         "schedules": data["schedules"],  # [s.to_json() for s in profile.schedules]
         "paused_days": list(profile.paused_days),
         "data": data,

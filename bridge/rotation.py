@@ -52,7 +52,14 @@ from bridge import (
     schedules,
     timetable,
 )
-from bridge.errors import BridgeError, Conflict, Forbidden, InvalidInput, NotFound
+from bridge.errors import (
+    BridgeError,
+    Conflict,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
@@ -64,12 +71,28 @@ TICK_LIMIT = 200
 
 @dataclass
 class TickReport:
-    """What one tick did: targets fired (job ids), late, skipped, failed."""
+    """What one tick (or run now) did: targets fired (job ids), late, skipped, failed;
+    and, per target, why runs were skipped (`skips`) or failed (`failures`): dicts of
+    profile_id, profile (its label), count (skips), reason and job_id (or None)."""
 
     fired: list[int] = field(default_factory=list)
     late: int = 0
     skipped: int = 0
     failed: int = 0
+    skips: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, who: tuple[str, str], count: int, reason: str, job_id: int | None) -> None:
+        """`count` runs of profile `who` (id, label) skipped, saying why."""
+        self.skipped += count
+        note = {"profile_id": who[0], "profile": who[1], "count": count, "reason": reason}
+        self.skips.append({**note, "job_id": job_id})
+
+    def fail(self, who: tuple[str, str], reason: str, job_id: int | None) -> None:
+        """A run of profile `who` (id, label) failed, saying why."""
+        self.failed += 1
+        note = {"profile_id": who[0], "profile": who[1], "reason": reason, "job_id": job_id}
+        self.failures.append(note)
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -188,8 +211,21 @@ def _next_run(
 
 
 def _zone(session: Session, profile_id: str) -> Any:
+    """The zone a target's runs are timed in: UTC when Buffer's is none or not a zone
+    (`_zone_problem` says so, and those runs fail saying why)."""
     profile = session.get(models.Profile, profile_id)
     return timetable.zone(profile.timezone if profile is not None else None)
+
+
+def _zone_problem(session: Session, profile_id: str) -> str | None:
+    """Why a profile's local times cannot be placed (a timezone that is not an IANA
+    zone), or None."""
+    profile = session.get(models.Profile, profile_id)
+    try:
+        timetable.profile_zone(profile.timezone if profile is not None else None)
+    except InvalidInput as bad:
+        return bad.message
+    return None
 
 
 def delete(services: Services, client: models.ApiClient | None, name: str) -> None:
@@ -236,14 +272,17 @@ def preview(
         for target in plan.targets:
             profile = session.get(models.Profile, target.profile_id)
             tz = timetable.zone(profile.timezone if profile is not None else None)
+            problem = _zone_problem(session, target.profile_id)
             runs = itertools.islice(
-                timetable.upcoming(steps, tz, max(now, target.done_until)), count
+                timetable.upcoming(steps, tz, max(now, target.done_until)),
+                0 if problem else count,  # its runs fail: none is shown as coming
             )
             shown.append(
                 {
                     "profile_id": target.profile_id,
                     "profile": profiles.label(profile) if profile is not None else None,
-                    "timezone": tz.key,
+                    "timezone": profile.timezone if problem and profile else tz.key,
+                    "error": problem,
                     "next_run_at": target.next_run_at,
                     "last_run_at": target.last_run_at,
                     "last_job_id": target.last_job_id,
@@ -325,8 +364,42 @@ def tick(services: Services, now: dt.datetime | None = None) -> TickReport:
     now = now or models.utcnow()
     report = TickReport()
     for target_id, token in claim(services, now):
-        fire(services, target_id, token, now, report)
+        _fire_alone(services, target_id, token, now, report)
     return report
+
+
+def _fire_alone(
+    services: Services,
+    target_id: int,
+    token: str,
+    now: dt.datetime,
+    report: TickReport,
+    forced: bool = False,
+    ahead: bool = True,
+) -> None:
+    """`fire`, with one target's unexpected error kept to it: logged, counted as a failed
+    run saying so, and its lease dropped so the next tick tries it again; the other
+    targets and plans go on. Our database down is the exception: the tick stops (beat
+    skips its turn, tasks/outage.py) and the leases lapse."""
+    try:
+        fire(services, target_id, token, now, report, forced=forced, ahead=ahead)
+    except DatabaseUnavailable:
+        raise
+    except Exception as error:
+        log.exception("rotation target %s: the run stopped on an unexpected error", target_id)
+        who = _release(services, target_id, token)
+        report.fail(who, f"the run stopped on an unexpected error ({type(error).__name__})", None)
+
+
+def _release(services: Services, target_id: int, token: str) -> tuple[str, str]:
+    """Drop a lease this caller holds; (profile id, label) of the target."""
+    with services.db.session() as session:
+        target = session.get(models.RotationTarget, target_id)
+        if target is None:
+            return str(target_id), str(target_id)
+        if target.claim_token == token:
+            target.claimed_until, target.claim_token = None, None
+        return target.profile_id, _label(session, target.profile_id) or target.profile_id
 
 
 def _due(now: dt.datetime) -> Any:
@@ -380,19 +453,59 @@ def claim(services: Services, now: dt.datetime, only: int | None = None) -> list
     return claimed
 
 
-def run_now(services: Services, client: models.ApiClient | None, name: str) -> TickReport:
+START = ("now", "next")  # on creating or resuming a plan: apply what holds now, or wait
+
+
+def run_now(
+    services: Services, client: models.ApiClient | None, name: str, ahead: bool = True
+) -> TickReport:
     """Fire plan `name` now on every profile: the step in effect now (the latest due,
-    however long ago; the first to come when none has), whatever `next_run_at` says."""
+    however long ago; the first to come when none has, unless `ahead` is False),
+    whatever `next_run_at` says."""
     auth.check_write(client or system_client())
     now = models.utcnow()
     with services.db.session() as session:
         plan = get(session, name, client)
-        ids = [t.id for t in plan.targets]
+        ids = [
+            (t.id, (t.profile_id, _label(session, t.profile_id) or t.profile_id))
+            for t in plan.targets
+        ]
     report = TickReport()
-    for target_id in ids:
-        for claimed, token in claim(services, now, only=target_id):
-            fire(services, claimed, token, now, report, forced=True)
+    for target_id, who in ids:
+        claimed = claim(services, now, only=target_id)
+        if not claimed:
+            reason = "a run of this profile is under way (beat or another run now): not fired twice"
+            report.skip(who, 1, reason, None)
+        for held, token in claimed:
+            _fire_alone(services, held, token, now, report, forced=True, ahead=ahead)
     return report
+
+
+def begin(
+    services: Services, client: models.ApiClient | None, name: str, start: str = "now"
+) -> TickReport | None:
+    """After creating or resuming plan `name`: with `start` "now", apply the step in
+    effect now on every profile (one run, as run now, but nothing when no step has
+    fallen due yet: a step to come is left to its time); "next" leaves everything to the
+    steps to come (None). InvalidInput for another `start`."""
+    if start not in START:
+        raise InvalidInput("now (apply the step in effect now) or next (wait for it)", "start")
+    if start == "next":
+        return None
+    return run_now(services, client, name, ahead=False)
+
+
+def resume(
+    services: Services, client: models.ApiClient | None, name: str, start: str = "now"
+) -> TickReport | None:
+    """Resume a paused plan from now, and `begin` it (`start`); a running plan is left as
+    it is (None)."""
+    if start not in START:
+        raise InvalidInput("now (apply the step in effect now) or next (wait for it)", "start")
+    with services.db.session() as session:
+        was_paused = get(session, name, client).paused
+    set_paused(services, client, name, False)
+    return begin(services, client, name, start) if was_paused else None
 
 
 def fire(
@@ -402,8 +515,10 @@ def fire(
     now: dt.datetime,
     report: TickReport,
     forced: bool = False,
+    ahead: bool = True,
 ) -> None:
-    """Fire one claimed target's latest due step, then advance it and drop the lease."""
+    """Fire one claimed target's latest due step, then advance it and drop the lease.
+    `forced` (run now): the step in effect now, or with `ahead` the first to come."""
     with services.db.session() as session:
         target = session.get(models.RotationTarget, target_id)
         if target is None or target.claim_token != token:
@@ -411,9 +526,12 @@ def fire(
         plan = target.plan
         steps = timetable.parse_steps(plan.steps)
         tz = _zone(session, target.profile_id)
+        problem = _zone_problem(session, target.profile_id)
+        who = (target.profile_id, _label(session, target.profile_id) or target.profile_id)
         after = now - timetable.HORIZON if forced else target.done_until
-        occurrence, superseded = timetable.latest_due(steps, tz, after, now)
-        if occurrence is None and forced:
+        # run now fires what is in effect and supersedes nothing: no counting
+        occurrence, superseded = timetable.latest_due(steps, tz, after, now, count=not forced)
+        if occurrence is None and forced and ahead:
             occurrence = timetable.next_after(steps, tz, now)
         plan_name, overrides = plan.name, dict(target.overrides or {})
         # ids may be reused after a delete (SQLite): the plan's birth keeps keys apart
@@ -428,21 +546,32 @@ def fire(
             key += f":now:{now.timestamp():.0f}"
         context = {"plan": plan_name, "due_at": occurrence.at.isoformat()}
         job, error, outcome = _run(
-            services, target_id, plan_name, occurrence, overrides, late, key, context
+            services, target_id, plan_name, occurrence, overrides, late, key, context, problem
         )
         metrics.count_rotation(outcome)
         if outcome != "failed" and late > services.settings.rotation_late_after:
             metrics.count_rotation("late")
             report.late += 1
-        report.skipped += superseded
-        for _ in range(superseded):
+        if superseded.count:
+            report.skip(who, superseded.count, _superseded_reason(superseded, occurrence), None)
+        for _ in range(superseded.count):
             metrics.count_rotation("skipped")
+        job_id = job.id if job is not None else None
         if outcome == "failed":
-            report.failed += 1
+            report.fail(who, error or "the run failed", job_id)
         elif outcome == "skipped":
-            report.skipped += 1
+            reason = (job.result or {}).get("reason") if job is not None else None
+            report.skip(who, 1, reason or "nothing to do", job_id)
         if job is not None:
             report.fired.append(job.id)
+    elif forced and ahead:
+        reason = f"no step of the plan falls within {timetable.HORIZON.days} days: nothing to apply"
+        report.skip(who, 1, reason, None)
+    elif forced:
+        reason = (
+            "no step has fallen due yet: nothing is in effect, the first step fires at its time"
+        )
+        report.skip(who, 1, reason, None)
     with services.db.session() as session:
         target = session.get(models.RotationTarget, target_id)
         if target is None or target.claim_token != token:
@@ -459,6 +588,18 @@ def fire(
             # told in the transaction that records the run: a tick that dies before it
             # fires again, finds its job by the idempotency key, and tells it then
             _tell_fired(session, target, plan_name, occurrence, job)
+
+
+def _superseded_reason(superseded: timetable.Superseded, run: timetable.Occurrence) -> str:
+    """Why runs were skipped after downtime, in words."""
+    count = f"{'at least ' if superseded.at_least else ''}{superseded.count}"
+    runs = "run" if superseded.count == 1 and not superseded.at_least else "runs"
+    first, last = superseded.first, superseded.last
+    span = f" (due {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)" if first and last else ""
+    return (
+        f"{count} earlier {runs}{span} fell due while beat was not running: only the latest "
+        f"step, due {run.at:%Y-%m-%d %H:%M} UTC, fires"
+    )
 
 
 def _tell_fired(
@@ -496,9 +637,11 @@ def _run(
     late: int,
     key: str,
     context: dict[str, Any],
+    problem: str | None = None,
 ) -> tuple[models.Job | None, str | None, str]:
     """Make one occurrence's job: (job, error, outcome: fired, skipped or failed).
-    `overrides` is updated in place (an override started, or reverted)."""
+    `overrides` is updated in place (an override started, or reverted). `problem` says
+    why the run cannot happen (the profile's timezone): a failed job saying so."""
     with services.db.session() as session:
         target = session.get(models.RotationTarget, target_id)
         assert target is not None
@@ -512,6 +655,12 @@ def _run(
                 services, profile_id, account, plan_name, key, late, context, refused.message
             )
             return job, refused.message, "failed"
+    if problem is not None:
+        log.warning("rotation %s on %s: %s", plan_name, profile_id, problem)
+        job = _recorded(
+            services, profile_id, account, plan_name, key, late, context, problem, client
+        )
+        return job, problem, "failed"
     try:
         if occurrence.action == "revert":
             return _revert(

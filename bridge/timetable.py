@@ -24,13 +24,14 @@ the only DST logic there is (croniter's own zone handling is not used).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import croniter
 
@@ -61,12 +62,37 @@ def check_name(name: Any, field: str = "name") -> str:
     return name
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_zone(name: object) -> bool:
+    """Whether `name` is a zone of the IANA zone database on this machine
+    (`Europe/London`, `UTC`); `America`, a path or a 300-character string is not."""
+    return isinstance(name, str) and name in _zone_names()
+
+
 def zone(name: str | None) -> ZoneInfo:
-    """The profile's timezone; UTC when Buffer gave none or one this machine lacks."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    """The profile's timezone; UTC when Buffer gave none or one that is not a zone
+    (`profile_zone` refuses those instead)."""
+    return ZoneInfo(name) if name and is_zone(name) else ZoneInfo("UTC")
+
+
+def profile_zone(name: str | None) -> ZoneInfo:
+    """The timezone of a profile whose local times are placed (rotation): UTC when Buffer
+    gave none; InvalidInput (field `timezone`, saying why) when it is not an IANA zone."""
+    if not name:
         return ZoneInfo("UTC")
+    if not is_zone(name):
+        shown = name if len(name) <= 40 else f"{name[:40]}... ({len(name)} characters)"
+        raise InvalidInput(
+            f"Buffer reports the timezone {shown!r} for this profile, which is not an IANA "
+            "zone (such as Europe/London): its local times cannot be placed until the "
+            "profile's timezone is set in Buffer",
+            "timezone",
+        )
+    return ZoneInfo(name)
 
 
 def to_instant(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -243,16 +269,91 @@ def _weekly_step(preset: str, text: Any, field: str) -> Step:
     return Step("at", (preset,), days=days, time=time)
 
 
+# (name, lowest, highest, names) of the five fields, in order
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    ),
+    ("day-of-week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_HINTS = {"day-of-week": " (0 and 7 are Sunday; or sun-sat)", "month": " (or jan-dec)"}
+_CRON_VALUE = re.compile(r"[0-9]+|[a-z]{3}", re.ASCII)
+
+
 def check_cron(text: Any, field: str = "cron") -> str:
-    """A five-field cron expression croniter reads (InvalidInput naming `field`)."""
+    """A five-field cron expression croniter reads; otherwise InvalidInput naming
+    `field` and, in the bridge's words, which of the five fields is wrong and why (a
+    value out of its range is named with the range)."""
     if not isinstance(text, str) or len(text) > MAX_CRON or not text.isprintable():
         raise InvalidInput(f"a cron expression of at most {MAX_CRON} characters", field)
     text = " ".join(text.split())
-    if len(text.split()) != 5 or not croniter.is_valid(text):
+    parts = text.split()
+    if len(parts) != 5:
         raise InvalidInput(
-            "not a five-field cron expression (minute hour day month weekday)", field
+            f"a cron expression has five fields (minute hour day-of-month month "
+            f"day-of-week); {text!r} has {len(parts)}",
+            field,
         )
+    for index, part in enumerate(parts):
+        _check_cron_field(index, part.lower(), field)
+    if not croniter.is_valid(text):
+        raise InvalidInput(
+            f"{text!r} is not a cron expression (minute hour day-of-month month day-of-week)",
+            field,
+        )
+    _check_cron_falls(text, parts, field)
     return text
+
+
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_cron_falls(text: str, parts: list[str], field: str) -> None:
+    """InvalidInput for days of the month that no month of the month field has (`30 2`:
+    30 February) with any weekday: such a step never fires, and looking for it is
+    costly."""
+    _minute, _hour, days, months, weekdays = croniter(text).expanded
+    if weekdays != ["*"] or days == ["*"] or not all(isinstance(d, int) for d in days):
+        return
+    in_months = range(1, 13) if months == ["*"] else [int(m) for m in months]
+    if min(days) > max(_MONTH_DAYS[m - 1] for m in in_months):
+        raise InvalidInput(
+            f"the day-of-month field ({parts[2]!r}) never falls in the month field's months "
+            f"({parts[3]!r}): this step would never fire",
+            field,
+        )
+
+
+def _check_cron_field(index: int, part: str, field: str) -> None:
+    """InvalidInput naming the cron field `index` when one of its values is out of range
+    or the field is not a cron field (tried alone, the other four `*`)."""
+    name, lowest, highest, names = _CRON_FIELDS[index]
+    for item in part.split(","):
+        values = item.split("/", 1)[0]
+        for value in _CRON_VALUE.findall(values):
+            number = names.index(value) + lowest if value in names else None
+            if number is None and value.isdigit():
+                number = int(value)
+            if number is not None and not lowest <= number <= highest:
+                raise InvalidInput(
+                    f"the {name} field ({part!r}) has {value}, outside {lowest}-{highest}"
+                    f"{_CRON_HINTS.get(name, '')}",
+                    field,
+                )
+    alone = ["*"] * 5
+    alone[index] = part
+    if not croniter.is_valid(" ".join(alone)):
+        raise InvalidInput(
+            f"the {name} field ({part!r}) is not a cron field: numbers {lowest}-{highest}"
+            f"{_CRON_HINTS.get(name, '')}, '*', ranges a-b, lists a,b and steps */n",
+            field,
+        )
 
 
 def _wall(value: Any, field: str) -> dt.datetime:
@@ -272,44 +373,105 @@ def _wall(value: Any, field: str) -> dt.datetime:
 
 
 def _windows(steps: Sequence[Step], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The UTC windows of the overrides: regular steps inside them do not fire."""
-    return [
+    """The UTC windows of the overrides, overlapping ones merged: regular steps inside
+    them do not fire (merged, a jump over one lands outside all of them)."""
+    spans = sorted(
         (to_instant(s.start, tz), to_instant(s.end, tz))
         for s in steps
         if s.kind == "override" and s.start is not None and s.end is not None
-    ]
+    )
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
-def _suppressed(occurrence: Occurrence, windows: list[tuple[dt.datetime, dt.datetime]]) -> bool:
+def _margin(instant: dt.datetime, tz: ZoneInfo, forward: bool) -> dt.timedelta:
+    """How far from `instant`'s wall time to start walking. Instants never go back as
+    wall times go forward (a repeated hour is its first pass, a skipped one the end of
+    the gap), so walls a minute before `instant`'s fall at or before it, and walls a
+    minute after fall after it, except when `instant` is in the second pass of a
+    repeated hour: walls up to the repeat's length after its own are then the first
+    pass, before it, and the walk back starts that much on. A minute elsewhere (not
+    MARGIN always): 50 every-minute steps do not each walk 240 minutes first."""
+    minute = dt.timedelta(minutes=1)
+    wall = instant.astimezone(tz)
+    if forward or wall.fold == 0:
+        return minute
+    repeat = (wall.replace(fold=0).utcoffset() or minute) - (wall.utcoffset() or minute)
+    return min(abs(repeat), MARGIN) + minute
+
+
+def _window_of(
+    occurrence: Occurrence, windows: list[tuple[dt.datetime, dt.datetime]]
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The override window that holds `occurrence` (a regular step), if any."""
     if occurrence.action != "apply":
-        return False
-    return any(start <= occurrence.at < end for start, end in windows)
+        return None
+    return next(((s, e) for s, e in windows if s <= occurrence.at < e), None)
 
 
 def _stream(
-    step: Step, index: int, tz: ZoneInfo, origin: dt.datetime, forward: bool
+    step: Step,
+    index: int,
+    tz: ZoneInfo,
+    origin: dt.datetime,
+    forward: bool,
+    windows: list[tuple[dt.datetime, dt.datetime]],
 ) -> Iterator[Occurrence]:
-    """One step's occurrences after (before) `origin`, in order, within HORIZON."""
-    wall_origin = local(origin, tz) + (-MARGIN if forward else MARGIN)
+    """One step's occurrences after (before) `origin` that are not inside an override's
+    window, in order, within HORIZON. A window is jumped over, not walked through: a
+    `* * * * *` step under a year-long override costs one restart, not 500,000 minutes."""
     limit = origin + HORIZON if forward else origin - HORIZON
-    for wall, action, preset in step.walls(wall_origin, forward):
-        instant = to_instant(wall, tz)
-        if (instant > limit) if forward else (instant < limit):
+    margin = _margin(origin, tz, forward)
+    wall_origin = local(origin, tz) + (-margin if forward else margin)
+    beyond: dt.datetime | None = None  # after a jump: the window's edge
+    while True:
+        jumped = None
+        for wall, action, preset in step.walls(wall_origin, forward):
+            instant = to_instant(wall, tz)
+            if (instant > limit) if forward else (instant < limit):
+                return
+            if (instant <= origin) if forward else (instant > origin):
+                continue
+            if beyond is not None and ((instant < beyond) if forward else (instant >= beyond)):
+                continue
+            occurrence = Occurrence(instant, wall, index, action, preset)
+            jumped = _window_of(occurrence, windows)
+            if jumped is None:
+                yield occurrence
+                continue
+            break
+        if jumped is None:
             return
-        if (instant > origin) if forward else (instant <= origin):
-            yield Occurrence(instant, wall, index, action, preset)
+        beyond = jumped[1] if forward else jumped[0]
+        margin = _margin(beyond, tz, forward)
+        wall_origin = local(beyond, tz) + (-margin if forward else margin)
+
+
+def _distinct(steps: Sequence[Step]) -> list[tuple[int, Step]]:
+    """(index, step) of each different step: of identical steps only the last, which is
+    the one that would fire (50 copies of one step cost what one does)."""
+    last = {step: index for index, step in enumerate(steps)}
+    return sorted(((i, s) for s, i in last.items()), key=lambda pair: pair[0])
 
 
 def upcoming(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Iterator[Occurrence]:
     """Every occurrence strictly after `after`, in order; of several at one instant, only
     the one that would fire."""
+    for _instant, group in itertools.groupby(_merged(steps, tz, after), key=lambda o: o.at):
+        yield list(group)[-1]
+
+
+def _merged(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Iterator[Occurrence]:
+    """Every step's occurrences after `after`, merged in firing order (simultaneous ones
+    side by side, the one that fires last)."""
     windows = _windows(steps, tz)
-    streams = [_stream(s, i, tz, after, True) for i, s in enumerate(steps)]
-    merged = heapq.merge(*streams, key=lambda o: o.order)
-    for _instant, group in itertools.groupby(merged, key=lambda o: o.at):
-        firing = [o for o in group if not _suppressed(o, windows)]
-        if firing:
-            yield firing[-1]
+    streams = [_stream(s, i, tz, after, True, windows) for i, s in _distinct(steps)]
+    return heapq.merge(*streams, key=lambda o: o.order)
 
 
 def next_after(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Occurrence | None:
@@ -317,26 +479,49 @@ def next_after(steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime) -> Occur
     return next(upcoming(steps, tz, after), None)
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """The earlier runs a late run stands for (they do not fire): how many, and when
+    the first and the last fell. Counting stops at MAX_COUNTED (`at_least`)."""
+
+    count: int = 0
+    at_least: bool = False
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+
+
+MAX_COUNTED = 1000  # occurrences looked at to count superseded runs; more: "at least"
+
+
 def latest_due(
-    steps: Sequence[Step], tz: ZoneInfo, after: dt.datetime, now: dt.datetime
-) -> tuple[Occurrence | None, int]:
-    """(the latest occurrence in (after, now], how many earlier ones it supersedes):
-    after downtime only the latest fires."""
+    steps: Sequence[Step],
+    tz: ZoneInfo,
+    after: dt.datetime,
+    now: dt.datetime,
+    count: bool = True,
+) -> tuple[Occurrence | None, Superseded]:
+    """(the latest occurrence in (after, now], the earlier ones it supersedes): after
+    downtime only the latest fires. `count` False skips the counting ("run now" fires
+    what is in effect and supersedes nothing). The work is bounded whatever the plan:
+    one step back per distinct step, at most MAX_COUNTED forward."""
     windows = _windows(steps, tz)
     best: Occurrence | None = None
-    for index, step in enumerate(steps):
-        for occurrence in _stream(step, index, tz, now, False):
-            if occurrence.at <= after:
-                break
-            if not _suppressed(occurrence, windows):
-                if best is None or occurrence.order > best.order:
-                    best = occurrence
-                break
-    if best is None:
-        return None, 0
-    skipped = 0
-    for occurrence in upcoming(steps, tz, after):
-        if occurrence.at >= best.at or skipped > 10_000:
+    for index, step in _distinct(steps):
+        occurrence = next(_stream(step, index, tz, now, False, windows), None)
+        if occurrence is None or occurrence.at <= after:
+            continue
+        if best is None or occurrence.order > best.order:
+            best = occurrence
+    if best is None or not count:
+        return best, Superseded()
+    counted, first, last = 0, None, None
+    for looked, occurrence in enumerate(_merged(steps, tz, after)):
+        if occurrence.at >= best.at:
             break
-        skipped += 1
-    return best, skipped
+        if looked == MAX_COUNTED:  # steps that fall together count once: a lower bound
+            return best, Superseded(counted, True, first, last)
+        if occurrence.at != last:
+            counted += 1
+            first = first or occurrence.at
+            last = occurrence.at
+    return best, Superseded(counted, False, first, last)

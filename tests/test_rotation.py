@@ -22,9 +22,11 @@ def make_presets(client: Any, headers: dict[str, str]) -> None:
 
 
 def make_plan(client: Any, headers: dict[str, str], steps: list[Any], name: str = "plan") -> Any:
+    """A plan over @skinnyoteam that waits for its steps (`start: next`: nothing runs
+    when it is made; tests/test_rotation_fixes.py covers the run at creation)."""
     return client.post(
         "/v1/rotations",
-        json={"name": name, "profiles": ["@skinnyoteam"], "steps": steps},
+        json={"name": name, "profiles": ["@skinnyoteam"], "steps": steps, "start": "next"},
         headers=headers,
     )
 

@@ -28,7 +28,7 @@ def fired(steps_json, zone, start, ticks):
         occurrence, skipped = timetable.latest_due(steps, tz, done, now)
         if occurrence is not None:
             out.append(occurrence)
-            superseded += skipped
+            superseded += skipped.count
         done = now
     return out, superseded
 
@@ -71,7 +71,7 @@ def test_after_downtime_only_the_latest_due_step_fires_and_says_what_it_supersed
     tz = timetable.zone("Europe/London")
     occurrence, superseded = timetable.latest_due(steps, tz, utc(2027, 1, 1), utc(2027, 1, 17))
     assert occurrence is not None and occurrence.preset == "weekend"
-    assert occurrence.at == utc(2027, 1, 16) and superseded == 4  # 2x sat, 2x mon before it
+    assert occurrence.at == utc(2027, 1, 16) and superseded.count == 4  # 2x sat, 2x mon before it
 
 
 def test_round_robin_takes_the_next_preset_every_period() -> None:

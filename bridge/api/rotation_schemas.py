@@ -104,6 +104,14 @@ class RotationCreateSchema(StrictSchema):
         required=True,
         metadata={"example": [{"preset": "weekend", "at": "sat 00:00"}]},
     )
+    start = fields.String(
+        load_default="now",
+        validate=validate.OneOf(["now", "next"]),
+        metadata={
+            "description": "now: apply the step in effect now at once (one run, as run "
+            "now); next: only the steps to come fire"
+        },
+    )
 
 
 class RotationPatchSchema(StrictSchema):
@@ -115,6 +123,16 @@ class RotationPatchSchema(StrictSchema):
     )
     service = fields.String(validate=validate.Length(min=1, max=64))
     steps = StepsField()
+
+
+class ResumeSchema(StrictSchema):
+    """POST /v1/rotations/<name>/resume (the body is optional)."""
+
+    start = fields.String(
+        load_default="now",
+        validate=validate.OneOf(["now", "next"]),
+        metadata={"description": "now: apply the step in effect now; next: wait for it"},
+    )
 
 
 class PreviewArgs(StrictSchema):
@@ -175,6 +193,10 @@ class PreviewTargetSchema(Schema):
     last_run_at = fields.DateTime(allow_none=True)
     last_job_id = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
+    error = fields.String(
+        allow_none=True,
+        metadata={"description": "why this profile's runs cannot happen (none are shown)"},
+    )
     runs = fields.List(fields.Nested(PreviewRunSchema))
 
 
@@ -186,9 +208,31 @@ class PreviewSchema(Schema):
     targets = fields.List(fields.Nested(PreviewTargetSchema), required=True)
 
 
+class RunNoteSchema(Schema):
+    """One profile's skipped or failed runs, and why."""
+
+    profile_id = fields.String(required=True)
+    profile = fields.String(allow_none=True)
+    count = fields.Integer(metadata={"description": "runs skipped (skips only)"})
+    reason = fields.String(
+        required=True, metadata={"example": "the override's job 12 failed: nothing to revert"}
+    )
+    job_id = fields.Integer(allow_none=True, metadata={"description": "the job recording it"})
+
+
 class RunReportSchema(Schema):
-    """202 after "run now": the jobs made, and how many runs failed or were skipped."""
+    """202 after "run now" (and 201 on creating or resuming a plan): the jobs made, how
+    many runs failed or were skipped, and per profile why (`failures`, `skips`)."""
 
     jobs = fields.List(fields.Nested(JobSchema), required=True)
     failed = fields.Integer()
     skipped = fields.Integer()
+    failures = fields.List(fields.Nested(RunNoteSchema))
+    skips = fields.List(fields.Nested(RunNoteSchema))
+
+
+class RotationStartedSchema(RotationSchema):
+    """A plan just created or resumed, and the run that put its step in effect (`run`:
+    null with `start` next, or when a resumed plan was not paused)."""
+
+    run = fields.Nested(RunReportSchema, allow_none=True)

@@ -14,10 +14,12 @@ from bridge import models, rotation
 from bridge.api.rotation_schemas import (
     PreviewArgs,
     PreviewSchema,
+    ResumeSchema,
     RotationCreateSchema,
     RotationListSchema,
     RotationPatchSchema,
     RotationSchema,
+    RotationStartedSchema,
     RunReportSchema,
 )
 from bridge.web.caller import authenticate_first, current_client, services
@@ -42,12 +44,14 @@ class RotationList(MethodView):
             return {"rotations": [rotation.to_json(session, p) for p in plans]}
 
     @blp.arguments(RotationCreateSchema)
-    @blp.response(201, RotationSchema)
+    @blp.response(201, RotationStartedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a plan: `profiles` (or every profile of `service`) and `steps`."""
-        name = body.pop("name")
+        """Create a plan: `profiles` (or every profile of `service`) and `steps`; the step
+        in effect now is applied at once (`run`) unless `start` is `next`."""
+        name, start = body.pop("name"), body.pop("start")
         rotation.save(services(), current_client(), name, body, create=True)
-        return _view(name)
+        report = rotation.begin(services(), current_client(), name, start)
+        return {**_view(name), "run": _report(report) if report is not None else None}
 
 
 @blp.route("/<name>")
@@ -81,11 +85,13 @@ class RotationPause(MethodView):
 
 @blp.route("/<name>/resume")
 class RotationResume(MethodView):
-    @blp.response(200, RotationSchema)
-    def post(self, name: str) -> dict[str, Any]:
-        """Resume a plan from now (steps that fell while paused do not fire)."""
-        rotation.set_paused(services(), current_client(), name, False)
-        return _view(name)
+    @blp.arguments(ResumeSchema, required=False)
+    @blp.response(200, RotationStartedSchema)
+    def post(self, body: dict[str, Any], name: str) -> dict[str, Any]:
+        """Resume a plan from now: the step in effect now is applied at once (`run`)
+        unless `start` is `next`; the steps that fell while paused do not fire."""
+        report = rotation.resume(services(), current_client(), name, body.get("start", "now"))
+        return {**_view(name), "run": _report(report) if report is not None else None}
 
 
 @blp.route("/<name>/run")
@@ -93,10 +99,21 @@ class RotationRun(MethodView):
     @blp.response(202, RunReportSchema)
     def post(self, name: str) -> dict[str, Any]:
         """Fire the plan now on every profile: the step in effect now."""
-        report = rotation.run_now(services(), current_client(), name)
-        with services().db.session() as session:
-            made = [session.get(models.Job, i) for i in report.fired]
-        return {"jobs": [j for j in made if j], "failed": report.failed, "skipped": report.skipped}
+        return _report(rotation.run_now(services(), current_client(), name))
+
+
+def _report(report: rotation.TickReport) -> dict[str, Any]:
+    """A run's report as RunReportSchema shows it: its jobs, and why runs were skipped or
+    failed."""
+    with services().db.session() as session:
+        made = [session.get(models.Job, i) for i in report.fired]
+    return {
+        "jobs": [j for j in made if j],
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "failures": report.failures,
+        "skips": report.skips,
+    }
 
 
 @blp.route("/<name>/preview")

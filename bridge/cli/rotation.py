@@ -135,6 +135,8 @@ def rotations_show(name: str, count: int) -> None:
     for target in shown["targets"]:
         label = target["profile"] or target["profile_id"]
         click.echo(f"{label} ({target['timezone']}):")
+        if target["error"]:
+            click.echo(f"  cannot run: {target['error']}")
         if target["last_error"]:
             click.echo(f"  last run failed: {target['last_error']}")
         for run in target["runs"]:
@@ -150,11 +152,29 @@ def rotations_create(path: Path) -> None:
 
     body = _read_plan(path)
     name = body.pop("name", None)
+    start = body.pop("start", "now")
     unknown = sorted(set(body) - {"profiles", "service", "steps"})
     if unknown:
         raise InvalidInput("unknown field", unknown[0])
-    rotation.save(_services(), None, name, body, create=True)
+    if start not in rotation.START:
+        raise InvalidInput("now (apply the step in effect now) or next (wait for it)", "start")
+    svc = _services()
+    rotation.save(svc, None, name, body, create=True)
     click.echo(f"created rotation plan {name}")
+    _echo_report(rotation.begin(svc, None, name, start))
+
+
+def _echo_report(report: Any) -> None:
+    """A run's report: its jobs, then each skip and failure with its reason."""
+    if report is None:
+        return
+    made = ", ".join(map(str, report.fired)) or "none"
+    click.echo(f"jobs {made}; failed {report.failed}, skipped {report.skipped}")
+    for note in report.failures:
+        job = f" (job {note['job_id']})" if note["job_id"] is not None else ""
+        click.echo(f"  failed on {note['profile']}{job}: {note['reason']}")
+    for note in report.skips:
+        click.echo(f"  skipped {note['count']} on {note['profile']}: {note['reason']}")
 
 
 def _read_plan(path: Path) -> dict[str, Any]:
@@ -178,39 +198,49 @@ def _read_plan(path: Path) -> dict[str, Any]:
     return body
 
 
-def _set(name: str, paused: bool) -> None:
-    from bridge import rotation
-
-    rotation.set_paused(_services(), None, name, paused)
-    click.echo(f"{'paused' if paused else 'resumed'} rotation plan {name}")
-
-
 @rotations.command("pause")
 @click.argument("name")
 @friendly
 def rotations_pause(name: str) -> None:
     """Pause a plan."""
-    _set(name, True)
+    from bridge import rotation
+
+    rotation.set_paused(_services(), None, name, True)
+    click.echo(f"paused rotation plan {name}")
 
 
 @rotations.command("resume")
 @click.argument("name")
+@click.option(
+    "--start",
+    type=click.Choice(["now", "next"]),
+    default="now",
+    show_default=True,
+    help="now: apply the step in effect now; next: wait for the next step",
+)
 @friendly
-def rotations_resume(name: str) -> None:
-    """Resume a plan from now."""
-    _set(name, False)
+def rotations_resume(name: str, start: str) -> None:
+    """Resume a plan from now (steps that fell while paused do not fire)."""
+    from bridge import rotation
+
+    report = rotation.resume(_services(), None, name, start)
+    click.echo(f"resumed rotation plan {name}")
+    _echo_report(report)
 
 
 @rotations.command("run")
 @click.argument("name")
 @friendly
 def rotations_run(name: str) -> None:
-    """Fire a plan now on every profile."""
+    """Fire a plan now on every profile: the step in effect now. Prints the jobs, and
+    why a profile was skipped or failed; exits 1 when a run failed."""
     from bridge import rotation
 
     report = rotation.run_now(_services(), None, name)
-    made = ", ".join(map(str, report.fired)) or "none"
-    click.echo(f"jobs {made}; failed {report.failed}, skipped {report.skipped}")
+    _echo_report(report)
+    if report.failed:
+        runs = "run" if report.failed == 1 else "runs"
+        raise click.ClickException(f"{report.failed} {runs} of rotation plan {name} failed")
 
 
 @rotations.command("delete")

@@ -258,7 +258,7 @@ def _rotation(command: commands.Command, client: models.ApiClient) -> str:
         f"{t['profile'] or t['profile_id']}: {r['local_text']} {r['action']} {r['preset']}"
         for t in shown["targets"]
         for r in t["runs"]
-    ]
+    ] + [f"{t['profile'] or t['profile_id']}: {t['error']}" for t in shown["targets"] if t["error"]]
     return "\n".join([f"{name}, next:", *lines]) if lines else f"{name}: nothing comes."
 
 

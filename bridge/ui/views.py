@@ -466,7 +466,10 @@ def rotations_page() -> Any:
 
 @blp.route("/rotations/<name>/<any(pause, resume):action>", methods=["POST"])
 def rotation_pause(name: str, action: str) -> Any:
-    rotation.set_paused(services(), _client(), name, action == "pause")
+    if action == "pause":
+        rotation.set_paused(services(), _client(), name, True)
+    else:  # as the API's resume: the step in effect now is applied at once
+        rotation.resume(services(), _client(), name)
     return redirect(url_for("ui.rotations_page"), 303)
 
 
