@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,13 @@ from sqlalchemy import create_engine, text
 from bridge import create_app
 from bridge import sandbox as sim
 from bridge.config import DELIVERY_QUEUE, WORK_QUEUE, Settings, load_settings
+
+# The harness lives once, in bridge/harness/ (the benchmarks and `bridge dev` use it too);
+# these names stay importable from here for the tests that import them from conftest.
+from bridge.harness import MissingTool
+from bridge.harness import free_port as free_port
+from bridge.harness import wait_until as wait_until
+from bridge.harness.redis_server import RedisServer as RedisServer
 from bridge.migrate import upgrade
 from bridge.services import Services
 
@@ -35,79 +38,14 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_SERVICES = os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-class RedisServer:
-    """A private redis-server we may stop, restart and flush."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (make test installs it)")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        wait_until(lambda: _pings(client), timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One private redis-server for the test session."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
+    try:
+        server.start()
+    except MissingTool as missing:
+        pytest.fail(str(missing))
     yield server
     server.stop()
 
