@@ -110,6 +110,12 @@ class StackOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     sandbox_args: list[str] = field(default_factory=list)  # e.g. ["--organizations", "3"]
 
+    @classmethod
+    def of(cls, args: argparse.Namespace, **fields: Any) -> StackOptions:
+        """These `fields` and what every benchmark's command line says (`common_args`:
+        --database-url, --keep)."""
+        return cls(database_url=args.database_url, keep=args.keep, **fields)
+
 
 class Stack:
     """Redis, sandbox, store, web and workers for one benchmark (a context manager)."""
@@ -192,14 +198,19 @@ class Stack:
 
     def start(self) -> None:
         """Bring everything up, in dependency order, each step bounded in time."""
+        self.start_backing()
+        self._start_web()
+        for number in range(self.options.workers):
+            self._start_worker(number)
+
+    def start_backing(self) -> None:
+        """What every bridge process needs first: Redis, the sandbox, the migrated store
+        and the bench client (whose token `api` sends)."""
         self._start_redis()
         self._start_sandbox()
         self.bridge("db", "upgrade")
         self.token = self.bridge("clients", "create", "bench").strip().splitlines()[-1]
         self.http.headers["Authorization"] = f"Bearer {self.token}"
-        self._start_web()
-        for number in range(self.options.workers):
-            self._start_worker(number)
 
     def stop(self) -> None:
         """Stop every process we started (workers and web first), drop the PostgreSQL schema."""

@@ -151,11 +151,7 @@ class IntakeStack(Stack):
 
     def start(self) -> None:
         """Everything up; the catalog filled by one worker, which is then stopped."""
-        self._start_redis()
-        self._start_sandbox()
-        self.bridge("db", "upgrade")
-        self.token = self.bridge("clients", "create", "bench").strip().splitlines()[-1]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.start_backing()
         self._start_server("real", "bridge.wsgi:app", self.web_url + "/healthz")
         self._start_worker(0)
         self.fill_profile_cache()
