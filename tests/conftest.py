@@ -17,6 +17,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from bridge import create_app
 from bridge import sandbox as sim
@@ -180,6 +181,18 @@ def app(settings: Settings, services: Services) -> Any:
 def client(app: Any) -> Any:
     """Flask's test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The app on Werkzeug's development server (the one `flask run` uses, threaded) on a
+    real socket: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
 
 
 @pytest.fixture
