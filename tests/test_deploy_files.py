@@ -32,7 +32,7 @@ from bridge.config import (
     WORK_QUEUE,
     load_settings,
 )
-from tests.test_metrics import FAMILIES
+from tests.conftest import METRIC_FAMILIES as FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

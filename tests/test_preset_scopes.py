@@ -8,11 +8,9 @@ import datetime as dt
 from typing import Any
 
 from bridge import models, rotation
-from tests.test_api import make_client
-from tests.test_api_flow import job_done
+from tests.conftest import DOCS_PROFILE, job_done, make_client
 from tests.test_rotation import WEEKDAY, WEEKEND
 
-DOCS_PROFILE = "4eb854340acb04e870000010"  # @skinnyoteam: the scoped client's only profile
 ATTACK = [{"days": "daily", "times": ["03:33"]}]
 
 

@@ -11,34 +11,11 @@ from bridge.models import utcnow
 from bridge.queue import pending_key, synced_key
 from bridge.ratelimit import RESERVE_MARGIN
 from bridge.services import Services
-from tests.conftest import make_settings
-
-DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-def cached(services: Services, ref: str) -> models.Profile:
-    """Fill the cache from the sandbox once and resolve `ref`."""
-    from bridge import snapshots
-
-    with services.db.session() as session:
-        if not profiles.list_cached(session):
-            session.close()
-            snapshots.take_account(services, "default")
-    with services.db.session() as session:
-        return profiles.resolve(session, ref)
-
-
-def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_PROFILE) -> int:
-    job, created = jobs.submit(
-        services, jobs.NewJob(cached(services, ref), operation, source="rest")
-    )
-    assert created
-    return job.id
-
-
-def job(services: Services, job_id: int) -> models.Job:
-    with services.db.session() as session:
-        return jobs.get(session, job_id)
+from tests.conftest import DOCS_PROFILE, make_settings
+from tests.conftest import cached_profile as cached
+from tests.conftest import job_row as job
+from tests.conftest import store_env as _env
+from tests.conftest import submit_operation as submit
 
 
 def api_calls(buffer_sandbox: Any) -> list[str]:
@@ -302,12 +279,6 @@ def test_settling_never_waits_past_the_maximum(settings) -> None:
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
     finally:
         services.close()
-
-
-def _env(settings: Any) -> dict[str, str]:
-    keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
-    keys += ("SYNC_SETTLE",)
-    return {k: settings.environ[k] for k in keys}
 
 
 def test_a_crashed_snapshot_job_is_resent_then_failed(services) -> None:

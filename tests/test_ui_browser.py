@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 
 from bridge import auth, schedules
-from tests import test_ui
-from tests.conftest import REQUIRE_SERVICES
-from tests.test_ui import DOCS_PROFILE, SECRET
+from tests.conftest import DOCS_PROFILE, REQUIRE_SERVICES
+from tests.conftest import UI_SECRET_KEY as SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-history = test_ui.history  # the same two snapshots as the test-client tests
 CHROMIUM = os.environ.get("BRIDGE_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 20_000
 

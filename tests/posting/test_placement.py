@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,36 +17,13 @@ from bridge import jobs, models, schedules, sync
 from bridge.posting import kept
 from bridge.services import Services
 from tests.conftest import wait_until
-from tests.posting.conftest import DOCS_PROFILE
+from tests.posting.conftest import DOCS_PROFILE, PROFILE, daily_slots, job, keep_week, post, tz_of
 
-PROFILE = "/v1/profiles/@skinnyoteam"
 UTC = dt.UTC
 
 
 def graphql_only():
     return pytest.mark.parametrize("extra_settings", ["graphql"], indirect=True)
-
-
-def tz_of(services: Services) -> ZoneInfo:
-    with services.db.session() as session:
-        profile = session.get(models.Profile, DOCS_PROFILE)
-        assert profile is not None
-        return ZoneInfo(profile.timezone or "UTC")
-
-
-def daily_slots(tz: ZoneInfo, times: list[str], count: int, lead: float = 120) -> list[dt.datetime]:
-    """The next `count` instants of a week with `times` every day, after now plus `lead`."""
-    after = dt.datetime.now(UTC) + dt.timedelta(seconds=lead)
-    found: list[dt.datetime] = []
-    day = after.astimezone(tz).date()
-    while len(found) < count:
-        for hhmm in sorted(times):
-            hour, minute = map(int, hhmm.split(":"))
-            local = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
-            if local.astimezone(UTC) > after:
-                found.append(local.astimezone(UTC))
-        day += dt.timedelta(days=1)
-    return found[:count]
 
 
 def run_sync(services: Services) -> sync.SyncOutcome:
@@ -62,10 +38,6 @@ def run_sync(services: Services) -> sync.SyncOutcome:
     return outcome
 
 
-def job(client: Any, headers: dict[str, str], job_id: int) -> dict[str, Any]:
-    return client.get(f"/v1/jobs/{job_id}", headers=headers).get_json()
-
-
 def sandbox_due(buffer_sandbox: Any) -> dict[str, dt.datetime]:
     """post id -> dueAt of the scheduled posts of the profile in the sandbox."""
     return {
@@ -73,22 +45,6 @@ def sandbox_due(buffer_sandbox: Any) -> dict[str, dt.datetime]:
         for p in buffer_sandbox.sandbox.channel_posts(DOCS_PROFILE)
         if p["status"] == "scheduled"
     }
-
-
-def keep_week(client: Any, headers: dict[str, str], times: list[str]) -> int:
-    answer = client.put(
-        f"{PROFILE}/schedules",
-        json={"schedules": [{"days": "daily", "times": times}]},
-        headers=headers,
-    )
-    assert answer.status_code == 202, answer.get_json()
-    return int(answer.get_json()["job_id"])
-
-
-def post(client: Any, headers: dict[str, str], text: str, **extra: Any) -> int:
-    answer = client.post(f"{PROFILE}/posts", json={"text": text, **extra}, headers=headers)
-    assert answer.status_code == 202, answer.get_json()
-    return int(answer.get_json()["job_id"])
 
 
 @graphql_only()
@@ -355,7 +311,9 @@ def test_post_events_name_the_profile_time_and_text(client, services, auth_heade
 def test_chat_and_cli_post(client, services, auth_headers, runner, monkeypatch, settings):
     from bridge import auth
     from bridge.cli import main
-    from tests.test_chat_slack import TEAM, signed, slack_form
+    from tests.conftest import SLACK_TEAM as TEAM
+    from tests.conftest import slack_form
+    from tests.conftest import slack_signed as signed
 
     keep_week(client, auth_headers, ["09:00"])
     run_sync(services)
