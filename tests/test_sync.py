@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from bridge import jobs, models, profiles, reconcile, schedules, sync
@@ -196,33 +198,32 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
         services.close()
 
 
-def _settling_env(settings: Any, window: str = "5s") -> dict[str, str]:
-    return {
-        **_env(settings),
-        "SYNC_SETTLE": "0.4s",
-        "SYNC_SETTLE_MAX": "10s",
-        "SYNC_BURST_WINDOW": window,
-    }
+@contextlib.contextmanager
+def _settling(settings: Any, window: str = "5s") -> Iterator[Services]:
+    """Services of their own that settle a change 0.4 s (10 s at most) after a burst
+    within `window`; closed afterwards."""
+    settling = {"SYNC_SETTLE": "0.4s", "SYNC_SETTLE_MAX": "10s", "SYNC_BURST_WINDOW": window}
+    services = Services(make_settings(**{**_env(settings), **settling}))
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def test_a_lone_change_syncs_at_once(settings, buffer_sandbox) -> None:
-    services = Services(make_settings(**_settling_env(settings)))
-    try:
+    with _settling(settings) as services:
         first = submit(services, schedules.Operation.add("sun", "11:00"))
         buffer_sandbox.sandbox.clear_requests()
         outcome = sync.sync_profile(services, DOCS_PROFILE)  # no sync in the window: at once
         assert outcome.state == "succeeded" and outcome.job_ids == [first]
         assert len(api_calls(buffer_sandbox)) == 2
         assert 4.0 < services.redis.pttl(synced_key(DOCS_PROFILE)) / 1000 <= 5.0
-    finally:
-        services.close()
 
 
 def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_sandbox) -> None:
     import time
 
-    services = Services(make_settings(**_settling_env(settings)))
-    try:
+    with _settling(settings) as services:
         submit(services, schedules.Operation.add("sun", "10:00"))
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"  # leading edge
         services.redis.delete("bridge")
@@ -237,34 +238,26 @@ def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "succeeded" and outcome.job_ids == [second, third]
         assert len(api_calls(buffer_sandbox)) == 2
-    finally:
-        services.close()
 
 
 def test_a_change_after_the_window_syncs_at_once_again(settings, buffer_sandbox) -> None:
     import time
 
-    services = Services(make_settings(**_settling_env(settings, window="0.3s")))
-    try:
+    with _settling(settings, window="0.3s") as services:
         submit(services, schedules.Operation.add("sun", "10:00"))
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
         time.sleep(0.35)
         later = submit(services, schedules.Operation.add("sun", "11:00"))
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "succeeded" and outcome.job_ids == [later]
-    finally:
-        services.close()
 
 
 def test_a_burst_window_of_zero_settles_every_change(settings, buffer_sandbox) -> None:
-    services = Services(make_settings(**_settling_env(settings, window="0")))
-    try:
+    with _settling(settings, window="0") as services:
         submit(services, schedules.Operation.add("sun", "11:00"))
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
         assert not services.redis.exists(synced_key(DOCS_PROFILE))
-    finally:
-        services.close()
 
 
 def test_settling_never_waits_past_the_maximum(settings) -> None:
