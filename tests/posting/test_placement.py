@@ -38,6 +38,12 @@ def run_sync(services: Services) -> sync.SyncOutcome:
     return outcome
 
 
+def keep_synced(client: Any, headers: dict[str, str], services: Services, times: list[str]) -> None:
+    """Keep a week of `times` every day and sync it."""
+    keep_week(client, headers, times)
+    run_sync(services)
+
+
 def sandbox_due(buffer_sandbox: Any) -> dict[str, dt.datetime]:
     """post id -> dueAt of the scheduled posts of the profile in the sandbox."""
     return {
@@ -97,8 +103,7 @@ def test_the_week_is_kept_and_a_post_lands_then_moves(
 def test_twenty_posts_get_the_first_twenty_free_slots_in_arrival_order(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["08:00", "12:00", "18:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["08:00", "12:00", "18:00"])
     ids = [post(client, auth_headers, f"post {n}") for n in range(20)]
     # two workers: each sync takes the profile lock, so they take turns, in job order
     from concurrent.futures import ThreadPoolExecutor
@@ -116,8 +121,7 @@ def test_twenty_posts_get_the_first_twenty_free_slots_in_arrival_order(
 def test_a_slot_taken_in_buffer_paused_days_and_excluded_dates_are_skipped(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     tz = tz_of(services)
     first, second, third, fourth = daily_slots(tz, ["09:00"], 4)
     buffer_sandbox.sandbox.add_post(DOCS_PROFILE, "made in Buffer", first.isoformat())
@@ -144,8 +148,7 @@ def test_a_move_buffer_refuses_leaves_the_post_and_the_job_says_which(
 ):
     from bridge.sandbox.posts import PostError
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     ids = [post(client, auth_headers, f"post {n}") for n in range(3)]
     run_sync(services)
     placed = [job(client, auth_headers, i)["result"]["post_id"] for i in ids]
@@ -174,8 +177,7 @@ def test_a_move_buffer_refuses_leaves_the_post_and_the_job_says_which(
 def test_moving_a_long_queue_spreads_over_the_budget_without_a_429(
     client, services, auth_headers, buffer_sandbox, settings
 ):
-    keep_week(client, auth_headers, ["06:00", "12:00", "18:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["06:00", "12:00", "18:00"])
     for n in range(12):
         post(client, auth_headers, f"post {n}")
     run_sync(services)
@@ -258,8 +260,7 @@ def test_adopting_buffers_queue_moves_app_posts_onto_the_kept_week(
 ):
     from bridge.posting import adoption
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     tz = tz_of(services)
     app_post = buffer_sandbox.sandbox.add_post(DOCS_PROFILE, "added in Buffer's app")
     assert adoption.run(services).adopted == {}, "off by default"
@@ -280,12 +281,10 @@ def test_adopting_buffers_queue_moves_app_posts_onto_the_kept_week(
 def test_post_events_name_the_profile_time_and_text(client, services, auth_headers):
     from sqlalchemy import select
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     placed = post(client, auth_headers, "An event-worthy post")
     run_sync(services)
-    keep_week(client, auth_headers, ["11:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["11:00"])
     with services.db.session() as session:
         found = {
             e.type: e.payload
@@ -315,8 +314,7 @@ def test_chat_and_cli_post(client, services, auth_headers, runner, monkeypatch, 
     from tests.conftest import slack_form
     from tests.conftest import slack_signed as signed
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     with services.db.session() as session:
         auth.create_client(session, "slack", slack_team=TEAM)
     body = slack_form("post @skinnyoteam Hello from Slack")
@@ -347,8 +345,7 @@ def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
 ):
     from bridge.posting import placement
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     placed = post(client, auth_headers, "exactly once")
     real = placement._post_placed
 
@@ -372,8 +369,7 @@ def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
 def test_listing_posts_is_cached_and_leaves_the_reserve_to_placements(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     post(client, auth_headers, "listed")
     run_sync(services)
     buffer_sandbox.sandbox.clear_requests()
