@@ -125,12 +125,8 @@ def calls_per_profile(records: list[dict[str, Any]]) -> dict[str, Counter[str]]:
 
 def run(args: Any) -> list[Figure]:
     """Start the stack, send the changes, wait for the jobs, print the table."""
-    options = StackOptions(
-        profiles=PROFILES,
-        rate_limit=args.rate_limit,
-        database_url=args.database_url,
-        keep=args.keep,
-        worker_concurrency=args.concurrency,
+    options = StackOptions.of(
+        args, profiles=PROFILES, rate_limit=args.rate_limit, worker_concurrency=args.concurrency
     )
     with Stack(options) as stack:
         stack.fill_profile_cache()

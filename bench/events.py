@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +24,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import redis
 from standardwebhooks.webhooks import Webhook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +32,8 @@ from bridge import auth, events, jobs, models, profiles, schedules, snapshots
 from bridge import sandbox as sim
 from bridge.config import load_settings
 from bridge.events import subscriptions
+from bridge.harness import WaitTimeout, wait_until
+from bridge.harness.redis_server import RedisServer
 from bridge.migrate import upgrade
 from bridge.services import Services
 
@@ -52,21 +52,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-events-"))
-    port = _free_port()
-    redis_proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    redis_server = RedisServer(work)
+    redis_server.start()
     sandbox = sim.start(sim.SandboxConfig(seed=7, profiles=5, rate_limit=(100000, 60.0)))
     arrivals: dict[str, float] = {}
     secret_box: dict[str, str] = {}
@@ -86,13 +73,12 @@ def main() -> None:
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
-        _wait_redis(port)
         url = f"sqlite:///{work / 'bridge.db'}"
         upgrade(url)
         settings = load_settings(
             {
                 "DATABASE_URL": url,
-                "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                "REDIS_URL": redis_server.url,
                 "BUFFER_API_URL": sandbox.url,
                 "BUFFER_ACCESS_TOKEN": "sandbox-token",
                 "OUTBOUND_ALLOW_PRIVATE": "true",
@@ -181,8 +167,7 @@ def main() -> None:
     finally:
         receiver.shutdown()
         sandbox.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis_server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -192,33 +177,11 @@ def _finished(services: Services, job_id: int) -> bool:
         return done is not None and done.finished_at is not None
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_redis(port: int) -> None:
-    client = redis.Redis(port=port)
-    _wait(lambda: _ping(client), 10)
-
-
-def _ping(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 def _wait(check: Any, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.005)
-    raise SystemExit(f"timed out waiting for deliveries ({check})")
+    try:
+        wait_until(check, timeout, f"deliveries ({check})", interval=0.005)
+    except WaitTimeout as error:
+        raise SystemExit(str(error)) from None
 
 
 if __name__ == "__main__":

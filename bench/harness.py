@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,37 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
 import requests
 from sqlalchemy import create_engine, text
 
-HOST = "127.0.0.1"
+# the one harness (tests and `bridge dev` use it too); free_port and wait_until are
+# imported from here by the benchmarks
+from bridge.harness import HOST, HarnessError, WaitTimeout, free_port, wait_until
+from bridge.harness.redis_server import RedisServer
+
 SANDBOX_TOKEN = "bench-token"
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
 
-class InfraError(RuntimeError):
+class InfraError(HarnessError):
     """The benchmark could not run (a process did not start, a request failed)."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; InfraError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise InfraError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -125,6 +109,12 @@ class StackOptions:
     keep: bool = False  # keep the temp dir (logs, database) for a post-mortem
     extra_env: dict[str, str] = field(default_factory=dict)
     sandbox_args: list[str] = field(default_factory=list)  # e.g. ["--organizations", "3"]
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, **fields: Any) -> StackOptions:
+        """These `fields` and what every benchmark's command line says (`common_args`:
+        --database-url, --keep)."""
+        return cls(database_url=args.database_url, keep=args.keep, **fields)
 
 
 class Stack:
@@ -208,14 +198,19 @@ class Stack:
 
     def start(self) -> None:
         """Bring everything up, in dependency order, each step bounded in time."""
+        self.start_backing()
+        self._start_web()
+        for number in range(self.options.workers):
+            self._start_worker(number)
+
+    def start_backing(self) -> None:
+        """What every bridge process needs first: Redis, the sandbox, the migrated store
+        and the bench client (whose token `api` sends)."""
         self._start_redis()
         self._start_sandbox()
         self.bridge("db", "upgrade")
         self.token = self.bridge("clients", "create", "bench").strip().splitlines()[-1]
         self.http.headers["Authorization"] = f"Bearer {self.token}"
-        self._start_web()
-        for number in range(self.options.workers):
-            self._start_worker(number)
 
     def stop(self) -> None:
         """Stop every process we started (workers and web first), drop the PostgreSQL schema."""
@@ -251,23 +246,8 @@ class Stack:
         return f"{url}{joiner}options=-csearch_path%3D{schema}"
 
     def _start_redis(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise InfraError("redis-server is not installed (scripts/ensure-redis.sh)")
-        argv = [binary, "--port", str(self.redis_port), "--bind", HOST, "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.dir)]
-        proc = self.spawn("redis", argv)
-        client = redis.Redis(host=HOST, port=self.redis_port, socket_timeout=1)
-
-        def pings() -> bool:
-            self._check_alive(proc)
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
-
-        wait_until(pings, START_TIMEOUT, "redis-server")
-        client.close()
+        server = RedisServer(self.dir, self.redis_port)
+        server.start(lambda argv: self.spawn("redis", argv).popen, START_TIMEOUT)
 
     def _start_sandbox(self) -> None:
         argv = [str(BIN / "bridge"), "sandbox", "--host", HOST, "--port", str(self.sandbox_port)]
@@ -467,7 +447,7 @@ def run_main(
     """Run a benchmark body: 0 whatever the figures say, 2 when the infrastructure failed."""
     try:
         body(args)
-    except InfraError as error:
+    except (HarnessError, WaitTimeout) as error:
         print(f"benchmark infrastructure failed: {error}", file=sys.stderr)
         return 2
     return 0

@@ -42,7 +42,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,8 +65,9 @@ from harness import (
 )
 from sqlalchemy import text
 
+from bridge.harness.postgres import PostgresCluster
+
 HERE = Path(__file__).resolve().parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/local/bin"))
 CLIENT_RATE_LIMIT = "10000000/60s"  # one bench client sends all the load: never 429 it
 P99_GOAL_MS = 20.0
 THROUGHPUT_GOAL = 0.5  # the real route's share of the bare route's
@@ -84,55 +84,6 @@ def bodies() -> list[str]:
         json.dumps({"days": DAYS[i % len(DAYS)], "times": [TIMES[i % len(TIMES)]], "mode": "add"})
         for i in range(len(DAYS) * len(TIMES))
     ]
-
-
-class PostgresCluster:
-    """A private PostgreSQL cluster (initdb in a temp dir), its server pinned to `cores`.
-
-    Run as the `postgres` user when we are root (initdb refuses root)."""
-
-    def __init__(self, cores: str) -> None:
-        self.cores = cores
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="bridge-intake-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@{HOST}:{self.port}/postgres"
-
-    def start(self) -> None:
-        """initdb and start; InfraError when either fails."""
-        initdb, pg_ctl = PG_BIN / "initdb", PG_BIN / "pg_ctl"
-        if not initdb.exists():
-            raise InfraError(f"{initdb} not found (set PG_BIN, or pass --database-url)")
-        self._run([str(initdb), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N"])
-        options = f"-p {self.port} -c listen_addresses={HOST} -k {self.dir}"
-        argv = [str(pg_ctl), "-D", str(self.data), "-o", options, "-l", str(self.log)]
-        self._run(["taskset", "-c", self.cores, *self.as_user, *argv, "-w", "start"])
-
-    def postmaster_pid(self) -> int:
-        """The server's main process (its backends are its children)."""
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def stop(self) -> None:
-        """Stop the server (fast) and remove its files."""
-        if self.data.exists():
-            with contextlib.suppress(InfraError):
-                argv = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]
-                self._run(argv)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _run(self, argv: list[str]) -> None:
-        command = argv if argv[0] == "taskset" else [*self.as_user, *argv]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            raise InfraError(f"{' '.join(argv[:3])}...: {done.stderr.strip()[-400:]}")
 
 
 @dataclass
@@ -161,7 +112,9 @@ class IntakeStack(Stack):
     def _database_url(self) -> str:
         if self.options.database_url or not self.options.private_postgres:
             return super()._database_url()
-        self.postgres = PostgresCluster(self.store_cores)
+        # the private cluster's server pinned beside redis-server
+        self.postgres = PostgresCluster(start_prefix=["taskset", "-c", self.store_cores])
+        self.postgres.init()
         self.postgres.start()
         return self.postgres.url
 
@@ -198,11 +151,7 @@ class IntakeStack(Stack):
 
     def start(self) -> None:
         """Everything up; the catalog filled by one worker, which is then stopped."""
-        self._start_redis()
-        self._start_sandbox()
-        self.bridge("db", "upgrade")
-        self.token = self.bridge("clients", "create", "bench").strip().splitlines()[-1]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.start_backing()
         self._start_server("real", "bridge.wsgi:app", self.web_url + "/healthz")
         self._start_worker(0)
         self.fill_profile_cache()
@@ -233,7 +182,7 @@ class IntakeStack(Stack):
     def stop(self) -> None:
         super().stop()
         if self.postgres is not None:
-            self.postgres.stop()
+            self.postgres.remove("fast")
 
     def server_pids(self, name: str) -> list[int]:
         """The gunicorn master of server `name` (taskset execs it: the same pid)."""

@@ -18,19 +18,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import harness
 import requests
 from changes import calls_per_profile
-from harness import (
-    Figure,
-    InfraError,
-    Stack,
-    StackOptions,
-    common_args,
-    median,
-    percentile,
-    print_table,
-    run_main,
-)
 
 BURST = 60
 BURST_SECONDS = 2.0
@@ -40,16 +30,20 @@ JOBS_TIMEOUT = 120.0
 TIMES = ("07:30", "08:00", "09:15", "12:00", "12:30", "15:45", "18:00", "21:10")
 
 
-def patch(session: requests.Session, stack: Stack, profile_id: str, body: dict[str, Any]) -> int:
+def patch(
+    session: requests.Session, stack: harness.Stack, profile_id: str, body: dict[str, Any]
+) -> int:
     """One PATCH; its job id (InfraError unless 202)."""
     url = f"{stack.web_url}/v1/profiles/{profile_id}/schedules"
     response = session.patch(url, json=body, timeout=30)
     if response.status_code != 202:
-        raise InfraError(f"PATCH {profile_id}: {response.status_code} {response.text[:200]}")
+        raise harness.InfraError(
+            f"PATCH {profile_id}: {response.status_code} {response.text[:200]}"
+        )
     return int(response.json()["job_id"])
 
 
-def burst(stack: Stack, session: requests.Session, profile_id: str) -> dict[str, Any]:
+def burst(stack: harness.Stack, session: requests.Session, profile_id: str) -> dict[str, Any]:
     """BURST changes on one profile, evenly over BURST_SECONDS."""
     started = time.monotonic()
     job_ids = []
@@ -63,7 +57,7 @@ def burst(stack: Stack, session: requests.Session, profile_id: str) -> dict[str,
     return {"sent": sent, "finished": finished - started, "counts": counts}
 
 
-def lone(stack: Stack, session: requests.Session, profile_ids: list[str]) -> list[float]:
+def lone(stack: harness.Stack, session: requests.Session, profile_ids: list[str]) -> list[float]:
     """One change per profile; seconds from each 202 to the sandbox recording its write."""
     accepted: dict[str, float] = {}
     job_ids = []
@@ -80,20 +74,16 @@ def lone(stack: Stack, session: requests.Session, profile_ids: list[str]) -> lis
     }
     missing = [p for p in profile_ids if p not in writes]
     if missing:
-        raise InfraError(f"no Buffer write recorded for {missing[:3]}")
+        raise harness.InfraError(f"no Buffer write recorded for {missing[:3]}")
     return [writes[p] - accepted[p] for p in profile_ids]
 
 
-def run(args: Any) -> list[Figure]:
+def run(args: Any) -> list[harness.Figure]:
     """Start the stack, run both phases, print the table."""
-    options = StackOptions(
-        profiles=args.lone + 1,
-        rate_limit="60/60s",
-        database_url=args.database_url,
-        keep=args.keep,
-        extra_env=dict(args.env or []),
+    options = harness.StackOptions.of(
+        args, profiles=args.lone + 1, rate_limit="60/60s", extra_env=dict(args.env or [])
     )
-    with Stack(options) as stack:
+    with harness.Stack(options) as stack:
         stack.fill_profile_cache()
         ids = stack.profile_ids()
         session = requests.Session()
@@ -106,40 +96,42 @@ def run(args: Any) -> list[Figure]:
             delays = lone(stack, session, ids[1 : 1 + args.lone])
         finally:
             session.close()
-    p50, p99 = median(delays), percentile(delays, 99)
+    p50, p99 = harness.median(delays), harness.percentile(delays, 99)
     calls = sum(burst_calls.values())
     figures = [
-        Figure(
+        harness.Figure(
             f"lone change: 202 -> Buffer write p50 ({args.lone} changes)",
             f"{p50 * 1000:.0f} ms",
             "< 100 ms",
             p50 < 0.1,
         ),
-        Figure(
+        harness.Figure(
             "lone change: 202 -> Buffer write p99", f"{p99 * 1000:.0f} ms", "< 250 ms", p99 < 0.25
         ),
-        Figure("lone change: min / max", f"{min(delays) * 1000:.0f} / {max(delays) * 1000:.0f} ms"),
-        Figure(
+        harness.Figure(
+            "lone change: min / max", f"{min(delays) * 1000:.0f} / {max(delays) * 1000:.0f} ms"
+        ),
+        harness.Figure(
             f"burst of {BURST} on one profile in {burst_run['sent']:.2f} s: Buffer calls",
             f"{calls} ({burst_calls.get('read', 0)} reads + {burst_calls.get('write', 0)} writes)",
             "<= 4",
             calls <= 4,
         ),
-        Figure("burst: all jobs finished after", f"{burst_run['finished']:.2f} s"),
-        Figure("burst: jobs by status", str(burst_run["counts"])),
+        harness.Figure("burst: all jobs finished after", f"{burst_run['finished']:.2f} s"),
+        harness.Figure("burst: jobs by status", str(burst_run["counts"])),
     ]
-    print_table("(d) sync latency and coalescing", figures)
+    harness.print_table("(d) sync latency and coalescing", figures)
     return figures
 
 
 def main() -> int:
     """Entry point."""
-    parser = common_args(__doc__.splitlines()[0])
+    parser = harness.common_args(__doc__.splitlines()[0])
     parser.add_argument("--lone", type=int, default=LONE, help="lone changes (one profile each)")
     parser.add_argument(
         "--env", nargs=2, action="append", metavar=("NAME", "VALUE"), help="extra bridge env"
     )
-    return run_main(run, parser.parse_args())
+    return harness.run_main(run, parser.parse_args())
 
 
 if __name__ == "__main__":

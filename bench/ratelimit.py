@@ -58,12 +58,8 @@ def run(args: Any) -> list[Figure]:
     """Start the stack with two workers, send the changes, wait, print the table."""
     limit = parse_rate_limit("--rate-limit", args.rate_limit)
     count, period = args.changes, limit.period
-    options = StackOptions(
-        profiles=count,
-        rate_limit=args.rate_limit,
-        workers=args.workers,
-        database_url=args.database_url,
-        keep=args.keep,
+    options = StackOptions.of(
+        args, profiles=count, rate_limit=args.rate_limit, workers=args.workers
     )
     with Stack(options) as stack:
         stack.fill_profile_cache()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # after PYTHONPATH
 
-import harness
 
 from bridge.buffer.posts import BufferPost
 from bridge.posting.slots import SlotFinder
@@ -78,11 +76,10 @@ def time_next_free(count: int, runs: int) -> None:
 def moves(queue: int) -> None:
     """A queue of `queue` placed posts moved onto new weeks: the editPosts each move makes,
     beside the moves needed (posts whose slot changes), worked out from the weeks here."""
-    import redis
-
     from bridge import catalog, changes, jobs, sync
     from bridge import sandbox as sim
     from bridge.config import load_settings
+    from bridge.harness.redis_server import RedisServer
     from bridge.migrate import upgrade
     from bridge.posting import posts
     from bridge.rotation import system_client
@@ -90,16 +87,12 @@ def moves(queue: int) -> None:
 
     running = sim.start(sim.SandboxConfig(seed=7, profiles=5, rate_limit=(600, 60.0)))
     running.sandbox.set_faults(graphql_rate_limit="100000/60s")
-    port = harness.free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
     with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(Path(tmp))
+        server.start()
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
-        redis_url = f"redis://127.0.0.1:{port}/0"
-        harness.wait_until(lambda: redis.Redis.from_url(redis_url).ping(), 10, "redis-server")
+        redis_url = server.url
         services = Services(
             load_settings(
                 {
@@ -147,8 +140,7 @@ def moves(queue: int) -> None:
                 laid = _slots(times, tz, queue)
         finally:
             services.close()
-            server.terminate()
-            server.wait()
+            server.stop()
             running.stop()
 
 

@@ -180,9 +180,7 @@ def bridge_figures(stack: Stack, profiles: int) -> list[Figure]:
 
 def run(args: Any) -> list[Figure]:
     """Start the stacks, snapshot twice on each, print the tables."""
-    options = StackOptions(
-        profiles=args.profiles, database_url=args.database_url, keep=args.keep, rate_limit="60/60s"
-    )
+    options = StackOptions.of(args, profiles=args.profiles, rate_limit="60/60s")
     with Stack(options) as stack:
         own = bridge_figures(stack, args.profiles)
     print_table(f"(a0) the bridge's own time over a snapshot of {args.profiles} profiles", own)
@@ -213,10 +211,9 @@ def status_and_calls(
 
 def graphql_figures(args: Any, v1_cold: dict[str, Any], v1_warm: dict[str, Any]) -> list[Figure]:
     """The same account read through GraphQL, beside the v1 figures."""
-    options = StackOptions(
+    options = StackOptions.of(
+        args,
         profiles=args.profiles,
-        database_url=args.database_url,
-        keep=args.keep,
         rate_limit="60/60s",
         sandbox_args=["--organizations", str(ORGANIZATIONS)],
     )

@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from bridge import models
 from bridge.config import DELIVERY_QUEUE, EMPTY_SECRET_KEY
 from bridge.errors import NotFound
+from bridge.harness import HarnessError, WaitTimeout, free_port, wait_until
+from bridge.harness.redis_server import RedisServer
 
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_KEY = "sandbox-key"
@@ -61,24 +63,20 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll until `check()` holds; raise ClickException naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll until `check()` holds (harness.wait_until); raise ClickException naming `what`
+    otherwise."""
+
+    def holds() -> bool:
         try:
-            if check():
-                return
+            return check()
         except OSError:
-            pass
-        time.sleep(0.1)
-    raise click.ClickException(f"{what} did not come up within {timeout:.0f}s")
+            return False
+
+    try:
+        wait_until(holds, timeout, what, interval=0.1)
+    except WaitTimeout:
+        raise click.ClickException(f"{what} did not come up within {timeout:.0f}s") from None
 
 
 def _http_ok(url: str) -> bool:
@@ -167,30 +165,15 @@ class DevSupervisor:
                 "redis-server is not installed: install the 'redis-server' package "
                 "(make run does this where it can), or set REDIS_URL"
             )
-        port = free_port()
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
-        self.spawn(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(redis_dir),
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--loglevel",
-                "warning",
-            ],
-            log_file=self.data_dir / "redis.log",
-        )
-        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        wait_for(lambda: _port_open(port), "redis-server")
+        server = RedisServer(redis_dir, persistent=True, extra_args=("--loglevel", "warning"))
+        log_file = self.data_dir / "redis.log"
+        try:
+            server.start(lambda argv: self.spawn("redis", argv, log_file).process, timeout=20)
+        except (WaitTimeout, HarnessError) as error:
+            raise click.ClickException(f"redis-server did not come up: {error}") from None
+        self.env["REDIS_URL"] = server.url
 
     def start_sandbox(self) -> bool:
         """The Buffer sandbox with demo profiles, unless a real token or key is configured.

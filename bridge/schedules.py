@@ -312,6 +312,18 @@ def _groups(week: Week) -> list[tuple[list[str], Times]]:
     return [(days, times) for times, days in by_times.items()]
 
 
+def _refuse_pauses(week: Week, field: str) -> None:
+    """InvalidSchedule (PAUSE_NOT_WRITABLE, naming the days, on `field`) when `week` has
+    paused days: no write can carry a pause."""
+    paused = week.paused_days()
+    if paused:
+        raise InvalidSchedule(
+            f"{_compress_days(paused)} paused: {PAUSE_NOT_WRITABLE}",
+            token=",".join(paused),
+            field=field,
+        )
+
+
 def to_buffer(week: Week) -> list[dict[str, list[str]]]:
     """Minimal deterministic Buffer v1 `schedules`; an all-empty week is one entry with no times.
 
@@ -319,13 +331,7 @@ def to_buffer(week: Week) -> list[dict[str, list[str]]]:
     days: v1 cannot carry a pause, and dropping it silently would un-pause those days as
     far as the caller knows. Pass `week.unpaused()` to write the times alone on purpose.
     """
-    paused = week.paused_days()
-    if paused:
-        raise InvalidSchedule(
-            f"{_compress_days(paused)} paused: {PAUSE_NOT_WRITABLE}",
-            token=",".join(paused),
-            field="paused",
-        )
+    _refuse_pauses(week, "paused")
     entries = [{"days": days, "times": list(times)} for days, times in _groups(week)]
     return entries or [{"days": list(DAYS), "times": []}]
 
@@ -429,13 +435,7 @@ class Operation:
         if self.days or self.times:
             raise InvalidSchedule("replace takes a week, not days or times", field="days")
         week = make_week(self.week)
-        paused = week.paused_days()
-        if paused:
-            raise InvalidSchedule(
-                f"{_compress_days(paused)} paused: {PAUSE_NOT_WRITABLE}",
-                token=",".join(paused),
-                field="week.paused",
-            )
+        _refuse_pauses(week, "week.paused")
         object.__setattr__(self, "week", week)
 
     def _normalise_days_times(self) -> None:

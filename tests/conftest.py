@@ -6,25 +6,32 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import create_engine, event, text
+from werkzeug.serving import make_server
 
 from bridge import create_app
 from bridge import sandbox as sim
 from bridge.config import DELIVERY_QUEUE, WORK_QUEUE, Settings, load_settings
+
+# The harness lives once, in bridge/harness/ (the benchmarks and `bridge dev` use it too);
+# these names stay importable from here for the tests that import them from conftest.
+from bridge.harness import MissingTool
+from bridge.harness import free_port as free_port
+from bridge.harness import wait_until as wait_until
+from bridge.harness.redis_server import RedisServer as RedisServer
 from bridge.migrate import upgrade
 from bridge.services import Services
 
@@ -35,79 +42,14 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_SERVICES = os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-class RedisServer:
-    """A private redis-server we may stop, restart and flush."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (make test installs it)")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        wait_until(lambda: _pings(client), timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One private redis-server for the test session."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
+    try:
+        server.start()
+    except MissingTool as missing:
+        pytest.fail(str(missing))
     yield server
     server.stop()
 
@@ -245,6 +187,18 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The app on Werkzeug's development server (the one `flask run` uses, threaded) on a
+    real socket: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     """Click's CLI runner."""
     return CliRunner()
@@ -345,3 +299,153 @@ def receiver() -> Iterator[Receiver]:
     """A running follow-up receiver on 127.0.0.1 (a chat's response_url)."""
     with Receiver() as running:
         yield running
+
+
+# --- helpers several test modules share (test modules never import each other) ----------
+
+DOCS_PROFILE = "4eb854340acb04e870000010"  # @skinnyoteam in the seeded sandbox
+PATCH_URL = "/v1/profiles/@skinnyoteam/schedules"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_TEAM = "T0001"
+# every metric family the bridge exports (test_metrics and test_deploy_files read it)
+METRIC_FAMILIES = [
+    "bridge_http_requests_total",
+    "bridge_operations_total",
+    "bridge_buffer_calls_total",
+    "bridge_buffer_call_seconds",
+    "bridge_rate_limit_wait_seconds",
+    "bridge_queue_depth",
+    "bridge_sync_duration_seconds",
+    "bridge_snapshot_age_seconds",
+    "bridge_reconciler_rewakes_total",
+]
+UI_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"  # the dashboard tests' SECRET_KEY
+
+
+def make_client(services: Services, name: str, **kwargs: Any) -> dict[str, str]:
+    """A new API client (`kwargs` as auth.create_client takes them); its auth headers."""
+    from bridge import auth, snapshots
+
+    if kwargs.get("profile_refs"):  # scopes are resolved to ids: the cache must know them
+        snapshots.take_account(services, "default")
+    with services.db.session() as session:
+        _client, token = auth.create_client(session, name, **kwargs)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def job_done(client: Any, headers: dict[str, str], job_id: int) -> dict[str, Any]:
+    """Wait for a job to finish and return it."""
+
+    def finished() -> dict[str, Any] | None:
+        body = client.get(f"/v1/jobs/{job_id}", headers=headers).get_json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    return wait_until(finished, timeout=20)
+
+
+def slack_form(
+    text: str, response_url: str = "https://hooks.slack.com/commands/T0001/1/x", **more: str
+) -> str:
+    """The body Slack posts for `/buffer <text>`, every field it sends."""
+    fields = {
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "team_id": SLACK_TEAM,
+        "team_domain": "example",
+        "enterprise_id": "E0001",
+        "enterprise_name": "Globular Construct Inc",
+        "channel_id": "C2147483705",
+        "channel_name": "marketing",
+        "user_id": "U2147483697",
+        "user_name": "Steve",
+        "command": "/buffer",
+        "text": text,
+        "api_app_id": "A123456",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        # Slack makes a new trigger_id per command, so two commands never sign alike
+        "trigger_id": f"13345224609.738474920.{uuid.uuid4().hex}",
+        **more,
+    }
+    return urlencode(fields)
+
+
+def slack_signed(body: str, secret: str = SLACK_SECRET, age: int = 0) -> dict[str, str]:
+    """Slack's signature headers for `body`."""
+    timestamp = str(int(time.time()) - age)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+class Checkouts:
+    """How many database connections the store handed out since the last `take()`."""
+
+    def __init__(self, services: Services) -> None:
+        self.count = 0
+        event.listen(services.db.engine, "checkout", self._seen)
+
+    def _seen(self, *_args: Any) -> None:
+        self.count += 1
+
+    def take(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
+@pytest.fixture
+def history(services: Any, buffer_sandbox: Any) -> int:
+    """Two snapshots of DOCS_PROFILE: as first seen, then changed in Buffer; the first's id
+    (the dashboard's tests, through the test client and in the browser)."""
+    from bridge import models, snapshots
+
+    snapshots.take_account(services, "default")
+    buffer_sandbox.sandbox.set_schedules(
+        DOCS_PROFILE, [{"days": ["mon", "tue"], "times": ["07:15"]}]
+    )
+    snapshots.take_account(services, "default")
+    with services.db.session() as session:
+        items = snapshots.listing(session, DOCS_PROFILE)
+        assert [s.reason for s in items] == [models.EXTERNAL_CHANGE, models.PERIODIC]
+        return items[1].id
+
+
+def cached_profile(services: Services, ref: str) -> Any:
+    """Fill the cache from the sandbox once and resolve `ref` (a models.Profile)."""
+    from bridge import profiles, snapshots
+
+    with services.db.session() as session:
+        if not profiles.list_cached(session):
+            session.close()
+            snapshots.take_account(services, "default")
+    with services.db.session() as session:
+        return profiles.resolve(session, ref)
+
+
+def submit_operation(services: Services, operation: Any, ref: str = DOCS_PROFILE) -> int:
+    """Store a REST job applying `operation` (a schedules.Operation) to `ref`; its id."""
+    from bridge import jobs
+
+    job, created = jobs.submit(
+        services,
+        jobs.NewJob(cached_profile(services, ref), operation, origin=jobs.Provenance("rest")),
+    )
+    assert created
+    return job.id
+
+
+def job_row(services: Services, job_id: int) -> Any:
+    """The job's row (a models.Job), read in a session of its own."""
+    from bridge import jobs
+
+    with services.db.session() as session:
+        return jobs.get(session, job_id)
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """The variables another process needs to reach the same store, Redis and sandbox."""
+    keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
+    keys += ("SYNC_SETTLE",)
+    return {k: settings.environ[k] for k in keys}

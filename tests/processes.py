@@ -4,14 +4,15 @@
 machine (sandbox, web processes, workers, beat) over a private Redis and a store, for the
 fault tests; `Changes` sends a run's changes through REST and the Zapier webhook in turn
 and `assert_all_applied` checks the promise at the end of a run.
+
+`Processes`, `answers` and `bridge_command` live in the harness (bridge/harness/, with the
+Redis launcher, free_port and wait_until); they stay importable from here.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,71 +23,13 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bridge import models, schedules
+from bridge.harness import bridge_command as bridge_command
+from bridge.harness import free_port, wait_until
+from bridge.harness.processes import Processes as Processes
+from bridge.harness.processes import answers as answers
+from bridge.harness.redis_server import RedisServer
 from bridge.jobs import operation_of
-from tests.conftest import SANDBOX_TOKEN, RedisServer, free_port, wait_until
-
-
-def bridge_command(*args: str) -> list[str]:
-    """The `bridge` CLI with this interpreter (the venv the tests run in)."""
-    return [sys.executable, "-m", "bridge.cli", *args]
-
-
-class Processes:
-    """Children started by a test, each logging to `<logdir>/<name>.log`, all stopped at
-    the end. Each child gets its own WORKER_METRICS_PORT (unless the test set one), so two
-    workers on one machine are two Celery nodes, as on two machines."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env, self.logdir = env, logdir
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.names: dict[int, str] = {}
-        self.killed: set[int] = set()
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (the child holds it)
-        env = {"WORKER_METRICS_PORT": str(free_port()), **self.env}  # unless a test set it
-        child = subprocess.Popen(bridge_command(*args), env=env, stdout=log, stderr=log)
-        self.children.append(child)
-        self.names[child.pid] = name
-        return child
-
-    def dead(self) -> list[str]:
-        """Names of children that exited though no one stopped or killed them."""
-        return [
-            f"{self.names[c.pid]} (exit {c.returncode}; see {self.names[c.pid]}.log)"
-            for c in self.children
-            if c.poll() is not None and c.pid not in self.killed
-        ]
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(bridge_command(*args), env=self.env, capture_output=True, timeout=60)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode()
-
-    def kill(self, child: subprocess.Popen[bytes]) -> None:
-        """SIGKILL: no clean-up, no acknowledgements, locks left to expire."""
-        self.killed.add(child.pid)
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-
-    def stop(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-
-def answers(url: str) -> bool:
-    """True when `url` answers 200 now."""
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
+from tests.conftest import SANDBOX_TOKEN
 
 # The test reads the sandbox with its own token: Buffer limits each token on its own, so
 # the test's reads never spend the budget the bridge's limiter counts on.

@@ -6,18 +6,9 @@ from typing import Any
 
 import pytest
 
-from bridge import auth, snapshots
-from tests.test_api_flow import DOCS_PROFILE, job_done
-
-PATCH_URL = "/v1/profiles/@skinnyoteam/schedules"
-
-
-def make_client(services: Any, name: str, **kwargs: Any) -> dict[str, str]:
-    if kwargs.get("profile_refs"):  # scopes are resolved to ids: the cache must know them
-        snapshots.take_account(services, "default")
-    with services.db.session() as session:
-        _client, token = auth.create_client(session, name, **kwargs)
-    return {"Authorization": f"Bearer {token}"}
+from bridge import auth
+from tests.conftest import DOCS_PROFILE, PATCH_URL, job_done
+from tests.conftest import make_client as make_client  # tests/test_rotation.py imports it here
 
 
 def assert_error_shape(body: dict[str, Any], status: int) -> None:

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.conftest import wait_until
-
-DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-def job_done(client: Any, headers: dict[str, str], job_id: int) -> dict[str, Any]:
-    """Wait for a job to finish and return it."""
-
-    def finished() -> dict[str, Any] | None:
-        body = client.get(f"/v1/jobs/{job_id}", headers=headers).get_json()
-        return body if body["status"] in ("succeeded", "failed") else None
-
-    return wait_until(finished, timeout=20)
+from tests.conftest import DOCS_PROFILE as DOCS_PROFILE  # tests/test_rotation.py imports it here
+from tests.conftest import job_done as job_done  # so does tests/test_rotation.py
 
 
 def test_patch_weekdays_reaches_buffer(client, auth_headers, celery_worker, buffer_sandbox):

@@ -14,9 +14,15 @@ from bridge.config import RateLimit
 from bridge.ratelimit import RateLimiter, token_key
 from bridge.services import Services
 from bridge.sync import CALLS_PER_SYNC
-from tests.conftest import SANDBOX_TOKEN, free_port, make_settings
-from tests.test_api import PATCH_URL, make_client
-from tests.test_api_flow import DOCS_PROFILE, job_done
+from tests.conftest import (
+    DOCS_PROFILE,
+    PATCH_URL,
+    SANDBOX_TOKEN,
+    free_port,
+    job_done,
+    make_client,
+    make_settings,
+)
 
 
 def slots_used(services: Services) -> int:

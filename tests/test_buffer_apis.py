@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from bridge import auth, jobs, models, schedules, snapshots, sync
 from bridge.ratelimit import window_keys
 from bridge.services import Services
-from tests.conftest import SANDBOX_TOKEN, wait_until
-from tests.test_chat_slack import SECRET, TEAM, signed, slack_form
+from tests.conftest import DOCS_PROFILE, SANDBOX_TOKEN, slack_form, wait_until
+from tests.conftest import SLACK_SECRET as SECRET
+from tests.conftest import SLACK_TEAM as TEAM
+from tests.conftest import slack_signed as signed
 
 KEY = "sandbox-key"
-DOCS_PROFILE = "4eb854340acb04e870000010"
 MODES = {
     "graphql": {"BUFFER_ACCESS_TOKEN": ""},
     "both": {},

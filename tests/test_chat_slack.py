@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slack_sdk.signature import SignatureVerifier
 
 from bridge import auth, create_app, snapshots
 from bridge.hooks.slack import plain_text
 from bridge.services import Services
-from tests.conftest import make_settings, wait_until
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TEAM = "T0001"
-DOCS_PROFILE = "4eb854340acb04e870000010"
+from tests.conftest import DOCS_PROFILE, make_settings, slack_form, wait_until
+from tests.conftest import SLACK_SECRET as SECRET
+from tests.conftest import SLACK_TEAM as TEAM
+from tests.conftest import slack_signed as signed
 
 
 @pytest.fixture
@@ -34,43 +31,6 @@ def slack_client(services: Any) -> str:
     with services.db.session() as session:
         auth.create_client(session, "slack-team", slack_team=TEAM)
     return "slack-team"
-
-
-def slack_form(
-    text: str, response_url: str = "https://hooks.slack.com/commands/T0001/1/x", **more: str
-) -> str:
-    """The body Slack posts for `/buffer <text>`, every field it sends."""
-    fields = {
-        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-        "team_id": TEAM,
-        "team_domain": "example",
-        "enterprise_id": "E0001",
-        "enterprise_name": "Globular Construct Inc",
-        "channel_id": "C2147483705",
-        "channel_name": "marketing",
-        "user_id": "U2147483697",
-        "user_name": "Steve",
-        "command": "/buffer",
-        "text": text,
-        "api_app_id": "A123456",
-        "is_enterprise_install": "false",
-        "response_url": response_url,
-        # Slack makes a new trigger_id per command, so two commands never sign alike
-        "trigger_id": f"13345224609.738474920.{uuid.uuid4().hex}",
-        **more,
-    }
-    return urlencode(fields)
-
-
-def signed(body: str, secret: str = SECRET, age: int = 0) -> dict[str, str]:
-    """Slack's signature headers for `body`."""
-    timestamp = str(int(time.time()) - age)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature or "",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
 
 
 def command(client: Any, text: str, **more: str) -> Any:

@@ -12,22 +12,11 @@ import responses
 from requests.adapters import HTTPAdapter
 from responses import matchers
 
+from bridge import errors
 from bridge.buffer.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, USER_AGENT, BufferClient
 from bridge.buffer.encoding import encode_schedules
 from bridge.buffer.errors import error_from_response
 from bridge.buffer.models import Profile, Schedule, is_profile_id
-from bridge.errors import (
-    BufferAPIError,
-    BufferBadRequest,
-    BufferForbidden,
-    BufferNotFound,
-    BufferRateLimited,
-    BufferUnauthorized,
-    BufferUnavailable,
-    ConfigError,
-    InvalidInput,
-    InvalidSchedule,
-)
 
 TOKEN = "1/0123456789abcdefSECRETtoken"
 PID = "4eb854340acb04e870000010"
@@ -227,7 +216,7 @@ def test_encode_schedules_is_a_list_of_pairs():
 )
 def test_update_schedules_validates_before_sending(rsps, client, schedules, field, token):
     """Bad days, times or shapes raise InvalidSchedule and nothing is sent."""
-    with pytest.raises(InvalidSchedule) as info:
+    with pytest.raises(errors.InvalidSchedule) as info:
         client.update_schedules(PID, schedules)
     assert info.value.field == field
     assert info.value.token == token
@@ -279,9 +268,9 @@ def test_sandbox_base_url_with_path(rsps):
 )
 def test_invalid_profile_id_raises_before_any_request(rsps, client, seen, bad, method):
     """An id that is not 24 hex characters never reaches a URL."""
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(errors.InvalidInput) as info:
         method(client, bad)
-    assert type(info.value) is InvalidInput
+    assert type(info.value) is errors.InvalidInput
     assert info.value.field == "profile"
     assert info.value.message == (
         f"invalid Buffer profile id '{bad}': expected 24 hexadecimal characters"
@@ -328,14 +317,14 @@ def test_timeout_is_an_explicit_tuple_on_every_request():
 @pytest.mark.parametrize("timeout", [None, (5.0, None), (0, 30), 30, (1, 2, 3)])
 def test_timeout_must_be_a_positive_pair(timeout):
     """There is no way to configure an unbounded wait."""
-    with pytest.raises(ConfigError):
+    with pytest.raises(errors.ConfigError):
         BufferClient(TOKEN, timeout=timeout)
 
 
 @pytest.mark.parametrize("token", ["", "   ", "abc def", "abc\r\nX-Evil: 1"])
 def test_bad_tokens_refused_without_echoing_them(token):
     """Empty or header-breaking tokens are a configuration error that does not show the token."""
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(errors.ConfigError) as info:
         BufferClient(token)
     if token.strip():
         assert token not in str(info.value)
@@ -356,7 +345,7 @@ def test_session_pools_and_never_retries():
 def test_no_retry_after_failure(rsps, client, seen):
     """A 503 is raised at once: one request, one on_call."""
     rsps.get(BASE + "profiles.json", status=503, body="")
-    with pytest.raises(BufferUnavailable):
+    with pytest.raises(errors.BufferUnavailable):
         client.profiles()
     assert len(rsps.calls) == 1 and client.calls == 1
     assert [s[:2] for s in seen] == [("profiles", 503)]
@@ -365,7 +354,7 @@ def test_no_retry_after_failure(rsps, client, seen):
 def test_on_call_reports_none_status_on_connection_error(rsps, client, seen):
     """No answer is reported as status None, and still counted."""
     rsps.get(BASE + "profiles.json", body=requests.ConnectionError("refused"))
-    with pytest.raises(BufferUnavailable):
+    with pytest.raises(errors.BufferUnavailable):
         client.profiles()
     assert [s[:2] for s in seen] == [("profiles", None)]
     assert client.calls == 1 and seen[0][2] >= 0
@@ -385,9 +374,9 @@ def test_broken_on_call_hook_does_not_fail_the_call(rsps):
 def test_redirect_not_followed(rsps, client):
     """A redirect is an error naming the configuration, not followed."""
     rsps.get(BASE + "profiles.json", status=301, headers={"Location": "https://elsewhere.example/"})
-    with pytest.raises(BufferAPIError) as info:
+    with pytest.raises(errors.BufferAPIError) as info:
         client.profiles()
-    assert type(info.value) is BufferAPIError and info.value.status == 301
+    assert type(info.value) is errors.BufferAPIError and info.value.status == 301
     assert not info.value.retryable and len(rsps.calls) == 1
 
 
@@ -408,79 +397,79 @@ def _code(status: int, code: int, message: str) -> dict[str, Any]:
 
 ERROR_TABLE = [
     # id, mock kwargs, class, status, code, message, retryable
-    ("400-1003", _code(400, 1003, "Parameter not recognized."), BufferBadRequest, 400, 1003,
+    ("400-1003", _code(400, 1003, "Parameter not recognized."), errors.BufferBadRequest, 400, 1003,
      "Parameter not recognized.", False),
-    ("400-1004", _code(400, 1004, "Required parameter missing."), BufferBadRequest, 400, 1004,
-     "Required parameter missing.", False),
-    ("400-1006", _code(400, 1006, "Parameter value is out of bounds."), BufferBadRequest, 400,
-     1006, "Parameter value is out of bounds.", False),
+    ("400-1004", _code(400, 1004, "Required parameter missing."), errors.BufferBadRequest, 400,
+     1004, "Required parameter missing.", False),
+    ("400-1006", _code(400, 1006, "Parameter value is out of bounds."), errors.BufferBadRequest,
+     400, 1006, "Parameter value is out of bounds.", False),
     ("400-1012", _json(400, {"error": "Profile did not save successfully.", "code": 1012}),
-     BufferBadRequest, 400, 1012, "Profile did not save successfully.", False),
+     errors.BufferBadRequest, 400, 1012, "Profile did not save successfully.", False),
     ("401-json", _json(401, {"error": "The provided access token is invalid", "code": 401}),
-     BufferUnauthorized, 401, 401, "The provided access token is invalid", False),
+     errors.BufferUnauthorized, 401, 401, "The provided access token is invalid", False),
     ("401-empty-html", {"status": 401, "body": "", "content_type": "text/html",
                         "headers": {"WWW-Authenticate": _WWW}},
-     BufferUnauthorized, 401, None, "access token missing or rejected by Buffer", False),
-    ("403-403", _json(403, {"error": "Permission denied.", "code": 403}), BufferForbidden, 403,
-     403, "Permission denied.", False),
-    ("403-1001", _json(403, {"error": "Access token required.", "code": 1001}), BufferForbidden,
-     403, 1001, "Access token required.", False),
+     errors.BufferUnauthorized, 401, None, "access token missing or rejected by Buffer", False),
+    ("403-403", _json(403, {"error": "Permission denied.", "code": 403}), errors.BufferForbidden,
+     403, 403, "Permission denied.", False),
+    ("403-1001", _json(403, {"error": "Access token required.", "code": 1001}),
+     errors.BufferForbidden, 403, 1001, "Access token required.", False),
     ("403-1002", _json(403, {"error": "Not within application scope.", "code": 1002}),
-     BufferForbidden, 403, 1002, "Not within application scope.", False),
+     errors.BufferForbidden, 403, 1002, "Not within application scope.", False),
     ("403-1011", _json(403, {"error": "No authorization to access profile.", "code": 1011}),
-     BufferForbidden, 403, 1011, "No authorization to access profile.", False),
-    ("403-1013", _code(403, 1013, "Profile schedule limit reached."), BufferForbidden, 403, 1013,
-     "Profile schedule limit reached.", False),
-    ("404-404", _json(404, {"error": "Endpoint not found.", "code": 404}), BufferNotFound, 404,
-     404, "Endpoint not found.", False),
+     errors.BufferForbidden, 403, 1011, "No authorization to access profile.", False),
+    ("403-1013", _code(403, 1013, "Profile schedule limit reached."), errors.BufferForbidden, 403,
+     1013, "Profile schedule limit reached.", False),
+    ("404-404", _json(404, {"error": "Endpoint not found.", "code": 404}), errors.BufferNotFound,
+     404, 404, "Endpoint not found.", False),
     ("404-1010", _json(404, {"error": "Profile could not be found.", "code": 1010}),
-     BufferNotFound, 404, 1010, "Profile could not be found.", False),
+     errors.BufferNotFound, 404, 1010, "Profile could not be found.", False),
     ("400-1010", _json(400, {"error": "Profile could not be found.", "code": 1010}),
-     BufferNotFound, 400, 1010, "Profile could not be found.", False),
-    ("403-1010", _code(403, 1010, "Profile could not be found."), BufferNotFound, 403, 1010,
+     errors.BufferNotFound, 400, 1010, "Profile could not be found.", False),
+    ("403-1010", _code(403, 1010, "Profile could not be found."), errors.BufferNotFound, 403, 1010,
      "Profile could not be found.", False),
-    ("405", _json(405, {"error": "Method not allowed.", "code": 405}), BufferAPIError, 405, 405,
-     "Method not allowed.", False),
+    ("405", _json(405, {"error": "Method not allowed.", "code": 405}), errors.BufferAPIError, 405,
+     405, "Method not allowed.", False),
     ("406-1005", _json(406, {"error": "Unsupported response format.", "code": 1005}),
-     BufferAPIError, 406, 1005, "Unsupported response format.", False),
-    ("429", _json(429, {"error": "Too many requests.", "code": 429}), BufferRateLimited, 429,
+     errors.BufferAPIError, 406, 1005, "Unsupported response format.", False),
+    ("429", _json(429, {"error": "Too many requests.", "code": 429}), errors.BufferRateLimited, 429,
      429, "Too many requests.", True),
-    ("429-empty", {"status": 429, "body": ""}, BufferRateLimited, 429, None,
+    ("429-empty", {"status": 429, "body": ""}, errors.BufferRateLimited, 429, None,
      "too many requests: over Buffer's rate limit", True),
     ("500-1000", _json(500, {"error": "An unknown error occurred.", "code": 1000}),
-     BufferUnavailable, 500, 1000, "An unknown error occurred.", True),
+     errors.BufferUnavailable, 500, 1000, "An unknown error occurred.", True),
     ("502-html", {"status": 502, "body": "<html>Bad Gateway</html>", "content_type": "text/html"},
-     BufferUnavailable, 502, None, "Buffer is unavailable", True),
-    ("503", {"status": 503, "body": ""}, BufferUnavailable, 503, None, "Buffer is unavailable",
-     True),
+     errors.BufferUnavailable, 502, None, "Buffer is unavailable", True),
+    ("503", {"status": 503, "body": ""}, errors.BufferUnavailable, 503, None,
+     "Buffer is unavailable", True),
     ("504", {"status": 504, "body": "Gateway Timeout", "content_type": "text/plain"},
-     BufferUnavailable, 504, None, "Buffer is unavailable", True),
-    ("599", {"status": 599, "body": ""}, BufferUnavailable, 599, None, "Buffer is unavailable",
-     True),
-    ("418", {"status": 418, "body": ""}, BufferAPIError, 418, None, "Buffer refused the request",
-     False),
+     errors.BufferUnavailable, 504, None, "Buffer is unavailable", True),
+    ("599", {"status": 599, "body": ""}, errors.BufferUnavailable, 599, None,
+     "Buffer is unavailable", True),
+    ("418", {"status": 418, "body": ""}, errors.BufferAPIError, 418, None,
+     "Buffer refused the request", False),
     ("200-success-false-1011", _code(200, 1011, "No authorization to access profile."),
-     BufferForbidden, 200, 1011, "No authorization to access profile.", False),
+     errors.BufferForbidden, 200, 1011, "No authorization to access profile.", False),
     ("200-success-false-1012", _code(200, 1012, "Profile did not save successfully."),
-     BufferBadRequest, 200, 1012, "Profile did not save successfully.", False),
-    ("200-success-false-unknown-code", _code(200, 4242, "Something odd."), BufferAPIError, 200,
-     4242, "Something odd.", False),
-    ("200-success-false-no-message", _json(200, {"success": False}), BufferAPIError, 200, None,
-     "Buffer reported a failure", False),
+     errors.BufferBadRequest, 200, 1012, "Profile did not save successfully.", False),
+    ("200-success-false-unknown-code", _code(200, 4242, "Something odd."), errors.BufferAPIError,
+     200, 4242, "Something odd.", False),
+    ("200-success-false-no-message", _json(200, {"success": False}), errors.BufferAPIError, 200,
+     None, "Buffer reported a failure", False),
     ("200-error-body", _json(200, {"error": "Profile could not be found.", "code": "1010"}),
-     BufferNotFound, 200, 1010, "Profile could not be found.", False),
+     errors.BufferNotFound, 200, 1010, "Profile could not be found.", False),
     ("200-not-json", {"status": 200, "body": "<html>maintenance</html>",
                       "content_type": "text/html"},
-     BufferUnavailable, 200, None, None, True),
-    ("200-empty", {"status": 200, "body": ""}, BufferUnavailable, 200, None, None, True),
-    ("timeout-read", {"body": requests.ReadTimeout("read timed out")}, BufferUnavailable, None,
-     None, None, True),
+     errors.BufferUnavailable, 200, None, None, True),
+    ("200-empty", {"status": 200, "body": ""}, errors.BufferUnavailable, 200, None, None, True),
+    ("timeout-read", {"body": requests.ReadTimeout("read timed out")}, errors.BufferUnavailable,
+     None, None, None, True),
     ("timeout-connect", {"body": requests.ConnectTimeout("connect timed out")},
-     BufferUnavailable, None, None, None, True),
+     errors.BufferUnavailable, None, None, None, True),
     ("connection-refused", {"body": requests.ConnectionError("Connection refused")},
-     BufferUnavailable, None, None, None, True),
+     errors.BufferUnavailable, None, None, None, True),
     ("connection-dropped", {"body": requests.exceptions.ChunkedEncodingError("reset")},
-     BufferUnavailable, None, None, None, True),
+     errors.BufferUnavailable, None, None, None, True),
 ]  # fmt: skip
 
 
@@ -503,7 +492,7 @@ def test_error_mapping(rsps, client, seen, endpoint, mock, cls, status, code, me
         ),
     }[endpoint]
     rsps.add(method, BASE + path, **mock)
-    with pytest.raises(BufferAPIError) as info:
+    with pytest.raises(errors.BufferAPIError) as info:
         call()
     err = info.value
     assert type(err) is cls
@@ -530,7 +519,7 @@ def test_error_from_response_is_usable_alone():
     response.status_code = 403
     response._content = b'{"error": "Profile schedule limit reached.", "code": 1013}'
     err = error_from_response(response)
-    assert isinstance(err, BufferForbidden) and err.code == 1013 and err.response is response
+    assert isinstance(err, errors.BufferForbidden) and err.code == 1013 and err.response is response
     assert str(err) == "Profile schedule limit reached. (HTTP 403, code 1013)"
 
 
@@ -541,7 +530,7 @@ def test_token_echoed_by_buffer_is_scrubbed(rsps, client):
         status=401,
         json={"error": f"The provided access token {TOKEN} is invalid", "code": 401},
     )
-    with pytest.raises(BufferUnauthorized) as info:
+    with pytest.raises(errors.BufferUnauthorized) as info:
         client.profiles()
     assert TOKEN not in str(info.value)
     assert "***" in info.value.message
@@ -567,10 +556,10 @@ def test_unexpected_json_shape(rsps, client, endpoint, path, body):
     """A 200 JSON answer of the wrong shape is a non-retryable BufferAPIError with the response."""
     rsps.get(BASE + path, json=body)
     args = () if endpoint == "profiles" else (PID,)
-    with pytest.raises(BufferAPIError) as info:
+    with pytest.raises(errors.BufferAPIError) as info:
         getattr(client, endpoint)(*args)
     err = info.value
-    assert type(err) is BufferAPIError
+    assert type(err) is errors.BufferAPIError
     assert err.message.startswith("unexpected response from Buffer")
     assert err.status == 200 and err.response is not None and not err.retryable
 
@@ -578,7 +567,7 @@ def test_unexpected_json_shape(rsps, client, endpoint, path, body):
 def test_update_with_non_object_json_is_unexpected(rsps, client):
     """`[]` or `true` in answer to an update is not a success."""
     rsps.post(BASE + f"profiles/{PID}/schedules/update.json", json=True)
-    with pytest.raises(BufferAPIError, match="unexpected response"):
+    with pytest.raises(errors.BufferAPIError, match="unexpected response"):
         client.update_schedules(PID, [Schedule(("mon",), ("09:00",))])
 
 
@@ -595,7 +584,7 @@ def test_profile_round_trips_with_extra():
 
 def test_profile_missing_id_is_unexpected_response():
     """A profile without an id cannot be used."""
-    with pytest.raises(BufferAPIError, match="unexpected response"):
+    with pytest.raises(errors.BufferAPIError, match="unexpected response"):
         Profile.from_json({k: v for k, v in PROFILE.items() if k != "id"})
 
 

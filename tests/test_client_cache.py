@@ -9,35 +9,20 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from bridge import auth, client_cache, models
 from bridge.client_cache import ClientCache
 from bridge.config import Settings
 from bridge.errors import Unauthorized
 from bridge.services import Services
-from tests.conftest import free_port
+from tests.conftest import Checkouts, free_port
 
 
 def new_token(services: Services, name: str) -> str:
     with services.db.session() as session:
         _client, token = auth.create_client(session, name)
     return token
-
-
-class Checkouts:
-    """How many database connections the store handed out since the last `take()`."""
-
-    def __init__(self, services: Services) -> None:
-        self.count = 0
-        event.listen(services.db.engine, "checkout", self._seen)
-
-    def _seen(self, *_args: Any) -> None:
-        self.count += 1
-
-    def take(self) -> int:
-        count, self.count = self.count, 0
-        return count
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from bridge.config import (
     load_settings,
 )
 from tests import kustomize
-from tests.test_metrics import FAMILIES
+from tests.conftest import METRIC_FAMILIES as FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -12,6 +12,7 @@ import requests
 import responses
 from graphql import build_schema, parse, validate
 
+from bridge import errors
 from bridge.buffer.graphql import (
     CHANNEL_QUERY,
     CHANNELS_QUERY,
@@ -28,17 +29,6 @@ from bridge.buffer.graphql import (
 )
 from bridge.buffer.hints import parse_rate_limit_headers
 from bridge.buffer.models import Profile, Schedule
-from bridge.errors import (
-    BufferAPIError,
-    BufferBadRequest,
-    BufferForbidden,
-    BufferNotFound,
-    BufferRateLimited,
-    BufferUnauthorized,
-    BufferUnavailable,
-    ConfigError,
-    InvalidInput,
-)
 
 KEY = "bufKEY-0123456789abcdefSECRET"
 URL = DEFAULT_URL
@@ -173,14 +163,14 @@ def test_v1_profiles_keep_their_json() -> None:
 
 @pytest.mark.parametrize("bad", ["", "   ", "a b", "x" * 200])
 def test_bad_ids_are_refused_before_any_request(client: GraphQLClient, bad: str) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(errors.InvalidInput):
         client.channel(bad)
     assert client.calls == 0
 
 
 @pytest.mark.parametrize("key", ["", " ", "key with space", "key\n"])
 def test_bad_keys_are_config_errors(key: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(errors.ConfigError):
         GraphQLClient(key)
 
 
@@ -197,14 +187,14 @@ def test_url_is_posted_to_as_given(mocked: Any) -> None:
 @pytest.mark.parametrize(
     ("status", "code", "cls", "base"),
     [
-        (200, "UNAUTHENTICATED", GraphQLUnauthorized, BufferUnauthorized),
-        (200, "FORBIDDEN", GraphQLForbidden, BufferForbidden),
-        (200, "NOT_FOUND", GraphQLNotFound, BufferNotFound),
-        (200, "RATE_LIMIT_EXCEEDED", GraphQLRateLimited, BufferRateLimited),
-        (200, "BAD_USER_INPUT", GraphQLQueryError, BufferBadRequest),
-        (400, "GRAPHQL_VALIDATION_FAILED", GraphQLQueryError, BufferBadRequest),
-        (200, "SOMETHING_NEW", GraphQLAPIError, BufferAPIError),
-        (500, "INTERNAL_SERVER_ERROR", BufferUnavailable, BufferUnavailable),
+        (200, "UNAUTHENTICATED", GraphQLUnauthorized, errors.BufferUnauthorized),
+        (200, "FORBIDDEN", GraphQLForbidden, errors.BufferForbidden),
+        (200, "NOT_FOUND", GraphQLNotFound, errors.BufferNotFound),
+        (200, "RATE_LIMIT_EXCEEDED", GraphQLRateLimited, errors.BufferRateLimited),
+        (200, "BAD_USER_INPUT", GraphQLQueryError, errors.BufferBadRequest),
+        (400, "GRAPHQL_VALIDATION_FAILED", GraphQLQueryError, errors.BufferBadRequest),
+        (200, "SOMETHING_NEW", GraphQLAPIError, errors.BufferAPIError),
+        (500, "INTERNAL_SERVER_ERROR", errors.BufferUnavailable, errors.BufferUnavailable),
     ],
 )
 def test_error_codes(
@@ -218,7 +208,7 @@ def test_error_codes(
     assert error.status == status and error.code is None
     assert error.graphql_code == code  # type: ignore[attr-defined]
     assert "Channel not found" in error.message and code in error.message
-    assert error.retryable is (base in (BufferRateLimited, BufferUnavailable))
+    assert error.retryable is (base in (errors.BufferRateLimited, errors.BufferUnavailable))
 
 
 def test_401_without_key_body(client: GraphQLClient, mocked: Any) -> None:
@@ -303,7 +293,7 @@ def test_timeouts_and_connection_errors_are_retryable(
     client: GraphQLClient, mocked: Any, exc: Exception
 ) -> None:
     mocked.post(URL, body=exc)
-    with pytest.raises(BufferUnavailable) as raised:
+    with pytest.raises(errors.BufferUnavailable) as raised:
         client.organizations()
     assert raised.value.retryable
 
@@ -311,13 +301,13 @@ def test_timeouts_and_connection_errors_are_retryable(
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_5xx_is_retryable(client: GraphQLClient, mocked: Any, status: int) -> None:
     mocked.post(URL, body="<html>bad gateway</html>", status=status)
-    with pytest.raises(BufferUnavailable):
+    with pytest.raises(errors.BufferUnavailable):
         client.organizations()
 
 
 def test_200_that_is_not_json_is_retryable(client: GraphQLClient, mocked: Any) -> None:
     mocked.post(URL, body="<html>maintenance</html>", status=200, content_type="text/html")
-    with pytest.raises(BufferUnavailable, match="not JSON"):
+    with pytest.raises(errors.BufferUnavailable, match="not JSON"):
         client.organizations()
 
 
@@ -337,7 +327,7 @@ def test_cdn_403_is_forbidden(client: GraphQLClient, mocked: Any) -> None:
 
 def test_the_key_never_reaches_an_error_message(client: GraphQLClient, mocked: Any) -> None:
     mocked.post(URL, json=error_body("UNAUTHENTICATED", f"bad key {KEY}"), status=401)
-    with pytest.raises(BufferUnauthorized) as raised:
+    with pytest.raises(errors.BufferUnauthorized) as raised:
         client.organizations()
     assert KEY not in str(raised.value) and "***" in raised.value.message
     assert KEY not in repr(client)
@@ -349,7 +339,7 @@ def test_on_call_sees_every_request(mocked: Any) -> None:
     mocked.post(URL, json={"data": {"account": {"organizations": []}}})
     mocked.post(URL, body=requests.ConnectionError("down"))
     client.organizations()
-    with pytest.raises(BufferUnavailable):
+    with pytest.raises(errors.BufferUnavailable):
         client.organizations()
     assert seen == [("graphql_organizations", 200), ("graphql_organizations", None)]
     assert client.calls == 2

@@ -22,12 +22,10 @@ from sqlalchemy import delete, text
 from bridge import auth, catalog, commands, models, profiles, schedule_grammar, snapshots
 from bridge.errors import InvalidInput, InvalidSchedule
 from bridge.migrate import alembic_config, upgrade
-from tests.test_api_flow import DOCS_PROFILE
+from tests.conftest import DOCS_PROFILE, PATCH_URL, SLACK_SECRET
 
 OTHER_PROFILE = "596201eff3a433127f892d29"  # instagram:sunnygarden
 UNKNOWN_PROFILE = "0123456789abcdef01234567"
-PATCH_URL = "/v1/profiles/@skinnyoteam/schedules"
-SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture

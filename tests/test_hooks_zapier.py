@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from bridge import auth, logs, snapshots
 from tests.conftest import wait_until
@@ -265,17 +262,6 @@ def test_restore_and_snapshot_actions(client, auth_headers, celery_worker):
 
 
 # --- tokens in paths never reach a log line --------------------------------------------------
-
-
-@pytest.fixture
-def live_server(app: Any) -> Iterator[str]:
-    """The app on Werkzeug's development server (the one `flask run` uses), on a real socket."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 def test_path_token_never_appears_in_logs(live_server, api_token, caplog, capfd):

@@ -57,8 +57,7 @@ def test_post_fork_without_a_preloaded_app_does_nothing() -> None:
 def test_a_change_takes_one_database_connection_and_one_commit(client, services) -> None:
     """The profile lookup and the job's insert share one transaction, and a token seen
     moments ago is not looked up again (before: three checkouts, three commits)."""
-    from tests.test_api import PATCH_URL
-    from tests.test_client_cache import Checkouts
+    from tests.conftest import PATCH_URL, Checkouts
 
     with services.db.session() as session:
         _client, token = auth.create_client(session, "zap")
@@ -79,7 +78,7 @@ def test_a_change_to_a_profile_the_cache_does_not_know_yet_refreshes_it(
     """The lookup inside the storing transaction still fills the cache on a miss: the
     cache starts empty, and the first change names a profile by id."""
     from bridge import models
-    from tests.test_api_flow import DOCS_PROFILE
+    from tests.conftest import DOCS_PROFILE
 
     with services.db.session() as session:
         assert session.get(models.Profile, DOCS_PROFILE) is None

@@ -15,21 +15,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge import metrics
-from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
-from tests.test_api_flow import DOCS_PROFILE, job_done
+from tests.conftest import DOCS_PROFILE, SANDBOX_TOKEN, free_port, job_done, wait_until
+from tests.conftest import METRIC_FAMILIES as FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = [
-    "bridge_http_requests_total",
-    "bridge_operations_total",
-    "bridge_buffer_calls_total",
-    "bridge_buffer_call_seconds",
-    "bridge_rate_limit_wait_seconds",
-    "bridge_queue_depth",
-    "bridge_sync_duration_seconds",
-    "bridge_snapshot_age_seconds",
-    "bridge_reconciler_rewakes_total",
-]
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

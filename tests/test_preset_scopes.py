@@ -8,11 +8,9 @@ import datetime as dt
 from typing import Any
 
 from bridge import models, rotation
-from tests.test_api import make_client
-from tests.test_api_flow import job_done
+from tests.conftest import DOCS_PROFILE, job_done, make_client
 from tests.test_rotation import WEEKDAY, WEEKEND
 
-DOCS_PROFILE = "4eb854340acb04e870000010"  # @skinnyoteam: the scoped client's only profile
 ATTACK = [{"days": "daily", "times": ["03:33"]}]
 
 
@@ -21,20 +19,20 @@ def _other_profile(client: Any, headers: dict[str, str]) -> str:
     return next(p["id"] for p in profiles if p["id"] != DOCS_PROFILE)
 
 
+def _post_plan(
+    client: Any, headers: dict[str, str], name: str, profile: str, preset: str, at: str
+) -> Any:
+    """POST a rotation plan of one step (`preset` at `at`) on one profile; the answer."""
+    plan = {"name": name, "profiles": [profile], "steps": [{"preset": preset, "at": at}]}
+    return client.post("/v1/rotations", json=plan, headers=headers)
+
+
 def _launch_plan_on(client: Any, headers: dict[str, str], profile: str) -> None:
     made = client.post(
         "/v1/presets", json={"name": "launch", "schedules": WEEKEND}, headers=headers
     )
     assert made.status_code == 201 and made.get_json()["shared"] is True, made.get_json()
-    plan = client.post(
-        "/v1/rotations",
-        json={
-            "name": "b-launch",
-            "profiles": [profile],
-            "steps": [{"preset": "launch", "at": "daily 00:00"}],
-        },
-        headers=headers,
-    )
+    plan = _post_plan(client, headers, "b-launch", profile, "launch", "daily 00:00")
     assert plan.status_code == 201, plan.get_json()
 
 
@@ -91,15 +89,7 @@ def test_a_scoped_clients_own_preset_is_unknown_to_everyone_else(
         listed = client.get("/v1/presets", headers=headers).get_json()["presets"]
         assert "mine" not in [p["name"] for p in listed]
     # a plan of another client cannot name it either: its runs would act as that client
-    plan = client.post(
-        "/v1/rotations",
-        json={
-            "name": "p",
-            "profiles": ["@skinnyoteam"],
-            "steps": [{"preset": "mine", "at": "sat 00:00"}],
-        },
-        headers=auth_headers,
-    )
+    plan = _post_plan(client, auth_headers, "p", "@skinnyoteam", "mine", "sat 00:00")
     assert plan.status_code == 422
     assert plan.get_json()["errors"] == {"steps.0.preset": ["unknown preset 'mine'"]}
     # and the other scoped client may take the name for its own
@@ -140,15 +130,7 @@ def test_a_plan_is_checked_with_the_presets_its_creator_may_use(
         "/v1/presets", json={"name": "launch", "schedules": WEEKEND}, headers=auth_headers
     )
     assert made.status_code == 201
-    plan = client.post(
-        "/v1/rotations",
-        json={
-            "name": "u",
-            "profiles": ["@skinnyoteam"],
-            "steps": [{"preset": "launch", "at": "sat 00:00"}],
-        },
-        headers=auth_headers,
-    )
+    plan = _post_plan(client, auth_headers, "u", "@skinnyoteam", "launch", "sat 00:00")
     assert plan.status_code == 201, plan.get_json()
     own = client.post("/v1/presets", json={"name": "mine", "schedules": ATTACK}, headers=scoped)
     assert own.status_code == 201

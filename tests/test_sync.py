@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from bridge import jobs, models, profiles, reconcile, schedules, sync
@@ -11,34 +13,11 @@ from bridge.models import utcnow
 from bridge.queue import pending_key, synced_key
 from bridge.ratelimit import RESERVE_MARGIN
 from bridge.services import Services
-from tests.conftest import make_settings
-
-DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-def cached(services: Services, ref: str) -> models.Profile:
-    """Fill the cache from the sandbox once and resolve `ref`."""
-    from bridge import snapshots
-
-    with services.db.session() as session:
-        if not profiles.list_cached(session):
-            session.close()
-            snapshots.take_account(services, "default")
-    with services.db.session() as session:
-        return profiles.resolve(session, ref)
-
-
-def submit(services: Services, operation: schedules.Operation, ref: str = DOCS_PROFILE) -> int:
-    job, created = jobs.submit(
-        services, jobs.NewJob(cached(services, ref), operation, origin=jobs.Provenance("rest"))
-    )
-    assert created
-    return job.id
-
-
-def job(services: Services, job_id: int) -> models.Job:
-    with services.db.session() as session:
-        return jobs.get(session, job_id)
+from tests.conftest import DOCS_PROFILE, make_settings
+from tests.conftest import cached_profile as cached
+from tests.conftest import job_row as job
+from tests.conftest import store_env as _env
+from tests.conftest import submit_operation as submit
 
 
 def api_calls(buffer_sandbox: Any) -> list[str]:
@@ -220,33 +199,32 @@ def test_redis_down_still_accepts_the_change(settings) -> None:
         services.close()
 
 
-def _settling_env(settings: Any, window: str = "5s") -> dict[str, str]:
-    return {
-        **_env(settings),
-        "SYNC_SETTLE": "0.4s",
-        "SYNC_SETTLE_MAX": "10s",
-        "SYNC_BURST_WINDOW": window,
-    }
+@contextlib.contextmanager
+def _settling(settings: Any, window: str = "5s") -> Iterator[Services]:
+    """Services of their own that settle a change 0.4 s (10 s at most) after a burst
+    within `window`; closed afterwards."""
+    settling = {"SYNC_SETTLE": "0.4s", "SYNC_SETTLE_MAX": "10s", "SYNC_BURST_WINDOW": window}
+    services = Services(make_settings(**{**_env(settings), **settling}))
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def test_a_lone_change_syncs_at_once(settings, buffer_sandbox) -> None:
-    services = Services(make_settings(**_settling_env(settings)))
-    try:
+    with _settling(settings) as services:
         first = submit(services, schedules.Operation.add("sun", "11:00"))
         buffer_sandbox.sandbox.clear_requests()
         outcome = sync.sync_profile(services, DOCS_PROFILE)  # no sync in the window: at once
         assert outcome.state == "succeeded" and outcome.job_ids == [first]
         assert len(api_calls(buffer_sandbox)) == 2
         assert 4.0 < services.redis.pttl(synced_key(DOCS_PROFILE)) / 1000 <= 5.0
-    finally:
-        services.close()
 
 
 def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_sandbox) -> None:
     import time
 
-    services = Services(make_settings(**_settling_env(settings)))
-    try:
+    with _settling(settings) as services:
         submit(services, schedules.Operation.add("sun", "10:00"))
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"  # leading edge
         services.redis.delete("bridge")
@@ -261,34 +239,26 @@ def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "succeeded" and outcome.job_ids == [second, third]
         assert len(api_calls(buffer_sandbox)) == 2
-    finally:
-        services.close()
 
 
 def test_a_change_after_the_window_syncs_at_once_again(settings, buffer_sandbox) -> None:
     import time
 
-    services = Services(make_settings(**_settling_env(settings, window="0.3s")))
-    try:
+    with _settling(settings, window="0.3s") as services:
         submit(services, schedules.Operation.add("sun", "10:00"))
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
         time.sleep(0.35)
         later = submit(services, schedules.Operation.add("sun", "11:00"))
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "succeeded" and outcome.job_ids == [later]
-    finally:
-        services.close()
 
 
 def test_a_burst_window_of_zero_settles_every_change(settings, buffer_sandbox) -> None:
-    services = Services(make_settings(**_settling_env(settings, window="0")))
-    try:
+    with _settling(settings, window="0") as services:
         submit(services, schedules.Operation.add("sun", "11:00"))
         outcome = sync.sync_profile(services, DOCS_PROFILE)
         assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
         assert not services.redis.exists(synced_key(DOCS_PROFILE))
-    finally:
-        services.close()
 
 
 def test_settling_never_waits_past_the_maximum(settings) -> None:
@@ -303,12 +273,6 @@ def test_settling_never_waits_past_the_maximum(settings) -> None:
         assert sync.sync_profile(services, DOCS_PROFILE).state == "succeeded"
     finally:
         services.close()
-
-
-def _env(settings: Any) -> dict[str, str]:
-    keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
-    keys += ("SYNC_SETTLE",)
-    return {k: settings.environ[k] for k in keys}
 
 
 def test_a_crashed_snapshot_job_is_resent_then_failed(services) -> None:

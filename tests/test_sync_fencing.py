@@ -22,8 +22,9 @@ from bridge.buffer.client import BufferClient
 from bridge.errors import BufferUnavailable
 from bridge.locks import ProfileLock
 from bridge.services import Services
-from tests.conftest import SANDBOX_TOKEN, LocalServer, make_settings
-from tests.test_sync import DOCS_PROFILE, job, submit
+from tests.conftest import DOCS_PROFILE, SANDBOX_TOKEN, LocalServer, make_settings
+from tests.conftest import job_row as job
+from tests.conftest import submit_operation as submit
 
 
 class DribblingBuffer(LocalServer):

@@ -13,8 +13,10 @@ from bridge.locks import ProfileLock
 from bridge.models import utcnow
 from bridge.queue import pending_key, pending_ttl
 from bridge.services import Services
-from tests.conftest import make_settings
-from tests.test_sync import DOCS_PROFILE, _env, job, submit
+from tests.conftest import DOCS_PROFILE, make_settings
+from tests.conftest import job_row as job
+from tests.conftest import store_env as _env
+from tests.conftest import submit_operation as submit
 
 
 class Killed(BaseException):

@@ -12,9 +12,9 @@ import pytest
 from bridge import auth, create_app, models, signin, snapshots
 from bridge.config import load_settings
 from bridge.errors import ConfigError
+from tests.conftest import DOCS_PROFILE
+from tests.conftest import UI_SECRET_KEY as SECRET
 
-SECRET = "test-secret-key-0123456789abcdefghijklmnop"
-DOCS_PROFILE = "4eb854340acb04e870000010"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -38,20 +38,6 @@ def make_client(services: Any, name: str, **options: Any) -> str:
     with services.db.session() as session:
         _client, token = auth.create_client(session, name, **options)
     return token
-
-
-@pytest.fixture
-def history(services: Any, buffer_sandbox: Any) -> int:
-    """Two snapshots of DOCS_PROFILE: as first seen, then changed in Buffer; the first's id."""
-    snapshots.take_account(services, "default")
-    buffer_sandbox.sandbox.set_schedules(
-        DOCS_PROFILE, [{"days": ["mon", "tue"], "times": ["07:15"]}]
-    )
-    snapshots.take_account(services, "default")
-    with services.db.session() as session:
-        items = snapshots.listing(session, DOCS_PROFILE)
-        assert [s.reason for s in items] == [models.EXTERNAL_CHANGE, models.PERIODIC]
-        return items[1].id
 
 
 @pytest.fixture

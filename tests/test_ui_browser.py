@@ -9,20 +9,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from bridge import auth, schedules
-from tests import test_ui
-from tests.conftest import REQUIRE_SERVICES
-from tests.test_ui import DOCS_PROFILE, SECRET
+from tests.conftest import DOCS_PROFILE, REQUIRE_SERVICES
+from tests.conftest import UI_SECRET_KEY as SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-history = test_ui.history  # the same two snapshots as the test-client tests
 CHROMIUM = os.environ.get("BRIDGE_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 20_000
 
@@ -59,17 +55,6 @@ def extra_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def live_url(app: Any) -> Iterator[str]:
-    """The app on a real socket (threaded werkzeug), for the browser."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
@@ -86,8 +71,8 @@ def sign_in(page: Any, base: str, token: str) -> None:
     page.wait_for_url(re.compile(r"/ui/profiles$"))
 
 
-def test_sign_in_and_read_the_week_grid(page, live_url, api_token, services):
-    sign_in(page, live_url, api_token)
+def test_sign_in_and_read_the_week_grid(page, live_server, api_token, services):
+    sign_in(page, live_server, api_token)
     cards = page.locator("article.profile")
     assert cards.count() == 5
     with services.db.session() as session:
@@ -108,31 +93,31 @@ def test_sign_in_and_read_the_week_grid(page, live_url, api_token, services):
     assert page.get_by_text("No profile matches.").is_visible()
 
 
-def test_a_one_time_link_signs_in_once(page, live_url, services):
+def test_a_one_time_link_signs_in_once(page, live_server, services):
     from bridge import signin
 
     with services.db.session() as session:
         client, _token = auth.create_client(session, "linked")
         session.flush()
         code = signin.issue(services, client)
-    page.goto(f"{live_url}/ui/login/{code}")
+    page.goto(f"{live_server}/ui/login/{code}")
     page.get_by_role("button", name="Sign in as linked").click()
     page.wait_for_url(re.compile(r".*/ui/profiles$"))
     assert "linked" in page.locator(".who").inner_text()
     again = page.context.browser.new_context()
     other = again.new_page()
-    answer = other.goto(f"{live_url}/ui/login/{code}")
+    answer = other.goto(f"{live_server}/ui/login/{code}")
     assert answer is not None
     assert answer.status == 401 and "used already" in other.content()
     again.close()
 
 
 def test_restore_a_snapshot_and_watch_the_job_succeed(
-    page, live_url, api_token, history, buffer_sandbox, celery_worker
+    page, live_server, api_token, history, buffer_sandbox, celery_worker
 ):
     before = buffer_sandbox.sandbox.schedules(DOCS_PROFILE)
-    sign_in(page, live_url, api_token)
-    page.goto(f"{live_url}/ui/profiles/{DOCS_PROFILE}")
+    sign_in(page, live_server, api_token)
+    page.goto(f"{live_server}/ui/profiles/{DOCS_PROFILE}")
     assert page.get_by_text("external change in Buffer").is_visible()
     page.get_by_role("link", name="Restore this week…").click()
     page.get_by_role("button", name="Yes, restore this week").click()
@@ -148,32 +133,32 @@ def test_restore_a_snapshot_and_watch_the_job_succeed(
     assert schedules.from_buffer(after) != schedules.from_buffer(before)
 
 
-def test_a_read_only_client_sees_no_buttons(page, live_url, services, history):
+def test_a_read_only_client_sees_no_buttons(page, live_server, services, history):
     with services.db.session() as session:
         _client, token = auth.create_client(session, "viewer", read_only=True)
-    sign_in(page, live_url, token)
-    page.goto(f"{live_url}/ui/profiles/{DOCS_PROFILE}")
+    sign_in(page, live_server, token)
+    page.goto(f"{live_server}/ui/profiles/{DOCS_PROFILE}")
     assert page.get_by_text("read-only").is_visible()
     assert page.get_by_role("link", name=re.compile("Restore")).count() == 0
     assert page.locator("main button, main .button").count() == 0
 
 
-def test_a_forged_csrf_token_is_refused(page, live_url, api_token):
-    sign_in(page, live_url, api_token)
+def test_a_forged_csrf_token_is_refused(page, live_server, api_token):
+    sign_in(page, live_server, api_token)
     page.evaluate(
         "document.querySelectorAll('input[name=csrf_token]').forEach(i => i.value = 'forged')"
     )
     with page.expect_navigation():
         page.get_by_role("button", name="Sign out").click()
     assert "CSRF" in page.locator("main").inner_text()
-    page.goto(f"{live_url}/ui/profiles")
+    page.goto(f"{live_server}/ui/profiles")
     assert page.url.endswith("/ui/profiles")  # still signed in: nothing was done
 
 
-def test_readable_on_a_phone(browser, live_url, api_token):
+def test_readable_on_a_phone(browser, live_server, api_token):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
-    sign_in(page, live_url, api_token)
+    sign_in(page, live_server, api_token)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     context.close()

@@ -18,9 +18,8 @@ import requests
 from sqlalchemy import func, select
 
 from bridge import models
-from tests.conftest import SANDBOX_TOKEN, free_port, wait_until
+from tests.conftest import PATCH_URL, SANDBOX_TOKEN, free_port, wait_until
 from tests.processes import Processes, answers
-from tests.test_api import PATCH_URL
 
 
 @pytest.mark.parametrize("extra_settings", [{"WAIT_MAX_CONCURRENT": "1"}])

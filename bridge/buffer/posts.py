@@ -33,20 +33,21 @@ PAGE_SIZE = 100  # Buffer's largest page of posts
 MAX_PAGES = 20  # 2,000 scheduled posts: Buffer's own queue limit is well below
 
 POST_FIELDS = "id dueAt status shareMode isCustomScheduled via text channelId"
-PLACE_MUTATION = f"""mutation Place($input: CreatePostInput!) {{
-  createPost(input: $input) {{
+
+
+def _post_mutation(name: str, field: str, input_type: str) -> str:
+    """Mutation `name` calling `field`: the post's POST_FIELDS, or the refusal's message."""
+    return f"""mutation {name}($input: {input_type}!) {{
+  {field}(input: $input) {{
     __typename
     ... on PostActionSuccess {{ post {{ {POST_FIELDS} }} }}
     ... on MutationError {{ message }}
   }}
 }}"""
-MOVE_MUTATION = f"""mutation Move($input: EditPostInput!) {{
-  editPost(input: $input) {{
-    __typename
-    ... on PostActionSuccess {{ post {{ {POST_FIELDS} }} }}
-    ... on MutationError {{ message }}
-  }}
-}}"""
+
+
+PLACE_MUTATION = _post_mutation("Place", "createPost", "CreatePostInput")
+MOVE_MUTATION = _post_mutation("Move", "editPost", "EditPostInput")
 SCHEDULED_QUERY = f"""query Scheduled($org: OrganizationId!, $channels: [ChannelId!],
     $from: DateTime!, $after: String) {{
   posts(input: {{organizationId: $org,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -282,15 +283,17 @@ class _Root:
             raise GraphQLError(str(exc), extensions={"code": "FORBIDDEN"}) from None
 
     def createPost(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
-        try:
-            post = self.sandbox.posts.create(self.account_name, input)
-        except PostError as refusal:
-            return {"__typename": refusal.typename, "message": refusal.message}
-        return {"__typename": "PostActionSuccess", "post": post}
+        return self._post_action(self.sandbox.posts.create, input)
 
     def editPost(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        return self._post_action(self.sandbox.posts.edit, input)
+
+    def _post_action(
+        self, act: Callable[[str, dict[str, Any]], dict[str, Any]], input: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A post mutation's answer: the post, or the refusal typed as Buffer types it."""
         try:
-            post = self.sandbox.posts.edit(self.account_name, input)
+            post = act(self.account_name, input)
         except PostError as refusal:
             return {"__typename": refusal.typename, "message": refusal.message}
         return {"__typename": "PostActionSuccess", "post": post}

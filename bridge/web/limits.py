@@ -18,6 +18,7 @@ from flask import Flask, current_app, g
 
 from bridge import models
 from bridge.errors import TooManyRequests
+from bridge.ratelimit import RateLimiter
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
@@ -28,34 +29,36 @@ _EXTENSION = "bridge.wait_slots"
 
 def check_client_rate(services: Services, client: models.ApiClient) -> None:
     """Count one request of `client`; TooManyRequests (429) over CLIENT_RATE_LIMIT."""
-    try:
-        wait = services.client_limiter.acquire(f"client:{client.id}")
-    except redis.RedisError as error:
-        log.warning("client rate limit not checked: Redis is unavailable (%s)", error)
-        return
-    if wait > 0:
-        raise TooManyRequests(
-            f"rate limit of {services.settings.client_rate_limit} requests reached; "
-            "try again later",
-            retry_after=wait,
-        )
+    _count(
+        services.client_limiter,
+        client,
+        "client rate limit",
+        f"rate limit of {services.settings.client_rate_limit} requests reached",
+    )
 
 
 def check_ping_rate(services: Services, client: models.ApiClient) -> None:
     """Count one test ping of `client`; TooManyRequests (429) over PING_RATE_LIMIT. Tight:
     each ping is a POST to a receiver the client chose, held up to the delivery timeout,
     so a client pinging a slow receiver would otherwise fill the delivery workers."""
+    _count(
+        services.ping_limiter,
+        client,
+        "ping rate limit",
+        f"ping limit of {services.settings.ping_rate_limit} per client reached",
+    )
+
+
+def _count(limiter: RateLimiter, client: models.ApiClient, limit: str, reached: str) -> None:
+    """Count one call of `client` on `limiter`; TooManyRequests saying `reached` when over
+    it. With Redis down the call is let through and a warning names `limit`."""
     try:
-        wait = services.ping_limiter.acquire(f"client:{client.id}")
+        wait = limiter.acquire(f"client:{client.id}")
     except redis.RedisError as error:
-        log.warning("ping rate limit not checked: Redis is unavailable (%s)", error)
+        log.warning("%s not checked: Redis is unavailable (%s)", limit, error)
         return
     if wait > 0:
-        raise TooManyRequests(
-            f"ping limit of {services.settings.ping_rate_limit} per client reached; "
-            "try again later",
-            retry_after=wait,
-        )
+        raise TooManyRequests(f"{reached}; try again later", retry_after=wait)
 
 
 class WaitSlots:

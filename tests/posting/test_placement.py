@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,36 +17,13 @@ from bridge import jobs, models, schedules, sync
 from bridge.posting import kept
 from bridge.services import Services
 from tests.conftest import wait_until
-from tests.posting.conftest import DOCS_PROFILE
+from tests.posting.conftest import DOCS_PROFILE, PROFILE, daily_slots, job, keep_week, post, tz_of
 
-PROFILE = "/v1/profiles/@skinnyoteam"
 UTC = dt.UTC
 
 
 def graphql_only():
     return pytest.mark.parametrize("extra_settings", ["graphql"], indirect=True)
-
-
-def tz_of(services: Services) -> ZoneInfo:
-    with services.db.session() as session:
-        profile = session.get(models.Profile, DOCS_PROFILE)
-        assert profile is not None
-        return ZoneInfo(profile.timezone or "UTC")
-
-
-def daily_slots(tz: ZoneInfo, times: list[str], count: int, lead: float = 120) -> list[dt.datetime]:
-    """The next `count` instants of a week with `times` every day, after now plus `lead`."""
-    after = dt.datetime.now(UTC) + dt.timedelta(seconds=lead)
-    found: list[dt.datetime] = []
-    day = after.astimezone(tz).date()
-    while len(found) < count:
-        for hhmm in sorted(times):
-            hour, minute = map(int, hhmm.split(":"))
-            local = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
-            if local.astimezone(UTC) > after:
-                found.append(local.astimezone(UTC))
-        day += dt.timedelta(days=1)
-    return found[:count]
 
 
 def run_sync(services: Services) -> sync.SyncOutcome:
@@ -62,8 +38,10 @@ def run_sync(services: Services) -> sync.SyncOutcome:
     return outcome
 
 
-def job(client: Any, headers: dict[str, str], job_id: int) -> dict[str, Any]:
-    return client.get(f"/v1/jobs/{job_id}", headers=headers).get_json()
+def keep_synced(client: Any, headers: dict[str, str], services: Services, times: list[str]) -> None:
+    """Keep a week of `times` every day and sync it."""
+    keep_week(client, headers, times)
+    run_sync(services)
 
 
 def sandbox_due(buffer_sandbox: Any) -> dict[str, dt.datetime]:
@@ -73,22 +51,6 @@ def sandbox_due(buffer_sandbox: Any) -> dict[str, dt.datetime]:
         for p in buffer_sandbox.sandbox.channel_posts(DOCS_PROFILE)
         if p["status"] == "scheduled"
     }
-
-
-def keep_week(client: Any, headers: dict[str, str], times: list[str]) -> int:
-    answer = client.put(
-        f"{PROFILE}/schedules",
-        json={"schedules": [{"days": "daily", "times": times}]},
-        headers=headers,
-    )
-    assert answer.status_code == 202, answer.get_json()
-    return int(answer.get_json()["job_id"])
-
-
-def post(client: Any, headers: dict[str, str], text: str, **extra: Any) -> int:
-    answer = client.post(f"{PROFILE}/posts", json={"text": text, **extra}, headers=headers)
-    assert answer.status_code == 202, answer.get_json()
-    return int(answer.get_json()["job_id"])
 
 
 @graphql_only()
@@ -141,8 +103,7 @@ def test_the_week_is_kept_and_a_post_lands_then_moves(
 def test_twenty_posts_get_the_first_twenty_free_slots_in_arrival_order(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["08:00", "12:00", "18:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["08:00", "12:00", "18:00"])
     ids = [post(client, auth_headers, f"post {n}") for n in range(20)]
     # two workers: each sync takes the profile lock, so they take turns, in job order
     from concurrent.futures import ThreadPoolExecutor
@@ -160,8 +121,7 @@ def test_twenty_posts_get_the_first_twenty_free_slots_in_arrival_order(
 def test_a_slot_taken_in_buffer_paused_days_and_excluded_dates_are_skipped(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     tz = tz_of(services)
     first, second, third, fourth = daily_slots(tz, ["09:00"], 4)
     buffer_sandbox.sandbox.add_post(DOCS_PROFILE, "made in Buffer", first.isoformat())
@@ -188,8 +148,7 @@ def test_a_move_buffer_refuses_leaves_the_post_and_the_job_says_which(
 ):
     from bridge.sandbox.posts import PostError
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     ids = [post(client, auth_headers, f"post {n}") for n in range(3)]
     run_sync(services)
     placed = [job(client, auth_headers, i)["result"]["post_id"] for i in ids]
@@ -218,8 +177,7 @@ def test_a_move_buffer_refuses_leaves_the_post_and_the_job_says_which(
 def test_moving_a_long_queue_spreads_over_the_budget_without_a_429(
     client, services, auth_headers, buffer_sandbox, settings
 ):
-    keep_week(client, auth_headers, ["06:00", "12:00", "18:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["06:00", "12:00", "18:00"])
     for n in range(12):
         post(client, auth_headers, f"post {n}")
     run_sync(services)
@@ -304,8 +262,7 @@ def test_adopting_buffers_queue_moves_app_posts_onto_the_kept_week(
 ):
     from bridge.posting import adoption
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     tz = tz_of(services)
     app_post = buffer_sandbox.sandbox.add_post(DOCS_PROFILE, "added in Buffer's app")
     assert adoption.run(services).adopted == {}, "off by default"
@@ -326,12 +283,10 @@ def test_adopting_buffers_queue_moves_app_posts_onto_the_kept_week(
 def test_post_events_name_the_profile_time_and_text(client, services, auth_headers):
     from sqlalchemy import select
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     placed = post(client, auth_headers, "An event-worthy post")
     run_sync(services)
-    keep_week(client, auth_headers, ["11:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["11:00"])
     with services.db.session() as session:
         found = {
             e.type: e.payload
@@ -357,10 +312,11 @@ def test_post_events_name_the_profile_time_and_text(client, services, auth_heade
 def test_chat_and_cli_post(client, services, auth_headers, runner, monkeypatch, settings):
     from bridge import auth
     from bridge.cli import main
-    from tests.test_chat_slack import TEAM, signed, slack_form
+    from tests.conftest import SLACK_TEAM as TEAM
+    from tests.conftest import slack_form
+    from tests.conftest import slack_signed as signed
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     with services.db.session() as session:
         auth.create_client(session, "slack", slack_team=TEAM)
     body = slack_form("post @skinnyoteam Hello from Slack")
@@ -391,8 +347,7 @@ def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
 ):
     from bridge.posting import placement
 
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     placed = post(client, auth_headers, "exactly once")
     real = placement._post_placed
 
@@ -416,8 +371,7 @@ def test_a_worker_dying_after_buffer_made_the_post_does_not_post_twice(
 def test_listing_posts_is_cached_and_leaves_the_reserve_to_placements(
     client, services, auth_headers, buffer_sandbox
 ):
-    keep_week(client, auth_headers, ["09:00"])
-    run_sync(services)
+    keep_synced(client, auth_headers, services, ["09:00"])
     post(client, auth_headers, "listed")
     run_sync(services)
     buffer_sandbox.sandbox.clear_requests()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_until
-from tests.posting.test_placement import daily_slots, job, keep_week, post, tz_of
+from tests.posting.conftest import daily_slots, job, keep_week, post, tz_of
 
 
 @pytest.fixture
