@@ -1,4 +1,4 @@
-"""When rotation steps fall: pure time arithmetic, no I/O (rotation.py does the rest).
+"""When rotation steps fall: pure time arithmetic, no I/O (bridge/rotation/ does the rest).
 
 A plan's steps are read from JSON into `Step`s:
 
@@ -19,6 +19,10 @@ step in the list.
 
 croniter reads the cron expressions, on naive local times, so the two rules above are
 the only DST logic there is (croniter's own zone handling is not used).
+
+Past 400 lines on purpose: reading steps, walking their wall times across DST and the
+bounded catch-up are one piece of arithmetic, property-tested together
+(tests/test_timetable.py); nothing here does I/O.
 """
 
 from __future__ import annotations

@@ -69,3 +69,13 @@ def test_long_modules_say_why():
         assert f"Past {LONG} lines on purpose:" in docstring, (
             f"{path.relative_to(ROOT)} is over {LONG} lines: split it, or say why in its docstring"
         )
+
+
+def test_adapters_read_through_the_service_layer():
+    """REST, hooks and the dashboard open no database session and build no query: each
+    list and lookup is a service function they share (issue 22)."""
+    for adapter in ADAPTERS:
+        for path in (ROOT / adapter.replace(".", "/")).rglob("*.py"):
+            text = path.read_text()
+            for needle in ("select(", ".session()"):
+                assert needle not in text, f"{path.relative_to(ROOT)} has {needle}"

@@ -19,6 +19,7 @@ from bridge.cli import main
 from bridge.cli.run import sandbox as sandbox_command
 from bridge.config import load_settings
 from bridge.migrate import upgrade
+from bridge.rotation import firing
 from bridge.services import Services
 from bridge.week import DAYS
 from tests.conftest import SANDBOX_TOKEN, _drop_schema, _postgres_url
@@ -234,15 +235,15 @@ def test_an_unexpected_error_in_one_target_stops_neither_the_tick_nor_its_lease(
     for name, profile in (("first", DOCS_PROFILE), ("second", other)):
         body = {"name": name, "profiles": [profile], "steps": steps}
         assert client.post("/v1/rotations", json=body, headers=auth_headers).status_code == 201
-    real = rotation._run
+    real = firing._run
 
-    def broken(services: Any, target_id: int, *args: Any, **kwargs: Any) -> Any:
+    def broken(services: Any, run: firing.Run, *args: Any, **kwargs: Any) -> Any:
         with services.db.session() as session:
-            if session.get(models.RotationTarget, target_id).profile_id == DOCS_PROFILE:
+            if session.get(models.RotationTarget, run.target_id).profile_id == DOCS_PROFILE:
                 raise RuntimeError("a bug")
-        return real(services, target_id, *args, **kwargs)
+        return real(services, run, *args, **kwargs)
 
-    monkeypatch.setattr(rotation, "_run", broken)
+    monkeypatch.setattr(firing, "_run", broken)
     with services.db.session() as session:
         for target in session.query(models.RotationTarget):
             target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
@@ -253,7 +254,7 @@ def test_an_unexpected_error_in_one_target_stops_neither_the_tick_nor_its_lease(
     with services.db.session() as session:
         broke = session.query(models.RotationTarget).filter_by(profile_id=DOCS_PROFILE).one()
         assert broke.claimed_until is None  # the next tick tries it again
-    monkeypatch.setattr(rotation, "_run", real)
+    monkeypatch.setattr(firing, "_run", real)
     assert len(rotation.tick(services).fired) == 1
 
 

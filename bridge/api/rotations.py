@@ -10,7 +10,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from bridge import models, rotation
+from bridge import rotation
 from bridge.api.rotation_schemas import (
     PreviewArgs,
     PreviewSchema,
@@ -29,8 +29,7 @@ authenticate_first(blp)
 
 
 def _view(name: str) -> dict[str, Any]:
-    with services().db.session() as session:
-        return rotation.to_json(session, rotation.get(session, name, current_client()))
+    return rotation.shown_one(services(), name, current_client())
 
 
 @blp.route("")
@@ -38,10 +37,7 @@ class RotationList(MethodView):
     @blp.response(200, RotationListSchema)
     def get(self) -> dict[str, Any]:
         """Every plan the caller may see."""
-        client = current_client()
-        with services().db.session() as session:
-            plans = rotation.listing(session, client)
-            return {"rotations": [rotation.to_json(session, p) for p in plans]}
+        return {"rotations": rotation.shown(services(), current_client())}
 
     @blp.arguments(RotationCreateSchema)
     @blp.response(201, RotationStartedSchema)
@@ -103,17 +99,8 @@ class RotationRun(MethodView):
 
 
 def _report(report: rotation.TickReport) -> dict[str, Any]:
-    """A run's report as RunReportSchema shows it: its jobs, and why runs were skipped or
-    failed."""
-    with services().db.session() as session:
-        made = [session.get(models.Job, i) for i in report.fired]
-    return {
-        "jobs": [j for j in made if j],
-        "failed": report.failed,
-        "skipped": report.skipped,
-        "failures": report.failures,
-        "skips": report.skips,
-    }
+    """A run's report as RunReportSchema shows it."""
+    return rotation.report_json(services(), report)
 
 
 @blp.route("/<name>/preview")

@@ -245,9 +245,8 @@ def _preset(command: commands.Command, client: models.ApiClient) -> str:
 def _rotation(command: commands.Command, client: models.ApiClient) -> str:
     """rotation list / pause <name> / next <name>."""
     if command.verb == "list":
-        with services().db.session() as session:
-            plans = rotation.listing(session, client)
-            lines = [f"{p.name}: {'paused' if p.paused else 'running'}" for p in plans]
+        plans = rotation.names(services(), client)
+        lines = [f"{name}: {'paused' if paused else 'running'}" for name, paused in plans]
         return "\n".join(lines) or "No rotation plans you may see."
     name = command.target or ""
     if command.verb == "pause":

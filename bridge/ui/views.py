@@ -451,8 +451,7 @@ def calendar(runs: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]
 def rotations_page() -> Any:
     """Every plan the client may see: each profile's coming switches, in its local time."""
     client = _client()
-    with services().db.session() as db:
-        names = [p.name for p in rotation.listing(db, client)]
+    names = [name for name, _paused in rotation.names(services(), client)]
     plans = []
     for name in names:
         preview = rotation.preview(services(), client, name, PREVIEW_RUNS)
