@@ -22,7 +22,7 @@ the only DST logic there is (croniter's own zone handling is not used).
 
 Past 400 lines on purpose: reading steps, walking their wall times across DST and the
 bounded catch-up are one piece of arithmetic, property-tested together
-(tests/test_timetable.py); nothing here does I/O.
+(tests/rotation/test_timetable.py); nothing here does I/O.
 """
 
 from __future__ import annotations

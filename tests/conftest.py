@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import create_engine, event, text
 from werkzeug.serving import make_server
 
-from bridge import create_app
+from bridge import auth, create_app
 from bridge import sandbox as sim
 from bridge.config import DELIVERY_QUEUE, WORK_QUEUE, Settings, load_settings
 
@@ -223,7 +224,7 @@ def auth_headers(api_token: str) -> dict[str, str]:
 @pytest.fixture
 def celery_worker(settings: Settings, services: Services) -> Iterator[Any]:
     """A real Celery worker (thread pool) consuming from the private Redis: both queues,
-    for tests of what happens, not of how the work is split (tests/test_delivery_isolation.py
+    for tests of what happens, not of how the work is split (tests/events/test_delivery_isolation.py
     runs the two kinds of worker apart, as deployed)."""
     from celery.contrib.testing.worker import start_worker
 
@@ -449,3 +450,52 @@ def store_env(settings: Settings) -> dict[str, str]:
     keys = ("DATABASE_URL", "REDIS_URL", "BUFFER_API_URL", "BUFFER_ACCESS_TOKEN", "BUFFER_TIMEOUT")
     keys += ("SYNC_SETTLE",)
     return {k: settings.environ[k] for k in keys}
+
+
+# ---- the dashboard's sign-in form (tests/test_ui.py, rotation's page tests)
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(page: Any) -> str:
+    found = CSRF.search(page.get_data(as_text=True))
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: Any, token: str) -> Any:
+    token_field = csrf_of(client.get("/ui/signin"))
+    return client.post("/ui/signin", data={"token": token, "csrf_token": token_field})
+
+
+# ---- a client linked to a Mattermost command (test_chat_mattermost.py, rotation's chat)
+
+MM_TOKEN = "xr3j5x3p4pfk7mnqwbhn9q7ycr"
+
+
+@pytest.fixture
+def linked(services: Any, receiver: Any) -> str:
+    """A client linked to the Mattermost command token, on the `receiver`'s server; its name."""
+    server = receiver.url.split("/commands/", 1)[0]
+    with services.db.session() as session:
+        auth.create_client(session, "mattermost", mattermost_token=MM_TOKEN, mattermost_url=server)
+    return "mattermost"
+
+
+def mm_form(text: str, token: str = MM_TOKEN, response_url: str | None = None) -> dict[str, str]:
+    """The form Mattermost posts for `/buffer <text>`."""
+    form = {
+        "channel_id": "fukhhsw7gjg1bkqq6b1k4x1uyw",
+        "channel_name": "town-square",
+        "command": "/buffer",
+        "team_domain": "acme",
+        "team_id": "8xw4grpe8jfqpby3a5f1mz9uno",
+        "text": text,
+        "token": token,
+        "trigger_id": "aHoxZGhldTZ6N2ZnM2JkcGUzZzJ6N3dhd2U6OmE6Ojp4Ojk=",
+        "user_id": "d9bdpdw4r7ny9mb6ndwsa7xscy",
+        "user_name": "steve",
+    }
+    if response_url:
+        form["response_url"] = response_url
+    return form

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from bridge import auth
-from tests.conftest import DOCS_PROFILE, PATCH_URL, job_done
-from tests.conftest import make_client as make_client  # tests/test_rotation.py imports it here
+from tests.conftest import DOCS_PROFILE, PATCH_URL, job_done, make_client
 
 
 def assert_error_shape(body: dict[str, Any], status: int) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import DOCS_PROFILE as DOCS_PROFILE  # tests/test_rotation.py imports it here
-from tests.conftest import job_done as job_done  # so does tests/test_rotation.py
+from tests.conftest import DOCS_PROFILE, job_done
 
 
 def test_patch_weekdays_reaches_buffer(client, auth_headers, celery_worker, buffer_sandbox):

@@ -230,7 +230,7 @@ def test_a_graphql_429_is_obeyed_exactly_by_every_process(services, buffer_sandb
 
 @past_sunset()
 def test_a_rotation_on_an_account_that_cannot_write_fails_its_runs_saying_why(client, auth_headers):
-    from tests.test_rotation import make_plan, make_presets
+    from tests.rotation.conftest import make_plan, make_presets
 
     make_presets(client, auth_headers)
     assert (

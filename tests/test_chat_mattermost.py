@@ -7,38 +7,10 @@ from typing import Any
 import pytest
 
 from bridge import auth
-from tests.conftest import wait_until
+from tests.conftest import MM_TOKEN as TOKEN
+from tests.conftest import mm_form, wait_until
 
-TOKEN = "xr3j5x3p4pfk7mnqwbhn9q7ycr"
 DOCS_PROFILE = "4eb854340acb04e870000010"
-
-
-@pytest.fixture
-def linked(services: Any, receiver: Any) -> str:
-    """A client linked to the Mattermost command token, on the `receiver`'s server; its name."""
-    server = receiver.url.split("/commands/", 1)[0]
-    with services.db.session() as session:
-        auth.create_client(session, "mattermost", mattermost_token=TOKEN, mattermost_url=server)
-    return "mattermost"
-
-
-def mm_form(text: str, token: str = TOKEN, response_url: str | None = None) -> dict[str, str]:
-    """The form Mattermost posts for `/buffer <text>`."""
-    form = {
-        "channel_id": "fukhhsw7gjg1bkqq6b1k4x1uyw",
-        "channel_name": "town-square",
-        "command": "/buffer",
-        "team_domain": "acme",
-        "team_id": "8xw4grpe8jfqpby3a5f1mz9uno",
-        "text": text,
-        "token": token,
-        "trigger_id": "aHoxZGhldTZ6N2ZnM2JkcGUzZzJ6N3dhd2U6OmE6Ojp4Ojk=",
-        "user_id": "d9bdpdw4r7ny9mb6ndwsa7xscy",
-        "user_name": "steve",
-    }
-    if response_url:
-        form["response_url"] = response_url
-    return form
 
 
 def test_set_queues_and_follows_up(client, linked, receiver, celery_worker, buffer_sandbox):

@@ -79,3 +79,11 @@ def test_adapters_read_through_the_service_layer():
             text = path.read_text()
             for needle in ("select(", ".session()"):
                 assert needle not in text, f"{path.relative_to(ROOT)} has {needle}"
+
+
+def test_test_modules_never_import_each_other():
+    """Tests share helpers through conftest files and bridge/harness, never by importing
+    another test module (issue 21/22): a test file can move or go without breaking others."""
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        bad = {m for m in imports(path) if m.split(".")[-1].startswith("test_")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"

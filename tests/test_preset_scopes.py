@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge import models, rotation
 from tests.conftest import DOCS_PROFILE, job_done, make_client
-from tests.test_rotation import WEEKDAY, WEEKEND
+from tests.rotation.conftest import WEEKDAY, WEEKEND
 
 ATTACK = [{"days": "daily", "times": ["03:33"]}]
 

@@ -12,26 +12,13 @@ import pytest
 from bridge import auth, create_app, models, signin, snapshots
 from bridge.config import load_settings
 from bridge.errors import ConfigError
-from tests.conftest import DOCS_PROFILE
+from tests.conftest import DOCS_PROFILE, csrf_of, sign_in
 from tests.conftest import UI_SECRET_KEY as SECRET
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
 def extra_settings() -> dict[str, str]:
     return {"SECRET_KEY": SECRET}
-
-
-def csrf_of(page: Any) -> str:
-    found = CSRF.search(page.get_data(as_text=True))
-    assert found, "the page has a form with a CSRF token"
-    return found.group(1)
-
-
-def sign_in(client: Any, token: str) -> Any:
-    token_field = csrf_of(client.get("/ui/signin"))
-    return client.post("/ui/signin", data={"token": token, "csrf_token": token_field})
 
 
 def make_client(services: Any, name: str, **options: Any) -> str:

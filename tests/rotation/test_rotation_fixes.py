@@ -22,10 +22,16 @@ from bridge.migrate import upgrade
 from bridge.rotation import firing
 from bridge.services import Services
 from bridge.week import DAYS
-from tests.conftest import SANDBOX_TOKEN, _drop_schema, _postgres_url
-from tests.test_api_flow import DOCS_PROFILE, job_done
-from tests.test_rotation import local_now, make_presets
-from tests.test_ui import SECRET, sign_in
+from tests.conftest import (
+    DOCS_PROFILE,
+    SANDBOX_TOKEN,
+    _drop_schema,
+    _postgres_url,
+    job_done,
+    sign_in,
+)
+from tests.conftest import UI_SECRET_KEY as SECRET
+from tests.rotation.conftest import local_now, make_presets
 
 NOT_ZONES = ["America", "x" * 300]
 
@@ -476,7 +482,7 @@ def test_bridge_beat_help_names_rotation(runner) -> None:
 
 # --- 5. docs/rotation.md works against `make run` -----------------------------------------------
 
-ROTATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "rotation.md"
+ROTATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "rotation.md"
 SERVICES = ("twitter", "facebook", "linkedin", "instagram", "pinterest")
 REF = re.compile(rf"(?<![\w.])@[A-Za-z0-9_]+|\b(?:{'|'.join(SERVICES)}):[A-Za-z0-9_]+")
 

@@ -13,8 +13,7 @@ from bridge import events, models
 from bridge.events import delivery_log, outbound
 from bridge.models import utcnow
 from bridge.services import Services
-from tests.test_events import SignedReceiver, pending, subscribe
-from tests.test_events import signed_receiver as signed_receiver  # a fixture, re-exported
+from tests.events.conftest import SignedReceiver, pending, subscribe
 
 
 @pytest.fixture

@@ -5,21 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import redis
 import requests
 import responses
-from standardwebhooks.webhooks import Webhook
 
 from bridge import events, models, reconcile, retry, snapshots, sync
 from bridge.events import outbound
 from bridge.models import utcnow
 from bridge.services import Services
 from tests.conftest import make_settings, wait_until
+from tests.events.conftest import pending, subscribe
 
 PROFILE = "4eb854340acb04e870000010"
 FAST = (0.0, 0.2, 0.2)
@@ -30,69 +28,8 @@ def extra_settings() -> dict[str, str]:
     return {"OUTBOUND_ALLOW_PRIVATE": "true"}
 
 
-class SignedReceiver:
-    """A local receiver that verifies every delivery with the `standardwebhooks` library."""
-
-    def __init__(self) -> None:
-        self.secret: str | None = None
-        self.events: list[dict[str, Any]] = []
-        self.ids: list[str] = []  # webhook-id of every post, verified or not
-        self.failures = 0
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.ids.append(self.headers.get("webhook-id", ""))
-                if receiver.failures > 0:
-                    receiver.failures -= 1
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                assert receiver.secret is not None
-                receiver.events.append(Webhook(receiver.secret).verify(raw, headers))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/events"
-
-    def of(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == type_]
-
-
-@pytest.fixture
-def signed_receiver() -> Iterator[SignedReceiver]:
-    running = SignedReceiver()
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
-
-
-def subscribe(client: Any, headers: dict[str, str], receiver: SignedReceiver, **body: Any) -> int:
-    body = {"url": receiver.url, "events": ["*"], **body}
-    answer = client.post("/v1/subscriptions", json=body, headers=headers)
-    assert answer.status_code == 201, answer.get_json()
-    made = answer.get_json()
-    assert made["secret"].startswith("whsec_")
-    receiver.secret = made["secret"]
-    return int(made["id"])
-
-
 def cache_profiles(services: Services) -> None:
     snapshots.take_account(services, "default")
-
-
-def pending(services: Services) -> list[int]:
-    with services.db.session() as session:
-        rows = session.query(models.EventDelivery).filter_by(status=models.DELIVERY_PENDING)
-        return [row.id for row in rows]
 
 
 def send_all(services: Services) -> None:
@@ -514,7 +451,7 @@ def test_slack_subscriptions_get_a_readable_message(
 def test_a_rotation_run_is_told_as_rotation_fired(
     client: Any, auth_headers: Any, services: Services, signed_receiver: Any
 ) -> None:
-    from tests.test_rotation import make_plan, make_presets
+    from tests.rotation.conftest import make_plan, make_presets
 
     cache_profiles(services)
     subscribe(client, auth_headers, signed_receiver, events=["rotation.fired"])

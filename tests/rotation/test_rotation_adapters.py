@@ -10,9 +10,8 @@ import pytest
 
 from bridge import commands
 from bridge.cli import main
-from tests.conftest import SANDBOX_TOKEN
-from tests.test_chat_mattermost import linked, mm_form  # noqa: F401 (a fixture)
-from tests.test_rotation import WEEKEND, make_plan, make_presets
+from tests.conftest import SANDBOX_TOKEN, mm_form
+from tests.rotation.conftest import WEEKEND, make_plan, make_presets
 
 
 @pytest.fixture
@@ -86,7 +85,7 @@ def test_chat_grammar(text: str, ok: bool) -> None:
             commands.parse(text)
 
 
-def test_chat_preset_and_rotation_commands(client, linked, auth_headers) -> None:  # noqa: F811
+def test_chat_preset_and_rotation_commands(client, linked, auth_headers) -> None:
     make_presets(client, auth_headers)
     assert (
         make_plan(client, auth_headers, [{"preset": "weekend", "at": "sat 00:00"}]).status_code
