@@ -48,6 +48,13 @@ def synced_key(profile_id: str) -> str:
     return f"bridge:synced:{profile_id}"
 
 
+def leading_key(account: str) -> str:
+    """Redis key that lives SYNC_BURST_WINDOW after one of `account`'s profiles was synced
+    at once (the leading edge): while it lives, a first change to another profile of the
+    account is part of an account-wide burst and waits for its trailing sync."""
+    return f"bridge:leading:{account}"
+
+
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Celery settings for at-least-once work; shared by the producer and the worker."""
     return {
