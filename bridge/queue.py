@@ -49,9 +49,9 @@ def synced_key(profile_id: str) -> str:
 
 
 def leading_key(account: str) -> str:
-    """Redis key that lives SYNC_BURST_WINDOW after one of `account`'s profiles was synced
-    at once (the leading edge): while it lives, a first change to another profile of the
-    account is part of an account-wide burst and waits for its trailing sync."""
+    """Redis key holding when the change was made that last synced a profile of `account`
+    at once: a first change to another of its profiles made within sync.ACCOUNT_BURST_GAP
+    of SYNC_SETTLE of it is part of an account-wide burst and settles."""
     return f"bridge:leading:{account}"
 
 

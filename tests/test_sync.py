@@ -243,9 +243,9 @@ def test_a_lone_change_syncs_at_once(settings, buffer_sandbox) -> None:
 
 
 def test_a_burst_across_an_account_takes_one_leading_edge(settings, buffer_sandbox) -> None:
-    """One profile of an account goes at once per burst window; the first change to another
-    profile of that account then settles into that profile's trailing sync (a burst over
-    20 profiles cost 80 Buffer calls, not 40: bench/fault_drain.py)."""
+    """First changes to two profiles of an account made at once: one goes at once, the
+    other settles into its profile's trailing sync (a burst over 20 profiles cost 80 Buffer
+    calls, not 40: bench/fault_drain.py)."""
     import time
 
     services = Services(make_settings(**_settling_env(settings)))
@@ -263,6 +263,26 @@ def test_a_burst_across_an_account_takes_one_leading_edge(settings, buffer_sandb
         assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
         assert len(api_calls(buffer_sandbox)) == 2
         time.sleep(0.45)
+        outcome = sync.sync_profile(services, other)
+        assert outcome.state == "succeeded" and outcome.job_ids == [second]
+    finally:
+        services.close()
+
+
+def test_lone_changes_to_two_profiles_apart_both_sync_at_once(settings, buffer_sandbox) -> None:
+    import time
+
+    services = Services(make_settings(**_settling_env(settings)))  # the gap: 0.1 s
+    try:
+        cached(services, DOCS_PROFILE)
+        with services.db.session() as session:
+            other = next(
+                p.id for p in profiles.list_cached(session, "default") if p.id != DOCS_PROFILE
+            )
+        first = submit(services, schedules.Operation.add("sun", "11:00"))
+        assert sync.sync_profile(services, DOCS_PROFILE).job_ids == [first]
+        time.sleep(0.15)
+        second = submit(services, schedules.Operation.add("sun", "11:00"), ref=other)
         outcome = sync.sync_profile(services, other)
         assert outcome.state == "succeeded" and outcome.job_ids == [second]
     finally:
