@@ -227,8 +227,7 @@ def test_a_burst_across_an_account_takes_one_leading_edge(settings, buffer_sandb
     calls, not 40: bench/fault_drain.py)."""
     import time
 
-    services = Services(make_settings(**_settling_env(settings)))
-    try:
+    with _settling(settings) as services:
         cached(services, DOCS_PROFILE)
         with services.db.session() as session:
             other = next(
@@ -244,15 +243,12 @@ def test_a_burst_across_an_account_takes_one_leading_edge(settings, buffer_sandb
         time.sleep(0.45)
         outcome = sync.sync_profile(services, other)
         assert outcome.state == "succeeded" and outcome.job_ids == [second]
-    finally:
-        services.close()
 
 
 def test_lone_changes_to_two_profiles_apart_both_sync_at_once(settings, buffer_sandbox) -> None:
     import time
 
-    services = Services(make_settings(**_settling_env(settings)))  # the gap: 0.1 s
-    try:
+    with _settling(settings) as services:  # the gap: 0.1 s
         cached(services, DOCS_PROFILE)
         with services.db.session() as session:
             other = next(
@@ -264,8 +260,6 @@ def test_lone_changes_to_two_profiles_apart_both_sync_at_once(settings, buffer_s
         second = submit(services, schedules.Operation.add("sun", "11:00"), ref=other)
         outcome = sync.sync_profile(services, other)
         assert outcome.state == "succeeded" and outcome.job_ids == [second]
-    finally:
-        services.close()
 
 
 def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_sandbox) -> None:
