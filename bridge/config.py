@@ -650,9 +650,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SYNC_BACKOFF_MAX": ("10m", "longest wait between two attempts"),
     "SYNC_BURST_WINDOW": (
         "5s",
-        "a change to a profile not synced for this long syncs at once, unless another "
-        "profile of its account changed within a quarter of SYNC_SETTLE (0: every change "
-        "settles)",
+        "a change to a profile not synced for this long syncs at once (0: every change settles)",
     ),
     "SYNC_SETTLE": (
         "1s",

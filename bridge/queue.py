@@ -48,13 +48,6 @@ def synced_key(profile_id: str) -> str:
     return f"bridge:synced:{profile_id}"
 
 
-def leading_key(account: str) -> str:
-    """Redis key holding when the change was made that last synced a profile of `account`
-    at once: a first change to another of its profiles made within sync.ACCOUNT_BURST_GAP
-    of SYNC_SETTLE of it is part of an account-wide burst and settles."""
-    return f"bridge:leading:{account}"
-
-
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """Celery settings for at-least-once work; shared by the producer and the worker."""
     return {

@@ -12,10 +12,9 @@ before recording any outcome. A sync that lost its lock writes nothing and recor
 nothing (another holder owns the profile's jobs now) and runs again shortly.
 
 When a sync runs: a change to a profile with no sync started in the last
-SYNC_BURST_WINDOW is synced at once (the leading edge), unless another profile of the same
-account took the account's leading edge within that window; changes arriving while a sync
-runs or within that window after it start are a burst, and wait until the profile has had
-no change for SYNC_SETTLE (at most SYNC_SETTLE_MAX after the oldest), then are folded into
+SYNC_BURST_WINDOW is synced at once (the leading edge); changes arriving while a sync runs
+or within that window after it start are a burst, and wait until the profile has had no
+change for SYNC_SETTLE (at most SYNC_SETTLE_MAX after the oldest), then are folded into
 one trailing sync (`_settle_time`).
 
 Before writing, each job notes the write it is about to make (`Job.plan`): a worker
@@ -43,7 +42,7 @@ from bridge.locks import LOCK_TTL, ProfileLock, Renewer, mark_syncing, unmark_sy
 from bridge.models import utcnow
 from bridge.posting import kept, placement
 from bridge.posting.models import BRIDGE, POST_JOB
-from bridge.queue import NOTIFY, leading_key, pending_key, pending_ttl, synced_key
+from bridge.queue import NOTIFY, pending_key, pending_ttl, synced_key
 from bridge.retry import backoff
 from bridge.services import Services
 
@@ -62,12 +61,6 @@ class SyncOutcome:
     retry_in: float | None = None
     job_ids: list[int] = field(default_factory=list)
     buffer_calls: int = 0
-
-
-# First changes to several profiles of one account closer than this share of SYNC_SETTLE
-# are one burst (`_settle_time`): a program's batch is milliseconds apart, a person's or
-# bench/latency.py's lone changes (0.3 s) are not.
-ACCOUNT_BURST_GAP = 0.25
 
 
 class _LockLost(Exception):
@@ -133,66 +126,25 @@ def _settle_time(services: Services, profile_id: str) -> float | None:
     are a burst: syncing on each would spend the rate limit on syncs whose result the next
     change overtakes, so the trailing sync waits SYNC_SETTLE after the newest queued change
     (but never past SYNC_SETTLE_MAX after the oldest) and folds the burst into one.
-
-    A burst may also be spread over an account's profiles: first changes to several of
-    its profiles made less than ACCOUNT_BURST_GAP (a quarter of SYNC_SETTLE) apart. Only the
-    first of them goes at once; the others join the burst (their burst window starts, so
-    they stay in it) and each settles into one trailing sync (`_claim_leading_edge`).
-    Without it, 240 changes over 20 profiles in 5 s paid every profile's first change a
-    sync of its own and the rest a trailing one: twice the account's calls (80 where 40
-    do), past Buffer's 60 a minute, so the last syncs waited for the token's window to turn
-    (61 s with Buffer healthy, 62-122 s under 40 % faults; docs/BENCHMARKS.md, "Faults",
-    bench/fault_drain.py). Lone changes to different profiles a person or a timer makes
-    (bench/latency.py: 0.3 s apart) are further apart and still go at once. The rule only
-    ever makes fewer Buffer calls, never sooner ones, so it cannot draw a 429 from the
-    limit; a change held back by it stays queued and is folded into its profile's trailing
-    sync, at most SYNC_SETTLE later than at once.
     """
     settings = services.settings
     if settings.sync_settle <= 0:
         return None
-    query = select(
-        func.min(models.Job.created_at),
-        func.max(models.Job.created_at),
-        func.min(models.Job.account),
-    ).where(models.Job.profile_id == profile_id, models.Job.status == models.QUEUED)
+    if settings.sync_burst_window > 0 and not services.redis.exists(synced_key(profile_id)):
+        return None
+    query = select(func.min(models.Job.created_at), func.max(models.Job.created_at)).where(
+        models.Job.profile_id == profile_id, models.Job.status == models.QUEUED
+    )
     with services.db.session() as session:
-        oldest, newest, account = session.execute(query).one()
+        oldest, newest = session.execute(query).one()
     if newest is None:
         return None
-    lone = settings.sync_burst_window > 0 and not services.redis.exists(synced_key(profile_id))
-    if lone and _claim_leading_edge(services, account, profile_id, oldest):
-        return None
-    # a burst: on this profile, or across its account, settled alike
     now = utcnow()
     quiet = (now - newest).total_seconds()
     waited = (now - oldest).total_seconds()
     if quiet >= settings.sync_settle or waited >= settings.sync_settle_max:
         return None
     return min(settings.sync_settle - quiet, settings.sync_settle_max - waited)
-
-
-def _claim_leading_edge(
-    services: Services, account: str, profile_id: str, first_change: dt.datetime
-) -> bool:
-    """True when no other profile of `account` went at once for a change made less than
-    ACCOUNT_BURST_GAP before or after `first_change` (this profile's oldest queued change;
-    the changes' own times, so a busy worker's late pick-up does not make a burst); this
-    one is then the account's latest leading edge. Else False, and `profile_id` joins the
-    account's burst: its burst window starts, so its later changes settle too. Two workers
-    racing here may both go at once: one sync too many, never one too few."""
-    settings = services.settings
-    if first_change.tzinfo is None:  # SQLite gives back naive UTC
-        first_change = first_change.replace(tzinfo=dt.UTC)
-    at = first_change.timestamp()
-    key = leading_key(account)
-    last = services.redis.get(key)
-    if last is not None and abs(at - float(last)) < settings.sync_settle * ACCOUNT_BURST_GAP:
-        _mark_synced(services, profile_id)
-        return False
-    window = max(settings.sync_burst_window, settings.sync_settle)
-    services.redis.set(key, repr(at), px=max(1, int(window * 1000)))
-    return True
 
 
 def _mark_synced(services: Services, profile_id: str) -> None:

@@ -4,6 +4,7 @@ Celery worker (threads, no task_always_eager)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -499,3 +500,14 @@ def mm_form(text: str, token: str = MM_TOKEN, response_url: str | None = None) -
     if response_url:
         form["response_url"] = response_url
     return form
+
+
+@contextlib.contextmanager
+def serving(server: Any) -> Iterator[None]:
+    """Run an http.server in a daemon thread for the block; shut down and closed after."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -221,47 +221,6 @@ def test_a_lone_change_syncs_at_once(settings, buffer_sandbox) -> None:
         assert 4.0 < services.redis.pttl(synced_key(DOCS_PROFILE)) / 1000 <= 5.0
 
 
-def test_a_burst_across_an_account_takes_one_leading_edge(settings, buffer_sandbox) -> None:
-    """First changes to two profiles of an account made at once: one goes at once, the
-    other settles into its profile's trailing sync (a burst over 20 profiles cost 80 Buffer
-    calls, not 40: bench/fault_drain.py)."""
-    import time
-
-    with _settling(settings) as services:
-        cached(services, DOCS_PROFILE)
-        with services.db.session() as session:
-            other = next(
-                p.id for p in profiles.list_cached(session, "default") if p.id != DOCS_PROFILE
-            )
-        first = submit(services, schedules.Operation.add("sun", "11:00"))
-        second = submit(services, schedules.Operation.add("sun", "11:00"), ref=other)
-        buffer_sandbox.sandbox.clear_requests()
-        assert sync.sync_profile(services, DOCS_PROFILE).job_ids == [first]  # leading edge
-        outcome = sync.sync_profile(services, other)  # the account's burst: settles
-        assert outcome.state == "settling" and 0 < outcome.retry_in <= 0.4
-        assert len(api_calls(buffer_sandbox)) == 2
-        time.sleep(0.45)
-        outcome = sync.sync_profile(services, other)
-        assert outcome.state == "succeeded" and outcome.job_ids == [second]
-
-
-def test_lone_changes_to_two_profiles_apart_both_sync_at_once(settings, buffer_sandbox) -> None:
-    import time
-
-    with _settling(settings) as services:  # the gap: 0.1 s
-        cached(services, DOCS_PROFILE)
-        with services.db.session() as session:
-            other = next(
-                p.id for p in profiles.list_cached(session, "default") if p.id != DOCS_PROFILE
-            )
-        first = submit(services, schedules.Operation.add("sun", "11:00"))
-        assert sync.sync_profile(services, DOCS_PROFILE).job_ids == [first]
-        time.sleep(0.15)
-        second = submit(services, schedules.Operation.add("sun", "11:00"), ref=other)
-        outcome = sync.sync_profile(services, other)
-        assert outcome.state == "succeeded" and outcome.job_ids == [second]
-
-
 def test_changes_just_after_a_sync_fold_into_one_trailing_sync(settings, buffer_sandbox) -> None:
     import time
 

@@ -103,10 +103,10 @@ def run(
         return commands.help_text(command.topic)
     if command.is_change:
         notify, later = follow_up(client, source, response_url)
-        return _change(command, client, source, notify, later)
+        return _change(command, client, jobs.Provenance(source, notify=notify), later)
     if command.name == "post":
         notify, later = follow_up(client, source, response_url)
-        return _post(command, client, source, notify, later)
+        return _post(command, client, jobs.Provenance(source, notify=notify), later)
     if command.name == "preset" and command.verb == "apply":
         _group, submitted = presets.apply(
             services(), client, command.target or "", [command.profile or ""], source=source
@@ -140,32 +140,20 @@ def follow_up(
 
 
 def _change(
-    command: commands.Command,
-    client: models.ApiClient,
-    source: str,
-    notify: dict[str, Any] | None,
-    later: str,
+    command: commands.Command, client: models.ApiClient, origin: jobs.Provenance, later: str
 ) -> str:
     """Queue a schedule change and say so; the outcome follows via the response URL."""
-    submitted = changes.submit(
-        services(), client, command.change(), jobs.Provenance(source, notify=notify)
-    )
+    submitted = changes.submit(services(), client, command.change(), origin)
     return f"Queued: {_queued_text(command, submitted)} (job {submitted.job.id}).{later}"
 
 
 def _post(
-    command: commands.Command,
-    client: models.ApiClient,
-    source: str,
-    notify: dict[str, Any] | None,
-    later: str,
+    command: commands.Command, client: models.ApiClient, origin: jobs.Provenance, later: str
 ) -> str:
     """Queue a post on the profile's next free slot and say so."""
     asked = command.post
     assert asked is not None  # a parsed post command has its profile and text
-    job, profile, _created = posts.submit(
-        services(), client, asked.profile, asked.post, jobs.Provenance(source, notify=notify)
-    )
+    job, profile, _created = posts.submit(services(), client, asked.profile, asked.post, origin)
     return (
         f"Queued: post on {profiles.label(profile)}: {asked.post.excerpt!r} (job {job.id}).{later}"
     )

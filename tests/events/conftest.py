@@ -3,7 +3,6 @@ signatures, subscribing one, and the deliveries waiting to be sent."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from bridge import models
 from bridge.services import Services
+from tests.conftest import serving
 
 
 class SignedReceiver:
@@ -54,10 +54,8 @@ class SignedReceiver:
 @pytest.fixture
 def signed_receiver() -> Iterator[SignedReceiver]:
     running = SignedReceiver()
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
+    with serving(running.server):
+        yield running
 
 
 def subscribe(client: Any, headers: dict[str, str], receiver: SignedReceiver, **body: Any) -> int:

@@ -20,7 +20,7 @@ import requests
 
 from bridge import schedules
 from bridge.config import DELIVERY_QUEUE
-from tests.conftest import RedisServer, wait_until
+from tests.conftest import RedisServer, serving, wait_until
 from tests.processes import Stack
 
 pytestmark = pytest.mark.integration
@@ -70,11 +70,11 @@ class SlowReceiver:
 @pytest.fixture
 def slow_receiver() -> Iterator[SlowReceiver]:
     running = SlowReceiver()
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.release.set()
-    running.server.shutdown()
-    running.server.server_close()
+    with serving(running.server):
+        try:
+            yield running
+        finally:
+            running.release.set()  # the held requests end before the server stops
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from bridge import models, snapshots, timetable
-from tests.conftest import DOCS_PROFILE
+from tests.conftest import DOCS_PROFILE, SANDBOX_TOKEN
 
 WEEKEND = [{"days": "sat-sun", "times": ["10:00", "16:00"]}]
 
@@ -39,3 +41,15 @@ def local_now(services: Any) -> dt.datetime:
         profile = session.get(models.Profile, DOCS_PROFILE)
         tz = timetable.zone(profile.timezone)
     return dt.datetime.now(tz).replace(tzinfo=None, second=0, microsecond=0)
+
+
+@pytest.fixture
+def cli_env(buffer_sandbox: Any, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a `bridge` command beside the tests' sandbox and store."""
+    return {
+        "BUFFER_API_URL": buffer_sandbox.url,
+        "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "DATABASE_URL": database_url,
+        "BUFFER_TIMEOUT": "2,5",
+        "REDIS_URL": redis_url,  # no worker here: jobs wait in the store
+    }

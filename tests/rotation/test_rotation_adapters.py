@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge import commands
 from bridge.cli import main
-from tests.conftest import SANDBOX_TOKEN, mm_form
+from tests.conftest import mm_form
 from tests.rotation.conftest import WEEKEND, make_plan, make_presets
 
 
 @pytest.fixture
-def env(buffer_sandbox: Any, database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        "BUFFER_API_URL": buffer_sandbox.url,
-        "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
-        "DATABASE_URL": database_url,
-        "BUFFER_TIMEOUT": "2,5",
-        "REDIS_URL": redis_url,  # no worker here: jobs wait in the store
-    }
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def test_cli_presets_and_rotations(runner, env, tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ from bridge.services import Services
 from bridge.week import DAYS
 from tests.conftest import (
     DOCS_PROFILE,
-    SANDBOX_TOKEN,
     _drop_schema,
     _postgres_url,
     job_done,
@@ -427,17 +426,6 @@ def test_cron_fields_in_range_are_accepted(client, auth_headers) -> None:
 
 
 # --- 7. the CLI: a failed run is a failed command -----------------------------------------------
-
-
-@pytest.fixture
-def cli_env(buffer_sandbox: Any, database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        "BUFFER_API_URL": buffer_sandbox.url,
-        "BUFFER_ACCESS_TOKEN": SANDBOX_TOKEN,
-        "DATABASE_URL": database_url,
-        "BUFFER_TIMEOUT": "2,5",
-        "REDIS_URL": redis_url,  # no worker here: jobs wait in the store
-    }
 
 
 def test_rotations_run_exits_non_zero_when_a_run_fails_saying_why(
