@@ -161,6 +161,14 @@ def can_see_id(session: Session, client: models.ApiClient, profile_id: str | Non
     return profile is not None and can_see(client, profile)
 
 
+def visible_ids(session: Session, client: models.ApiClient) -> list[str] | None:
+    """The ids of the cached profiles `client` may see; None for a client scoped to every
+    profile. Lists filter on these in SQL, before their limit, so a page is never short."""
+    if client.profiles is None:
+        return None
+    return [p.id for p in profiles.list_cached(session) if can_see(client, p)]
+
+
 def check_read(client: models.ApiClient, profile: models.Profile) -> None:
     """ProfileNotFound unless the client may read `profile`: outside its scopes is
     answered as "unknown", so a scoped caller learns nothing of what else exists."""

@@ -116,7 +116,7 @@ def visible_ids(services: Services, client: models.ApiClient) -> list[str] | Non
     if client.profiles is None:
         return None
     with services.db.session() as session:
-        return [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
+        return auth.visible_ids(session, client)
 
 
 def visible(

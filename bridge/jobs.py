@@ -313,8 +313,8 @@ def page(services: Services, client: models.ApiClient, wanted: JobFilter, limit:
     if wanted.before:
         query = query.where(job.id < wanted.before)
     with services.db.session() as session:
-        if client.profiles is not None:  # in the query, before the limit: a page is never short
-            within = [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
+        within = auth.visible_ids(session, client)
+        if within is not None:  # in the query, before the limit: a page is never short
             query = query.where(job.profile_id.in_(within))
         found = list(session.scalars(query.limit(limit + 1)))
         shown = found[:limit]

@@ -337,16 +337,11 @@ def page(
     """The snapshots `client` may see (of one profile), newest first: a page of at most
     `limit`, and the `before` of the next page (None: no more)."""
     with services.db.session() as session:
-        found = listing(session, profile_id, limit + 1, before_id, _within(session, client))
+        found = listing(
+            session, profile_id, limit + 1, before_id, auth.visible_ids(session, client)
+        )
     shown = found[:limit]
     return shown, shown[-1].id if len(found) > limit and shown else None
-
-
-def _within(session: Session, client: models.ApiClient) -> list[str] | None:
-    """The ids of the profiles `client` may see; None when it may see every profile."""
-    if client.profiles is None:
-        return None
-    return [p.id for p in profiles.list_cached(session) if auth.can_see(client, p)]
 
 
 def visible(services: Services, client: models.ApiClient, snapshot_id: int) -> dict[str, Any]:

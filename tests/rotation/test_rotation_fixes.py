@@ -218,10 +218,7 @@ def test_a_zone_that_is_not_a_zone_fails_its_profile_alone(
     assert answer["jobs"][0]["status"] == "failed" and answer["jobs"][1]["status"] != "failed"
 
     # beat: every due target of every plan, the bad one failing alone, no lease kept
-    with services.db.session() as session:
-        for target in session.query(models.RotationTarget):
-            target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
-            target.next_run_at = models.utcnow() - dt.timedelta(minutes=1)
+    _make_every_target_due(services)
     report = rotation.tick(services)
     assert len(report.fired) == 3 and report.failed == 1
     assert report.failures[0]["profile_id"] == DOCS_PROFILE
@@ -229,6 +226,14 @@ def test_a_zone_that_is_not_a_zone_fails_its_profile_alone(
         for target in session.query(models.RotationTarget):
             assert target.claimed_until is None and target.next_run_at is not None
             assert (target.last_error is not None) == (target.profile_id == DOCS_PROFILE)
+
+
+def _make_every_target_due(services: Any) -> None:
+    """Every target of every plan due now, its last step a day back."""
+    with services.db.session() as session:
+        for target in session.query(models.RotationTarget):
+            target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
+            target.next_run_at = models.utcnow() - dt.timedelta(minutes=1)
 
 
 def test_an_unexpected_error_in_one_target_stops_neither_the_tick_nor_its_lease(
@@ -249,10 +254,7 @@ def test_an_unexpected_error_in_one_target_stops_neither_the_tick_nor_its_lease(
         return real(services, run, *args, **kwargs)
 
     monkeypatch.setattr(firing, "_run", broken)
-    with services.db.session() as session:
-        for target in session.query(models.RotationTarget):
-            target.done_until = models.utcnow() - dt.timedelta(days=1, minutes=1)
-            target.next_run_at = models.utcnow() - dt.timedelta(minutes=1)
+    _make_every_target_due(services)
     report = rotation.tick(services)
     assert len(report.fired) == 1 and report.failed == 1
     assert "unexpected error" in report.failures[0]["reason"]
